@@ -1,0 +1,1 @@
+"""Batched ground-state jobs: sweep files, execution, results store (see issue: jobs)."""

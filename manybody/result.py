@@ -1,0 +1,267 @@
+"""``Result``: what every backend returns, saved and reloaded without pickle.
+
+A saved result is a folder::
+
+    result.json    energies, observables, options, model dict, provenance
+    history.npz    per-iteration traces (numpy arrays)
+    state/         the backend's state (MPS tensors, network parameters, ...)
+
+Folders are written to a temporary sibling and renamed into place, so an
+interrupted save never leaves a half-written result.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+import math
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from manybody.observables import Estimate, evaluate, resolve_observables
+from manybody.provenance import git_commit, package_versions
+
+__all__ = ["Result", "jsonable"]
+
+FORMAT_VERSION = 1
+
+
+def jsonable(value):
+    """Convert options and info values to JSON types (unknown objects by ``repr``)."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return jsonable(value.tolist())
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, complex):
+        return [value.real, value.imag]
+    if isinstance(value, Path):
+        return str(value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return jsonable(dataclasses.asdict(value))
+    return repr(value)
+
+
+@dataclass
+class Result:
+    """A ground-state result with its observables and provenance.
+
+    Attributes
+    ----------
+    model : dict
+        ``model.to_dict()``; ``Result.model_object`` rebuilds the model.
+    backend : str
+        Backend name.
+    options : dict
+        The backend options used (defaults filled in).
+    energy, energy_error : float
+        Ground-state energy and one standard error (0 where exact).
+    variance : float or None
+        ``<H^2> - <H>^2`` on the state.
+    n_sites : int
+        Sites used for per-site quantities.
+    e_inf : float
+        ``Tr H / 2^n``, the V-score's reference energy.
+    reference_energy : float or None
+        A literature or exact value for this model, if known.
+    observables : dict of str -> Estimate
+    history : dict of str -> ndarray
+    info : dict
+        Backend facts (bond dimension, circuit depth, ...).
+    wall_time : float
+        Seconds for solve plus observables; ``info["solve_time"]`` is the solve.
+    device, seed, versions, git_commit, created : provenance.
+    """
+
+    model: dict
+    backend: str
+    options: dict
+    energy: float
+    energy_error: float = 0.0
+    variance: float | None = None
+    n_sites: int = 1
+    e_inf: float = 0.0
+    reference_energy: float | None = None
+    observables: dict = field(default_factory=dict)
+    history: dict = field(default_factory=dict)
+    info: dict = field(default_factory=dict)
+    wall_time: float = 0.0
+    device: str = "cpu"
+    seed: int | None = None
+    versions: dict = field(default_factory=dict)
+    git_commit: str | None = None
+    created: str = ""
+    _state: Any = field(default=None, repr=False, compare=False)
+    _state_folder: Path | None = field(default=None, repr=False, compare=False)
+    _model_object: Any = field(default=None, repr=False, compare=False)
+
+    @classmethod
+    def from_solution(cls, model, backend, options, solution, observables, wall_time, solve_time):
+        return cls(
+            model=model.to_dict(),
+            backend=backend,
+            options=jsonable(options),
+            energy=float(solution.energy),
+            energy_error=float(solution.energy_error),
+            variance=None if solution.variance is None else float(solution.variance),
+            n_sites=model.n_sites,
+            e_inf=model.e_inf,
+            reference_energy=model.reference_energy,
+            observables=dict(observables),
+            history={k: np.asarray(v) for k, v in solution.history.items()},
+            info=jsonable({**solution.info, "solve_time": solve_time}),
+            wall_time=wall_time,
+            device=solution.device,
+            seed=solution.seed,
+            versions=package_versions(),
+            git_commit=git_commit(),
+            created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            _state=solution.state,
+            _model_object=model,
+        )
+
+    # -- derived quantities --------------------------------------------------------
+
+    @property
+    def energy_per_site(self) -> float:
+        return self.energy / self.n_sites
+
+    @property
+    def v_score(self) -> float | None:
+        """``N Var(E) / (E - E_inf)^2`` (Wu et al., Science 386, 296 (2024))."""
+        if self.variance is None or self.energy == self.e_inf:
+            return None
+        return self.n_sites * self.variance / (self.energy - self.e_inf) ** 2
+
+    @property
+    def relative_error(self) -> float | None:
+        """``|E - E_ref| / |E_ref|`` against ``reference_energy`` if known."""
+        if self.reference_energy is None:
+            return None
+        return abs(self.energy - self.reference_energy) / abs(self.reference_energy)
+
+    @property
+    def model_object(self):
+        if self._model_object is None:
+            from manybody.model import from_dict
+
+            self._model_object = from_dict(self.model)
+        return self._model_object
+
+    @property
+    def state(self):
+        """The backend's state (loaded from disk on first use after ``load``)."""
+        if self._state is None and self._state_folder is not None:
+            from manybody.backends import get_backend
+
+            self._state = get_backend(self.backend).load_state(self._state_folder, self.model_object)
+        if self._state is None:
+            raise ValueError("this result carries no state (the backend could not save it)")
+        return self._state
+
+    def expect(self, observables) -> dict[str, Estimate]:
+        """Evaluate more observables on the stored state (names or Observable objects)."""
+        from manybody.backends import get_backend
+
+        model = self.model_object
+        obs = resolve_observables(model, observables)
+        return evaluate(get_backend(self.backend), self.state, model, obs)
+
+    def __repr__(self) -> str:
+        err = f" +/- {self.energy_error:.2g}" if self.energy_error else ""
+        return (
+            f"Result({self.model.get('model')}, backend={self.backend!r}, "
+            f"energy={self.energy:.12g}{err}, per site={self.energy_per_site:.10g}, "
+            f"variance={self.variance if self.variance is None else f'{self.variance:.3g}'})"
+        )
+
+    def summary(self) -> str:
+        """A few human-readable lines: energy, error, variance, observables."""
+        lines = [repr(self)]
+        if self.reference_energy is not None:
+            lines.append(f"  reference {self.reference_energy:.12g}, relative error {self.relative_error:.3g}")
+        if self.v_score is not None:
+            lines.append(f"  V-score {self.v_score:.3g}")
+        for name, est in self.observables.items():
+            if np.ndim(est.mean) == 0:
+                lines.append(f"  {name} = {float(est.mean):.10g} +/- {float(est.error):.2g}")
+            else:
+                vals = ", ".join(f"{v:.5g}" for v in np.ravel(est.mean)[:8])
+                more = ", ..." if np.size(est.mean) > 8 else ""
+                lines.append(f"  {name}({est.axis_name}) = [{vals}{more}]")
+        lines.append(f"  wall time {self.wall_time:.3g} s on {self.device}")
+        return "\n".join(lines)
+
+    # -- persistence -----------------------------------------------------------------
+
+    def to_dict(self) -> dict:
+        """JSON-able content (without history arrays and state)."""
+        out = {
+            "format_version": FORMAT_VERSION,
+            **{
+                f.name: getattr(self, f.name)
+                for f in dataclasses.fields(self)
+                if not f.name.startswith("_") and f.name not in ("observables", "history")
+            },
+            "observables": {k: v.to_dict() for k, v in self.observables.items()},
+        }
+        return jsonable(out)
+
+    def save(self, path) -> Path:
+        """Write the result (and the backend's state, if it can) to folder ``path``."""
+        from manybody.backends import get_backend
+
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+        try:
+            with open(tmp / "result.json", "w") as f:
+                json.dump(self.to_dict(), f, indent=1)
+            np.savez(tmp / "history.npz", **self.history)
+            if self._state is not None or self._state_folder is not None:
+                try:
+                    get_backend(self.backend).save_state(self.state, tmp / "state")
+                except NotImplementedError:
+                    shutil.rmtree(tmp / "state", ignore_errors=True)
+            if path.exists():
+                old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old.", dir=path.parent))
+                os.replace(path, old / "x")
+                os.replace(tmp, path)
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                os.replace(tmp, path)
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
+        return path
+
+    @classmethod
+    def load(cls, path) -> Result:
+        """Read a result written by ``save``; its state loads on first use."""
+        path = Path(path)
+        if not (path / "result.json").is_file():
+            raise FileNotFoundError(f"no saved result at {path} (expected {path / 'result.json'})")
+        with open(path / "result.json") as f:
+            data = json.load(f)
+        version = data.pop("format_version", None)
+        if version != FORMAT_VERSION:
+            raise ValueError(f"{path}: unsupported result format {version!r} (expected {FORMAT_VERSION})")
+        data["observables"] = {k: Estimate.from_dict(v) for k, v in data["observables"].items()}
+        with np.load(path / "history.npz", allow_pickle=False) as h:
+            data["history"] = {k: h[k] for k in h.files}
+        state_folder = path / "state"
+        return cls(**data, _state_folder=state_folder if state_folder.exists() else None)
