@@ -134,9 +134,7 @@ def make_options(backend: Backend, options: dict):
     allowed = [f.name for f in dataclasses.fields(backend.Options)]
     unknown = sorted(set(options) - set(allowed))
     if unknown:
-        raise ValueError(
-            f"unknown option(s) {unknown} for backend {backend.name!r}; allowed: {allowed}"
-        )
+        raise ValueError(f"unknown option(s) {unknown} for backend {backend.name!r}; allowed: {allowed}")
     return backend.Options(**options)
 
 

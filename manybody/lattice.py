@@ -176,9 +176,7 @@ class BravaisLattice(Lattice):
     def _images(self) -> np.ndarray:
         """Translation vectors of the periodic images to consider."""
         shifts = [(-1, 0, 1) if p else (0,) for p in self._pbc]
-        return np.array(
-            [np.multiply(s, self.extent) @ self.vectors for s in itertools.product(*shifts)]
-        )
+        return np.array([np.multiply(s, self.extent) @ self.vectors for s in itertools.product(*shifts)])
 
     @cached_property
     def _shells(self) -> np.ndarray:

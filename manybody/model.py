@@ -202,8 +202,7 @@ class Model:
         """Build the named observable (``Observable`` or ``ObservableFamily``)."""
         if name not in self._observables:
             raise ValueError(
-                f"unknown observable {name!r} for model {self.name!r}; "
-                f"allowed: {self.observable_names}"
+                f"unknown observable {name!r} for model {self.name!r}; allowed: {self.observable_names}"
             )
         return getattr(self, self._observables[name][0])()
 

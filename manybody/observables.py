@@ -138,9 +138,7 @@ class ObservableFamily:
     def __post_init__(self):
         if len(self.operators) != len(self.axis):
             raise ValueError(f"observable family {self.name!r}: one operator per axis value")
-        members = tuple(
-            Observable(f"{self.name}[{k}]", op) for k, op in enumerate(self.operators)
-        )
+        members = tuple(Observable(f"{self.name}[{k}]", op) for k, op in enumerate(self.operators))
         object.__setattr__(self, "members", members)
         object.__setattr__(self, "axis", np.asarray(self.axis))
 
@@ -184,8 +182,7 @@ def resolve_observables(model, observables) -> list:
             out.append(obs)
         else:
             raise TypeError(
-                "observables must be names or Observable/ObservableFamily objects, "
-                f"got {type(obs).__name__}"
+                f"observables must be names or Observable/ObservableFamily objects, got {type(obs).__name__}"
             )
     names = [o.name for o in out]
     if len(set(names)) != len(names):
@@ -202,5 +199,7 @@ def evaluate(backend, state, model, observables) -> dict[str, Estimate]:
         flat.extend(ops)
     estimates = backend.expect(state, model, flat) if flat else []
     if len(estimates) != len(flat):
-        raise RuntimeError(f"backend {backend.name!r} returned {len(estimates)} estimates for {len(flat)} operators")
+        raise RuntimeError(
+            f"backend {backend.name!r} returned {len(estimates)} estimates for {len(flat)} operators"
+        )
     return {obs.name: obs.collect(estimates[a:b]) for obs, a, b in spans}

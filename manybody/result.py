@@ -129,7 +129,7 @@ class Result:
             seed=solution.seed,
             versions=package_versions(),
             git_commit=git_commit(),
-            created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            created=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
             _state=solution.state,
             _model_object=model,
         )
@@ -193,7 +193,9 @@ class Result:
         """A few human-readable lines: energy, error, variance, observables."""
         lines = [repr(self)]
         if self.reference_energy is not None:
-            lines.append(f"  reference {self.reference_energy:.12g}, relative error {self.relative_error:.3g}")
+            lines.append(
+                f"  reference {self.reference_energy:.12g}, relative error {self.relative_error:.3g}"
+            )
         if self.v_score is not None:
             lines.append(f"  V-score {self.v_score:.3g}")
         for name, est in self.observables.items():

@@ -136,4 +136,3 @@ class ExactBackend(Backend):
             if not np.array_equal(basis.states, f["states"]):
                 raise ValueError(f"{folder}: the saved basis does not match the model's sector")
             return ExactState(basis, f["vectors"], f["energies"])
-

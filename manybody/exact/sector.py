@@ -67,7 +67,9 @@ class SectorBasis:
             raise ValueError(f"the constraints {names} admit no state: the sector is empty")
         self._lookup = None
         if n_qubits <= _DENSE_INDEX_MAX_QUBITS:
-            self._lookup = np.full(1 << n_qubits, -1, dtype=np.int32 if len(self.states) < 2**31 else np.int64)
+            self._lookup = np.full(
+                1 << n_qubits, -1, dtype=np.int32 if len(self.states) < 2**31 else np.int64
+            )
             self._lookup[self.states] = np.arange(len(self.states))
 
     @staticmethod
@@ -142,8 +144,7 @@ class PauliGroups:
             idx, found = basis.index(basis.states ^ xy)
             if np.any(nonzero & ~found):
                 raise ValueError(
-                    f"the {what} does not conserve the constraints "
-                    f"{[c.name for c in basis.constraints]}"
+                    f"the {what} does not conserve the constraints {[c.name for c in basis.constraints]}"
                 )
             keep = nonzero & found
             rows.append(idx[keep])
