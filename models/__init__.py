@@ -1,10 +1,12 @@
 """Hamiltonian definitions (``manybody.models``).
 
 Every model is declared once here, backend-free; see ``manybody.model.Model``
-for how to write one. Importing this package imports no backend library.
+for how to write one. Importing this package imports no backend library
+(OpenFermion is imported when a Hamiltonian or observable is first built).
 """
 
 from manybody.model import Model, from_dict, registered_models
 from manybody.models.heisenberg import Heisenberg
+from manybody.models.hubbard import Hubbard
 
-__all__ = ["Model", "from_dict", "registered_models", "Heisenberg"]
+__all__ = ["Model", "from_dict", "registered_models", "Heisenberg", "Hubbard"]
