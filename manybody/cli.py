@@ -1,0 +1,144 @@
+"""The ``manybody`` command line: run sweeps, inspect results, tables, plots, IBM jobs.
+
+::
+
+    manybody run SWEEP.toml [--out DIR] [--workers N] [--scheduler tcp://host:8786]
+                            [--dry-run] [--retry-failed] [--no-progress]
+    manybody status RESULTS/ [--failed]
+    manybody table RESULTS/ [--format text|csv] [--output FILE]
+    manybody plot RESULTS/ [--x AXIS] [--y energy,OBS,...] [--output FILE.png|pdf]
+    manybody ibm list|status JOB_ID|fetch JOB_ID
+
+Importing this module is fast: every command imports what it needs when it
+runs (backend libraries only when a point actually runs, in the workers).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+__all__ = ["main", "build_parser"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="manybody", description="Batched ground-state jobs for manybody.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("run", help="run the pending points of a sweep file")
+    p.add_argument("sweep", help="the sweep file (TOML)")
+    p.add_argument("--out", help="results folder (default: the sweep's output, else results/<name>)")
+    p.add_argument("--workers", type=int, help="local worker processes (0: in this process)")
+    p.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler address, e.g. tcp://host:8786")
+    p.add_argument("--dry-run", action="store_true", help="validate and list the points, run nothing")
+    p.add_argument("--retry-failed", action="store_true", help="run the points recorded as failed again")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    p = sub.add_parser("status", help="count done, failed and pending points of a results folder")
+    p.add_argument("results")
+    p.add_argument("--failed", action="store_true", help="print the traceback of each failed point")
+
+    p = sub.add_parser("table", help="print the results as a table")
+    p.add_argument("results")
+    p.add_argument("--format", choices=["text", "csv"], default="text")
+    p.add_argument("--output", "-o", help="write to this file instead of stdout")
+    p.add_argument("--done-only", action="store_true", help="only the finished points")
+
+    p = sub.add_parser("plot", help="plot energy and observables against a grid axis")
+    p.add_argument("results")
+    p.add_argument("--x", help="grid axis on the horizontal axis (default: the first varying one)")
+    p.add_argument("--y", help="comma-separated quantities (default: energy and scalar observables)")
+    p.add_argument("--output", "-o", help="figure file, .png or .pdf (default: RESULTS/plot.png)")
+
+    p = sub.add_parser("ibm", help="recorded IBM Quantum hardware jobs")
+    ibm = p.add_subparsers(dest="ibm_command", required=True, metavar="ACTION")
+    ibm.add_parser("list", help="list recorded jobs")
+    for name, text in (("status", "status of a recorded job"), ("fetch", "fetch a recorded job's result")):
+        q = ibm.add_parser(name, help=text)
+        q.add_argument("job_id")
+    return parser
+
+
+def _run(args) -> int:
+    from manybody.jobs import Store, load_sweep, run_sweep
+
+    sweep = load_sweep(args.sweep)
+    if args.dry_run:
+        out = args.out or sweep.output
+        store = Store(out) if out else None
+        print(f"{sweep.name}: {len(sweep.points)} points (model {sweep.model['name']!r})")
+        for p in sweep.points:
+            state = store.state(p.id) if store else "pending"
+            params = ", ".join(f"{k}={v}" for k, v in p.params.items())
+            print(f"  {p.id}  {p.label:<10} {state:<8} {params}")
+        return 0
+    report = run_sweep(
+        sweep,
+        args.out,
+        workers=args.workers,
+        scheduler=args.scheduler,
+        retry_failed=args.retry_failed,
+        progress=not args.no_progress,
+    )
+    print(report)
+    failed = Store(report.out).status()["failed"]
+    if failed:
+        print(f"{len(failed)} failed point(s): see `manybody status {report.out} --failed`")
+    return 1 if failed else 0
+
+
+def _status(args) -> int:
+    from manybody.jobs import Store
+
+    store = Store(args.results)
+    status = store.status()
+    total = sum(len(v) for v in status.values())
+    print(f"{store.root}: {total} points: " + ", ".join(f"{len(v)} {k}" for k, v in status.items()))
+    for p in status["failed"]:
+        record = store.failure(p.id) or {}
+        print(f"  failed {p.id} {p.label} {p.params}: {record.get('error')}")
+        if args.failed:
+            print("    " + record.get("traceback", "").rstrip().replace("\n", "\n    "))
+    return 0
+
+
+def _table(args) -> int:
+    from manybody.jobs import format_table, sweep_table
+
+    text = format_table(sweep_table(args.results, include_unfinished=not args.done_only), args.format)
+    if args.output:
+        with open(args.output, "w") as f:
+            f.write(text)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _plot(args) -> int:
+    from manybody.jobs import plot_sweep
+
+    y = [q.strip() for q in args.y.split(",")] if args.y else None
+    print(plot_sweep(args.results, x=args.x, y=y, output=args.output))
+    return 0
+
+
+def _ibm(args) -> int:
+    print("manybody ibm: recorded hardware jobs are not available (manybody.circuits has no records API yet)")
+    return 2
+
+
+def main(argv=None) -> int:
+    """Entry point of the ``manybody`` console script; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    from manybody.jobs.sweep import SweepError
+
+    command = {"run": _run, "status": _status, "table": _table, "plot": _plot, "ibm": _ibm}[args.command]
+    try:
+        return command(args)
+    except (SweepError, FileNotFoundError, ValueError, RuntimeError) as err:
+        print(f"manybody {args.command}: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

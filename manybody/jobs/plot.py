@@ -1,0 +1,137 @@
+"""Figures of a sweep: energy and scalar observables against a grid axis.
+
+One panel per quantity, one curve per backend (and per value of the other
+grid axes), error bars where the estimate has one. Drawn on a bare
+``matplotlib.figure.Figure`` with the Agg canvas (no pyplot state, works
+headless and inside notebooks); the format follows the file suffix (PNG, PDF,
+SVG).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from manybody.jobs.store import Store
+from manybody.jobs.table import sweep_table
+
+__all__ = ["plot_sweep"]
+
+_LABELS = {
+    "energy": "E (units of the couplings)",
+    "energy_per_site": "E / N (units of the couplings)",
+    "variance": r"Var(E) = $\langle H^2\rangle - \langle H\rangle^2$",
+    "v_score": r"V-score $N\,\mathrm{Var}(E)/(E - E_\infty)^2$",
+}
+_NOT_Y = {"backend", "status", "time", "id", "energy_error"}
+
+
+def _describe(store: Store, names: list[str]) -> dict[str, str]:
+    """Each observable's description (its convention), from the model of the first point."""
+    from manybody.model import from_dict
+
+    out = {}
+    try:
+        model = from_dict(store.points()[0].model)
+    except (IndexError, ValueError):
+        return out
+    for name in names:
+        try:
+            out[name] = model.observable(name).description
+        except Exception:  # noqa: BLE001 - the label falls back to the name
+            out[name] = name
+    return out
+
+
+def _compact(value) -> str:
+    if isinstance(value, dict):
+        inner = ", ".join(f"{k}={v}" for k, v in value.items() if k != "kind")
+        return f"{value.get('kind', '')}({inner})"
+    return str(value)
+
+
+def plot_sweep(root, x: str | None = None, y: list[str] | None = None, output=None, dpi: int = 150) -> Path:
+    """Plot a results folder; return the path of the written figure.
+
+    Parameters
+    ----------
+    root : str or Path
+        A sweep results folder.
+    x : str, optional
+        The grid axis on the horizontal axis (default: the first axis with
+        more than one value).
+    y : list of str, optional
+        Quantities to plot (default: ``energy`` and every scalar observable);
+        also ``energy_per_site``, ``variance``, ``v_score``.
+    output : str or Path, optional
+        The figure file (default ``<root>/plot.png``); PNG, PDF or SVG by suffix.
+    """
+    from matplotlib.figure import Figure
+
+    store = Store(root)
+    index = store.index()
+    axes = index["axes"]
+    rows = sweep_table(root, include_unfinished=False)
+    if not rows:
+        raise ValueError(f"{root}: no finished point to plot")
+    if x is None:
+        varying = [a for a, v in axes.items() if len(v) > 1] or list(axes)
+        if not varying:
+            raise ValueError(f"{root}: the sweep has no grid axis to plot against")
+        x = varying[0]
+    if x not in axes:
+        raise ValueError(f"x must be a grid axis, one of {list(axes)}, got {x!r}")
+    if any(isinstance(r[x], (list, dict, str, bool)) for r in rows):
+        raise ValueError(f"axis {x!r} is not numeric: choose another x among {list(axes)}")
+    available = [k for k in rows[0] if k not in _NOT_Y and k not in axes and not k.endswith("_error")]
+    for r in rows[1:]:
+        available += [
+            k for k in r if k not in available and k not in _NOT_Y | set(axes) and not k.endswith("_error")
+        ]
+    if y is None:
+        y = ["energy"] + [k for k in available if k not in _LABELS]
+    unknown = [q for q in y if q not in available]
+    if unknown:
+        raise ValueError(f"unknown quantity {unknown}; allowed: {available}")
+    descriptions = _describe(store, [q for q in y if q not in _LABELS])
+
+    others = [a for a in axes if a != x]
+    curves: dict[str, list[dict]] = {}
+    for r in rows:
+        key = ", ".join([r["backend"]] + [f"{a}={r[a]}" for a in others])
+        curves.setdefault(key, []).append(r)
+
+    fig = Figure(figsize=(6.4, 2.6 * len(y) + 0.6), layout="constrained")
+    panels = fig.subplots(len(y), 1, sharex=True, squeeze=False)[:, 0]
+    for ax, q in zip(panels, y):
+        for key, pts in curves.items():
+            pts = sorted((p for p in pts if p.get(q) is not None), key=lambda p: p[x])
+            if not pts:
+                continue
+            err_key = "energy_error" if q == "energy" else f"{q}_error"
+            err = [p.get(err_key) or 0.0 for p in pts] if q in ("energy",) or err_key in pts[0] else None
+            ax.errorbar(
+                [p[x] for p in pts],
+                [p[q] for p in pts],
+                yerr=err if err and any(err) else None,
+                marker="o",
+                ms=4,
+                capsize=2,
+                label=key,
+            )
+        if q in _LABELS:
+            ax.set_ylabel(_LABELS[q], fontsize=8)
+        else:
+            ax.set_ylabel(q, fontsize=8)
+            ax.set_title(descriptions.get(q, ""), fontsize=7)
+        ax.grid(alpha=0.3)
+    panels[0].legend(fontsize=7)
+    model = index["model"]["name"]
+    panels[-1].set_xlabel(
+        f"{x}  (parameter of model {model!r}: units and signs in its docstring)", fontsize=8
+    )
+    fixed = [f"{k}={_compact(v)}" for k, v in index["model"].items() if k != "name"]
+    fig.suptitle(f"{model}: " + ", ".join(fixed), fontsize=8)
+    output = Path(output) if output is not None else Path(root) / "plot.png"
+    output.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(output, dpi=dpi)
+    return output

@@ -1,0 +1,491 @@
+"""Sweep files: load, validate and expand a TOML sweep into points.
+
+A sweep file names a model with its fixed parameters, a grid of varying
+parameters, one or more backends with their options, the observables and the
+output folder::
+
+    name = "j1j2_chain"                    # optional (default: the file name)
+    output = "results/j1j2_chain"          # optional, relative to the working directory
+    observables = ["staggered_magnetization_sq", "spin_correlations"]   # or "all"
+    plugins = ["my_models.py"]             # optional files that register models/backends
+
+    [model]
+    name = "heisenberg"
+    lattice = {kind = "chain", L = 12, pbc = false}
+    J = 1.0
+
+    [grid]
+    J2 = [0.0, 0.1, 0.2, 0.3, 0.4]         # a list ...
+    h = {start = 0.0, stop = 1.0, num = 5} # ... or a range (num: inclusive linspace;
+                                           #     step: like Python's range, stop excluded)
+    "lattice.L" = [8, 10, 12]              # a quoted dotted key sets a nested parameter
+    zip = [["J2", "h"]]                    # axes that vary together; the rest: product
+
+    [backends.exact]                       # one table per backend, keyed by a label
+    [backends.dmrg]
+    max_bond = 64
+    warm_start = "J2"                      # start from the previous point along J2
+    [backends.dmrg_small]                  # a second configuration of the same backend
+    backend = "dmrg"
+    max_bond = 16
+
+    [run]                                  # execution defaults (CLI flags override)
+    workers = 2
+
+Everything is validated before anything runs: unknown keys, wrong types,
+empty axes, unknown models (``manybody.model.model_class``), model parameters
+(every model is constructed), backend options (``manybody.backends.make_options``)
+and the backend's ``check_model`` on every point. Each error is a
+:class:`SweepError` naming the offending key.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import hashlib
+import inspect
+import itertools
+import json
+import math
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["SweepError", "Sweep", "Point", "RunOptions", "load_sweep", "parse_sweep", "point_id"]
+
+_TOP_KEYS = {"name", "output", "observables", "plugins", "model", "grid", "backends", "run"}
+_RANGE_KEYS = {"start", "stop", "num", "step"}
+
+
+class SweepError(ValueError):
+    """A sweep file is invalid; the message names the file and the offending key."""
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Execution settings (``[run]`` table; CLI flags and ``run_sweep`` arguments override).
+
+    Attributes
+    ----------
+    workers : int or None
+        Local worker processes (default: the number of CPU cores, at most the
+        number of tasks); 0 runs the points in the calling process.
+    scheduler : str or None
+        A Dask scheduler address (``tcp://host:8786``); None runs locally.
+    threads_per_worker : int or None
+        BLAS/OpenMP threads per local worker (``OMP_NUM_THREADS`` etc.);
+        default: cores // workers.
+    xla_preallocate : bool
+        Value of ``XLA_PYTHON_CLIENT_PREALLOCATE`` in the workers. False
+        (default) lets several workers share a GPU; True gives one worker
+        JAX's usual preallocation of most of the GPU memory.
+    xla_mem_fraction : float or None
+        ``XLA_PYTHON_CLIENT_MEM_FRACTION`` in the workers (e.g. 0.45 for two
+        workers per GPU).
+    gpu_resource : str
+        Name of the Dask worker resource that VMC points ask for (one unit)
+        when some worker of the cluster declares it; "" disables this.
+    """
+
+    workers: int | None = None
+    scheduler: str | None = None
+    threads_per_worker: int | None = None
+    xla_preallocate: bool = False
+    xla_mem_fraction: float | None = None
+    gpu_resource: str = "GPU"
+
+
+@dataclass(frozen=True)
+class Point:
+    """One (model, backend) job of a sweep.
+
+    Attributes
+    ----------
+    id : str
+        Deterministic id: a hash of the model dict, backend, options,
+        observables and warm-start axis (see :func:`point_id`).
+    label : str
+        The backend's label in the sweep file (``[backends.<label>]``).
+    backend : str
+        Registered backend name.
+    params : dict
+        The grid values of this point (axis name -> value).
+    model : dict
+        The full ``Model.to_dict()``.
+    options : dict
+        Backend options as written in the sweep file (without ``warm_start``).
+    observables : list of str
+    warm_start : str or None
+        Axis along which this point starts from the previous point's result.
+    index : list of int
+        Position of the point in each axis group of the grid.
+    """
+
+    id: str
+    label: str
+    backend: str
+    params: dict
+    model: dict
+    options: dict
+    observables: list
+    warm_start: str | None = None
+    index: list = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Point:
+        return cls(**data)
+
+
+@dataclass
+class Sweep:
+    """A validated sweep: its settings and the expanded list of points."""
+
+    name: str
+    model: dict
+    axes: dict
+    groups: list
+    backends: dict
+    observables: object
+    output: str | None
+    plugins: list
+    run: RunOptions
+    points: list
+    source: str = ""
+    path: Path | None = None
+
+
+def point_id(model: dict, backend: str, options: dict, observables, warm_start=None) -> str:
+    """A 16-hex-digit hash of what defines a point (stable across runs and machines)."""
+    key = {"model": model, "backend": backend, "options": options, "observables": observables}
+    if warm_start:
+        key["warm_start"] = warm_start
+    text = json.dumps(key, sort_keys=True, separators=(",", ":"), default=repr)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def load_sweep(path) -> Sweep:
+    """Read and validate a sweep file (TOML); raise :class:`SweepError` if invalid."""
+    path = Path(path)
+    if not path.is_file():
+        raise SweepError(f"sweep file {str(path)!r} does not exist")
+    text = path.read_text()
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise SweepError(f"{path}: not valid TOML: {err}") from None
+    return parse_sweep(data, source=text, path=path)
+
+
+def parse_sweep(data: dict, source: str = "", path: Path | None = None) -> Sweep:
+    """Validate a sweep given as a dict (the parsed TOML) and expand its points."""
+    where = str(path) if path is not None else "sweep"
+
+    def fail(msg):
+        raise SweepError(f"{where}: {msg}")
+
+    if not isinstance(data, dict):
+        fail(f"a sweep is a table of settings, got {type(data).__name__}")
+    _check_keys(fail, data, _TOP_KEYS, "top level")
+    name = _typed(fail, data, "name", str, path.stem if path is not None else "sweep")
+    output = _typed(fail, data, "output", str, None)
+    plugins = _typed(fail, data, "plugins", list, [])
+    for k, p in enumerate(plugins):
+        if not isinstance(p, str):
+            fail(f"plugins[{k}] must be a file path (string), got {p!r}")
+    base = path.parent if path is not None else Path.cwd()
+    plugins = [str((base / p).resolve()) for p in plugins]
+    from manybody.jobs.plugins import load_plugins
+
+    try:
+        load_plugins(plugins)
+    except Exception as err:  # noqa: BLE001 - any import error of a user file
+        fail(f"plugins: cannot load: {type(err).__name__}: {err}")
+    observables = data.get("observables")
+    if observables is not None and not (
+        observables == "all"
+        or (isinstance(observables, list) and all(isinstance(o, str) for o in observables))
+    ):
+        fail(f'observables must be a list of observable names or "all", got {observables!r}')
+    run = _parse_run(fail, data.get("run", {}))
+    model = _parse_model(fail, data.get("model"))
+    axes, groups = _parse_grid(fail, data.get("grid"), model)
+    backends = _parse_backends(fail, data.get("backends"), groups)
+    points = _expand(fail, model, axes, groups, backends, observables)
+    return Sweep(name, model, axes, groups, backends, observables, output, plugins, run, points, source, path)
+
+
+# -- pieces ------------------------------------------------------------------------
+
+
+def _check_keys(fail, table: dict, allowed, where: str):
+    unknown = sorted(set(table) - set(allowed))
+    if unknown:
+        fail(f"unknown key(s) {unknown} in {where}; allowed: {sorted(allowed)}")
+
+
+def _typed(fail, table: dict, key: str, kind, default, where: str = ""):
+    if key not in table:
+        return default
+    value = table[key]
+    ok = isinstance(value, kind) and not (kind is not bool and isinstance(value, bool))
+    if not ok:
+        names = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
+        fail(f"{where}{key} must be of type {names}, got {value!r}")
+    return value
+
+
+def _parse_run(fail, table) -> RunOptions:
+    if not isinstance(table, dict):
+        fail(f"[run] must be a table, got {table!r}")
+    _check_keys(fail, table, [f.name for f in dataclasses.fields(RunOptions)], "[run]")
+    w = "[run] "
+    workers = _typed(fail, table, "workers", int, None, w)
+    threads = _typed(fail, table, "threads_per_worker", int, None, w)
+    if workers is not None and workers < 0:
+        fail(f"[run] workers must be >= 0, got {workers}")
+    if threads is not None and threads < 1:
+        fail(f"[run] threads_per_worker must be >= 1, got {threads}")
+    frac = _typed(fail, table, "xla_mem_fraction", (int, float), None, w)
+    if frac is not None and not 0 < frac <= 1:
+        fail(f"[run] xla_mem_fraction must be in (0, 1], got {frac}")
+    return RunOptions(
+        workers=workers,
+        scheduler=_typed(fail, table, "scheduler", str, None, w),
+        threads_per_worker=threads,
+        xla_preallocate=_typed(fail, table, "xla_preallocate", bool, False, w),
+        xla_mem_fraction=frac,
+        gpu_resource=_typed(fail, table, "gpu_resource", str, "GPU", w),
+    )
+
+
+def _parse_model(fail, table) -> dict:
+    from manybody.model import model_class
+
+    if table is None:
+        fail('missing [model] table (e.g. [model] name = "heisenberg")')
+    if not isinstance(table, dict):
+        fail(f"[model] must be a table, got {table!r}")
+    name = table.get("name")
+    if not isinstance(name, str):
+        fail(f"[model] name must be a model name (string), got {name!r}")
+    try:
+        cls = model_class(name)
+    except ValueError as err:
+        fail(f"[model] name: {err}")
+    allowed = _model_params(cls)
+    _check_keys(fail, table, ["name", *allowed], f"[model] (parameters of {name!r})")
+    return dict(table)
+
+
+def _model_params(cls) -> list[str]:
+    sig = inspect.signature(cls.__init__)
+    return [
+        p for p in list(sig.parameters)[1:] if sig.parameters[p].kind is not inspect.Parameter.VAR_KEYWORD
+    ]
+
+
+def _axis_values(fail, key: str, spec) -> list:
+    if isinstance(spec, list):
+        values = spec
+    elif isinstance(spec, dict):
+        _check_keys(fail, spec, _RANGE_KEYS, f"[grid] {key} (a range)")
+        if "start" not in spec or "stop" not in spec or ("num" in spec and "step" in spec):
+            fail(f"[grid] {key}: a range needs start, stop and at most one of num (linspace) or step")
+        start, stop = spec["start"], spec["stop"]
+        for k in ("start", "stop", "step"):
+            v = spec.get(k, 1)
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                fail(f"[grid] {key}.{k} must be a number, got {v!r}")
+        if "num" in spec:
+            num = spec["num"]
+            if isinstance(num, bool) or not isinstance(num, int) or num < 0:
+                fail(f"[grid] {key}.num must be a non-negative integer, got {num!r}")
+            values = [round(start + (stop - start) * k / max(num - 1, 1), 12) for k in range(num)]
+        else:
+            step = spec.get("step", 1)
+            if step == 0:
+                fail(f"[grid] {key}.step must be nonzero")
+            n = max(math.ceil((stop - start) / step - 1e-9), 0)
+            values = [start + k * step for k in range(n)]
+            if not all(isinstance(v, int) for v in (start, stop, step)):
+                values = [round(float(v), 12) for v in values]
+    else:
+        fail(
+            f"[grid] {key} must be a list of values or a range table {{start, stop, num|step}}, got {spec!r}"
+        )
+    if not values:
+        fail(f"[grid] {key} is empty: give at least one value")
+    return values
+
+
+def _parse_grid(fail, table, model: dict):
+    if table is None:
+        return {}, []
+    if not isinstance(table, dict):
+        fail(f"[grid] must be a table of axes, got {table!r}")
+    zips = table.get("zip", [])
+    axes = {}
+    for key, spec in table.items():
+        if key == "zip":
+            continue
+        if isinstance(spec, dict) and not set(spec) & _RANGE_KEYS:
+            fail(
+                f'[grid] {key} is a table: for a nested parameter write a quoted key, e.g. "{key}.L" = [...]'
+            )
+        root = key.split(".")[0]
+        if root == "name" or root not in _model_params(_cls(model)):
+            fail(
+                f"[grid] {key}: {root!r} is not a parameter of model {model['name']!r}; "
+                f"allowed: {_model_params(_cls(model))}"
+            )
+        if "." in key and not isinstance(model.get(root), dict):
+            fail(f"[grid] {key}: the nested axis needs [model] {root} to be a table")
+        if key in model and "." not in key:
+            fail(f"[grid] {key} is also fixed in [model]: keep it in one place")
+        axes[key] = _axis_values(fail, key, spec)
+    if not axes:
+        fail("[grid] has no axes: give at least one axis, or remove [grid] for a single point")
+    if not isinstance(zips, list) or not all(
+        isinstance(z, list) and all(isinstance(a, str) for a in z) for z in zips
+    ):
+        fail(f'[grid] zip must be a list of lists of axis names, e.g. [["J2", "h"]], got {zips!r}')
+    groups, used = [], set()
+    for z in zips:
+        for a in z:
+            if a not in axes:
+                fail(f"[grid] zip: unknown axis {a!r}; axes: {list(axes)}")
+            if a in used:
+                fail(f"[grid] zip: axis {a!r} appears in several zip groups")
+            used.add(a)
+        lengths = {a: len(axes[a]) for a in z}
+        if len(set(lengths.values())) > 1:
+            fail(f"[grid] zip: axes zipped together need equal lengths, got {lengths}")
+        if z:
+            groups.append(list(z))
+    for a in axes:
+        if a not in used:
+            groups.append([a])
+    order = list(axes)
+    groups.sort(key=lambda g: order.index(g[0]))
+    return axes, groups
+
+
+def _cls(model: dict):
+    from manybody.model import model_class
+
+    return model_class(model["name"])
+
+
+def _parse_backends(fail, table, groups) -> dict:
+    from manybody.backends import _REGISTRY, available_backends, get_backend
+
+    if table is None:
+        fail("missing [backends] table (e.g. [backends.exact])")
+    if not isinstance(table, dict) or not table:
+        fail(f"[backends] must hold one table per backend, e.g. [backends.exact], got {table!r}")
+    out = {}
+    for label, opts in table.items():
+        where = f"[backends.{label}]"
+        if not isinstance(opts, dict):
+            fail(f"{where} must be a table of options, got {opts!r}")
+        opts = dict(opts)
+        name = opts.pop("backend", label)
+        if name not in _REGISTRY:
+            fail(f"{where}: unknown backend {name!r}; allowed: {available_backends()}")
+        try:
+            be = get_backend(name)
+        except ValueError as err:
+            fail(f"{where}: {err}")
+        warm = opts.pop("warm_start", False)
+        fields = [f.name for f in dataclasses.fields(be.Options)]
+        if warm is not False:
+            if "warm_start" not in fields:
+                fail(f"{where} warm_start: backend {name!r} has no warm_start option")
+            axes = [a for g in groups for a in g]
+            if warm is True:
+                if len(groups) != 1:
+                    fail(f"{where} warm_start = true is ambiguous: name the axis, one of {axes}")
+                warm = groups[0][0]
+            if not isinstance(warm, str) or warm not in axes:
+                fail(f"{where} warm_start must be true, false or a grid axis {axes}, got {warm!r}")
+        out[label] = {"backend": name, "options": opts, "warm_start": warm or None}
+    return out
+
+
+def _merge(model: dict, params: dict) -> dict:
+    out = copy.deepcopy({k: v for k, v in model.items() if k != "name"})
+    for key, value in params.items():
+        *path, last = key.split(".")
+        node = out
+        for p in path:
+            node = node[p]
+        node[last] = value
+    return out
+
+
+def _expand(fail, model: dict, axes: dict, groups: list, backends: dict, observables) -> list[Point]:
+    from manybody.backends import get_backend, make_options
+    from manybody.model import from_dict
+
+    combos = []
+    for idx in itertools.product(*(range(len(axes[g[0]])) for g in groups)):
+        params = {a: axes[a][i] for g, i in zip(groups, idx) for a in g}
+        combos.append((list(idx), params))
+    if not combos:
+        combos = [([], {})]
+    points, seen = [], {}
+    for idx, params in combos:
+        kwargs = _merge(model, params)
+        at = f" at {params}" if params else ""
+        try:
+            m = from_dict({"model": model["name"], **kwargs})
+        except (ValueError, TypeError) as err:
+            fail(f"[model] parameters{at}: {err}")
+        names = _observable_names(fail, m, observables)
+        mdict = m.to_dict()
+        for label, spec in backends.items():
+            be = get_backend(spec["backend"])
+            where = f"[backends.{label}]"
+            try:
+                opts = make_options(be, spec["options"])
+            except (ValueError, TypeError) as err:
+                fail(f"{where}: {err}")
+            try:
+                be.check_model(m, opts)
+            except ValueError as err:
+                fail(f"{where}{at}: {err}")
+            pid = point_id(mdict, spec["backend"], spec["options"], names, spec["warm_start"])
+            if pid in seen:
+                fail(f"{where}{at} repeats the point of {seen[pid]}: remove the duplicate")
+            seen[pid] = f"[backends.{label}]{at}"
+            points.append(
+                Point(
+                    pid,
+                    label,
+                    spec["backend"],
+                    params,
+                    mdict,
+                    spec["options"],
+                    names,
+                    spec["warm_start"],
+                    idx,
+                )
+            )
+    return points
+
+
+def _observable_names(fail, model, observables) -> list[str]:
+    if observables is None:
+        return list(model.default_observables)
+    if observables == "all":
+        return list(model.observable_names)
+    for o in observables:
+        if o not in model.observable_names:
+            fail(
+                f"observables: unknown observable {o!r} for model {model.name!r}; allowed: {model.observable_names}"
+            )
+    return list(observables)

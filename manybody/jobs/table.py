@@ -1,0 +1,94 @@
+"""Tables of a sweep's results: one row per point, as dicts, CSV or aligned text.
+
+Columns: the grid axes, ``backend`` (the label in the sweep file), ``status``,
+``energy``, ``energy_error`` (one standard error, 0 where exact),
+``energy_per_site``, ``variance`` (``<H^2> - <H>^2``), ``v_score``
+(``N Var(E) / (E - E_inf)^2``), each scalar observable and its error
+(``<name>_error``), ``time`` (seconds of solve plus observables) and ``id``.
+Energies are in the units of the model's couplings.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+
+import numpy as np
+
+from manybody.jobs.store import Store
+
+__all__ = ["sweep_table", "format_table"]
+
+
+def sweep_table(root, include_unfinished: bool = True) -> list[dict]:
+    """Rows of the results in ``root`` (points not done have only parameters and status)."""
+    store = Store(root)
+    index = store.index()
+    axes = list(index["axes"])
+    rows = []
+    for p in store.points():
+        state = store.state(p.id)
+        if state != "done" and not include_unfinished:
+            continue
+        row = {a: p.params.get(a) for a in axes}
+        row.update(backend=p.label, status=state)
+        if state == "done":
+            res = store.load(p.id)
+            row.update(
+                energy=res.energy,
+                energy_error=res.energy_error,
+                energy_per_site=res.energy_per_site,
+                variance=res.variance,
+                v_score=res.v_score,
+            )
+            for name, est in res.observables.items():
+                if np.ndim(est.mean) == 0:
+                    row[name] = float(est.mean)
+                    row[f"{name}_error"] = float(est.error)
+            row["time"] = res.wall_time
+        row["id"] = p.id
+        rows.append(row)
+    return rows
+
+
+def _columns(rows: list[dict]) -> list[str]:
+    cols = []
+    for row in rows:
+        for k in row:
+            if k not in cols:
+                cols.append(k)
+    tail = [c for c in ("time", "id") if c in cols]
+    return [c for c in cols if c not in tail] + tail
+
+
+def _fmt(col: str, value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return str(value)
+        if col.endswith("_error") or col in ("variance", "v_score", "time"):
+            return f"{value:.3g}"
+        return f"{value:.12g}"
+    return str(value)
+
+
+def format_table(rows: list[dict], fmt: str = "text") -> str:
+    """``fmt="csv"`` (full precision) or ``"text"`` (aligned columns, rounded errors)."""
+    if fmt not in ("csv", "text"):
+        raise ValueError(f"fmt must be 'csv' or 'text', got {fmt!r}")
+    cols = _columns(rows)
+    if fmt == "csv":
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=cols, lineterminator="\n")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({c: "" if row.get(c) is None else row.get(c) for c in cols})
+        return buf.getvalue()
+    cells = [[_fmt(c, row.get(c)) for c in cols] for row in rows]
+    widths = [max([len(c)] + [len(r[k]) for r in cells]) for k, c in enumerate(cols)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(cols, widths)).rstrip()]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(v.rjust(w) for v, w in zip(r, widths)).rstrip() for r in cells]
+    return "\n".join(lines) + "\n"
