@@ -1,0 +1,71 @@
+"""Properties every model must have: round trips, Hermiticity, conserved constraints,
+Gauss's law for the gauge models, and a light import."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import scipy.sparse.linalg as spla
+
+import manybody as mb
+from manybody.exact import sector_hamiltonian
+from manybody.exact.sector import PauliGroups, SectorBasis
+from manybody.lattice import Chain, Square
+from manybody.models import Heisenberg, Hubbard, Z2Gauge, from_dict
+from manybody.models.gauge import constraint_operator
+from manybody.operators import of
+
+MODELS = [
+    Heisenberg(Chain(6), J2=0.3, h=0.1),
+    Hubbard(Square(2, 3, pbc=(True, False)), t=1.0, U=3.0, mu=0.2, n_up=2, n_down=3),
+    Z2Gauge(3, 3, J=1.0, h=0.4, pbc=False, charges=[0, 4]),
+    Z2Gauge(3, 3, J=1.0, h=0.4),
+]
+GAUGE = [m for m in MODELS if any(c.name.startswith("gauss") for c in m.constraints)]
+
+
+def ids(models):
+    return [repr(m)[:60] for m in models]
+
+
+@pytest.mark.parametrize("model", MODELS, ids=ids(MODELS))
+def test_round_trip_and_hermitian(model):
+    again = from_dict(model.to_dict())
+    assert again == model and type(again) is type(model)
+    assert again.qubit_hamiltonian == model.qubit_hamiltonian
+    H, _ = sector_hamiltonian(model)  # raises if H leaves the constrained sector
+    assert abs(H - H.conj().T).max() < 1e-12
+    assert all(isinstance(c, float) for c in model.qubit_hamiltonian.terms.values())  # real, Hermitian
+    assert sorted(model.qubit_order) == list(range(model.n_qubits))
+
+
+@pytest.mark.parametrize("model", MODELS, ids=ids(MODELS))
+def test_hamiltonian_commutes_with_every_constraint(model):
+    H = model.qubit_hamiltonian
+    for c in model.constraints:
+        comm = of().commutator(H, constraint_operator(c))
+        assert max((abs(v) for v in comm.terms.values()), default=0.0) < 1e-12, c.name
+
+
+@pytest.mark.parametrize("model", GAUGE, ids=ids(GAUGE))
+def test_gauss_law_in_ground_state_and_as_penalty(model):
+    """The physical ground state has zero Gauss violation, and it is the ground state of
+    H + lambda * sum_v (G_v - g_v)^2 on the *unconstrained* space."""
+    res = mb.solve(model, backend="exact", observables=["gauss_violation"])
+    assert abs(res.observables["gauss_violation"].mean) < 1e-10
+    violation = model.observable("gauss_violation").qubit_operator
+    full = SectorBasis(model.n_qubits)
+    M = PauliGroups(model.qubit_hamiltonian + violation * 20.0).matrix(full)
+    v0 = np.random.default_rng(0).standard_normal(full.dim)
+    e0 = spla.eigsh(M, k=1, which="SA", v0=v0, tol=1e-12)[0][0]
+    assert e0 == pytest.approx(res.energy, abs=1e-8)
+
+
+def test_light_import():
+    code = (
+        "import sys, manybody.models as m\n"
+        "print([k for k in ('openfermion', 'jax', 'qiskit', 'quimb') if k in sys.modules])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
