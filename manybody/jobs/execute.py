@@ -30,6 +30,7 @@ import concurrent.futures as cf
 import contextlib
 import multiprocessing
 import os
+import socket
 import sys
 import time
 import traceback
@@ -128,7 +129,12 @@ def run_task(task: dict) -> list[dict]:
             res = solve(
                 from_dict(point.model), backend=point.backend, observables=point.observables, **options
             )
-            res.info["sweep_point"] = {"id": point.id, "label": point.label, "params": point.params}
+            res.info["sweep_point"] = {
+                "id": point.id,
+                "label": point.label,
+                "params": point.params,
+                **_where(),
+            }
             res.save(store.result_dir(point.id))
         except Exception as err:  # noqa: BLE001 - a failed point is recorded and the others continue
             error = f"{type(err).__name__}: {err}"
@@ -138,6 +144,17 @@ def run_task(task: dict) -> list[dict]:
         store.clear_failure(point.id)
         previous = store.result_dir(point.id)
         out.append({"id": point.id, "status": "done", "error": None})
+    return out
+
+
+def _where() -> dict:
+    """Where a point runs: host, process and, inside a Dask worker, its address."""
+    out = {"host": socket.gethostname(), "pid": os.getpid()}
+    if "distributed" in sys.modules:
+        try:
+            out["dask_worker"] = sys.modules["distributed"].get_worker().address
+        except ValueError:  # not in a Dask worker
+            pass
     return out
 
 

@@ -1,0 +1,44 @@
+"""A sweep plugin for the jobs tests: the exact backend with test hooks.
+
+``backend = "probe"`` solves exactly like ``exact`` and can additionally sleep,
+fail at one value of J2 (unless a marker file exists), and accept a
+``warm_start`` result folder, whose energy it records in ``info``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from manybody.backends import register_backend
+from manybody.exact import ExactBackend, ExactOptions
+from manybody.result import Result
+
+
+@dataclass
+class ProbeOptions(ExactOptions):
+    sleep: float = 0.0
+    fail_J2: float | None = None
+    unless_exists: str | None = None
+    warm_start: str | None = None
+
+
+class ProbeBackend(ExactBackend):
+    name = "probe"
+    Options = ProbeOptions
+
+    def solve(self, model, options):
+        time.sleep(options.sleep)
+        if options.fail_J2 == model.params["J2"] and not (
+            options.unless_exists and Path(options.unless_exists).exists()
+        ):
+            raise RuntimeError(f"probe failure at J2={options.fail_J2}")
+        sol = super().solve(model, options)
+        if options.warm_start is not None:
+            previous = Result.load(options.warm_start)
+            sol.info.update(warm_start_from=options.warm_start, warm_start_J2=previous.model["J2"])
+        return sol
+
+
+register_backend("probe", ProbeBackend)

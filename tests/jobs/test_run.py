@@ -1,0 +1,187 @@
+"""Running sweeps: CLI end to end, failures, retries, warm starts, Dask, SIGKILL + rerun.
+
+Reference values come from the exact backend called directly (``manybody.solve``).
+"""
+
+import csv
+import io
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import manybody as mb
+from manybody.cli import main
+from manybody.jobs import Store, run_sweep, sweep_table
+from manybody.lattice import Chain
+from manybody.models import Heisenberg
+
+J2S = [0.0, 0.1, 0.2, 0.3, 0.4]
+
+
+def exact(L, J2):
+    return mb.solve(Heisenberg(Chain(L), J2=J2), backend="exact", observables=["staggered_magnetization_sq"])
+
+
+def probe_sweep(write_sweep, options="", grid="J2 = [0.0, 0.1, 0.2, 0.3, 0.4]", L=8):
+    return write_sweep(
+        f"""
+        plugins = ["@PROBE@"]
+        observables = ["staggered_magnetization_sq"]
+        [model]
+        name = "heisenberg"
+        lattice = {{kind = "chain", L = {L}, pbc = false}}
+        [grid]
+        {grid}
+        [backends.probe]
+        {options}
+        """
+    )
+
+
+def test_cli_j1j2_chain_table_plot_and_idempotent_rerun(write_sweep, tmp_path, capsys):
+    backends = "[backends.exact]\n"
+    sweep = write_sweep(
+        f"""
+        observables = ["staggered_magnetization_sq"]
+        [model]
+        name = "heisenberg"
+        lattice = {{kind = "chain", L = 10, pbc = false}}
+        [grid]
+        J2 = {J2S}
+        {backends}
+        """
+    )
+    out = tmp_path / "res"
+    assert main(["run", str(sweep), "--out", str(out), "--workers", "2", "--no-progress"]) == 0
+    assert "5 run: 5 succeeded, 0 failed" in capsys.readouterr().out
+
+    assert main(["table", str(out), "--format", "csv"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert len(rows) == 5
+    for row in rows:
+        ref = exact(10, float(row["J2"]))
+        assert row["status"] == "done"
+        assert float(row["energy"]) == pytest.approx(ref.energy, abs=1e-10)
+        assert float(row["staggered_magnetization_sq"]) == pytest.approx(
+            float(ref.observables["staggered_magnetization_sq"].mean), abs=1e-10
+        )
+        assert float(row["variance"]) < 1e-9
+    assert main(["table", str(out)]) == 0
+    text = capsys.readouterr().out.splitlines()
+    assert text[0].split()[:4] == ["J2", "backend", "status", "energy"] and len(text) == 7
+
+    figure = tmp_path / "j1j2.pdf"
+    assert main(["plot", str(out), "--output", str(figure)]) == 0
+    assert figure.read_bytes().startswith(b"%PDF")
+    assert main(["plot", str(out)]) == 0
+    assert (out / "plot.png").read_bytes().startswith(b"\x89PNG")
+    capsys.readouterr()
+
+    stamps = {p: p.stat().st_mtime_ns for p in (out / "points").glob("*/result.json")}
+    assert main(["run", str(sweep), "--out", str(out), "--no-progress"]) == 0
+    assert "5 skipped (already done or failed), 0 run" in capsys.readouterr().out
+    assert {p: p.stat().st_mtime_ns for p in (out / "points").glob("*/result.json")} == stamps
+
+
+def test_failed_point_is_recorded_and_retried(write_sweep, tmp_path, capsys):
+    marker = tmp_path / "fixed"
+    sweep = probe_sweep(write_sweep, f'fail_J2 = 0.2\nunless_exists = "{marker}"')
+    out = tmp_path / "res"
+    report = run_sweep(sweep, out, workers=0, progress=False)
+    assert len(report.succeeded) == 4 and len(report.failed) == 1
+    store = Store(out)
+    status = store.status()
+    assert [p.params["J2"] for p in status["failed"]] == [0.2] and len(status["done"]) == 4
+    record = store.failure(status["failed"][0].id)
+    assert record["error"] == "RuntimeError: probe failure at J2=0.2"
+    assert "Traceback" in record["traceback"] and "probe_backend.py" in record["traceback"]
+    assert main(["status", str(out)]) == 0
+    assert "5 points: 4 done, 1 failed, 0 pending" in capsys.readouterr().out
+
+    # a plain rerun skips the failed point; --retry-failed runs it again
+    assert run_sweep(sweep, out, workers=0, progress=False).ran == 0
+    marker.touch()
+    assert (
+        main(["run", str(sweep), "--out", str(out), "--workers", "0", "--retry-failed", "--no-progress"]) == 0
+    )
+    assert store.failure(status["failed"][0].id) is None
+    rows = sweep_table(out)
+    assert [r["status"] for r in rows] == ["done"] * 5
+    for r in rows:
+        assert r["energy"] == pytest.approx(exact(8, r["J2"]).energy, abs=1e-10)
+
+
+def test_warm_start_passes_previous_result_along_the_axis(write_sweep, tmp_path):
+    sweep = probe_sweep(write_sweep, 'warm_start = "J2"', grid='J2 = [0.0, 0.2, 0.4]\n"lattice.L" = [6, 8]')
+    out = tmp_path / "res"
+    report = run_sweep(sweep, out, workers=0, progress=False)
+    assert len(report.succeeded) == 6
+    store = Store(out)
+    for p in store.points():
+        res = store.load(p.id)
+        assert res.energy == pytest.approx(exact(p.params["lattice.L"], p.params["J2"]).energy, abs=1e-10)
+        if p.params["J2"] == 0.0:
+            assert "warm_start_from" not in res.info
+        else:
+            previous = Store(out).load(Path(res.info["warm_start_from"]).name)
+            assert res.info["warm_start_J2"] == round(p.params["J2"] - 0.2, 12)
+            assert previous.model["lattice"]["L"] == p.params["lattice.L"]
+
+
+def test_sweep_on_a_dask_local_cluster(write_sweep, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    sweep = probe_sweep(write_sweep, "", grid="J2 = [0.0, 0.3]")
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=2, processes=False, dashboard_address=":0"
+    ) as cluster:
+        report = run_sweep(sweep, tmp_path / "res", scheduler=cluster.scheduler_address, progress=False)
+        workers = set(cluster.scheduler.workers)
+    assert len(report.succeeded) == 2
+    store = Store(tmp_path / "res")
+    for p in store.points():
+        res = store.load(p.id)
+        assert res.info["sweep_point"]["dask_worker"] in workers  # ran on the cluster's worker
+        assert res.energy == pytest.approx(exact(8, p.params["J2"]).energy, abs=1e-10)
+
+
+def test_sigkill_midway_then_rerun_completes_without_corruption(write_sweep, tmp_path):
+    sweep = probe_sweep(write_sweep, "sleep = 0.6", grid="J2 = [0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35]")
+    out = tmp_path / "res"
+    cmd = [
+        sys.executable,
+        "-m",
+        "manybody.cli",
+        "run",
+        str(sweep),
+        "--out",
+        str(out),
+        "--workers",
+        "1",
+        "--no-progress",
+    ]
+    proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 90
+        while len(list((out / "points").glob("*/result.json"))) < 2:
+            assert proc.poll() is None, proc.stderr.read().decode()
+            assert time.monotonic() < deadline, "the sweep made no progress"
+            time.sleep(0.05)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # the run and its worker, like a node crash
+        proc.wait()
+    status = Store(out).status()
+    assert 2 <= len(status["done"]) < 8 and not status["failed"]
+
+    report = run_sweep(sweep, out, workers=0, progress=False)
+    assert report.skipped == len(status["done"]) and len(report.succeeded) == 8 - report.skipped
+    folders = sorted(p.name for p in (out / "points").iterdir())
+    assert folders == sorted(p.id for p in Store(out).points())  # one folder per point, no leftovers
+    for r in sweep_table(out):
+        assert r["status"] == "done"
+        assert r["energy"] == pytest.approx(exact(8, r["J2"]).energy, abs=1e-10)
+    assert not (out / "failed").exists() or not any((out / "failed").iterdir())
