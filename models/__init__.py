@@ -8,6 +8,7 @@ for how to write one. Importing this package imports no backend library
 from manybody.model import Model, from_dict, registered_models
 from manybody.models.heisenberg import Heisenberg
 from manybody.models.hubbard import Hubbard
+from manybody.models.quantum_link import QuantumLink1D
 from manybody.models.z2gauge import Z2Gauge
 
-__all__ = ["Model", "from_dict", "registered_models", "Heisenberg", "Hubbard", "Z2Gauge"]
+__all__ = ["Model", "from_dict", "registered_models", "Heisenberg", "Hubbard", "QuantumLink1D", "Z2Gauge"]

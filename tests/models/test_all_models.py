@@ -12,7 +12,7 @@ import manybody as mb
 from manybody.exact import sector_hamiltonian
 from manybody.exact.sector import PauliGroups, SectorBasis
 from manybody.lattice import Chain, Square
-from manybody.models import Heisenberg, Hubbard, Z2Gauge, from_dict
+from manybody.models import Heisenberg, Hubbard, QuantumLink1D, Z2Gauge, from_dict
 from manybody.models.gauge import constraint_operator
 from manybody.operators import of
 
@@ -21,6 +21,8 @@ MODELS = [
     Hubbard(Square(2, 3, pbc=(True, False)), t=1.0, U=3.0, mu=0.2, n_up=2, n_down=3),
     Z2Gauge(3, 3, J=1.0, h=0.4, pbc=False, charges=[0, 4]),
     Z2Gauge(3, 3, J=1.0, h=0.4),
+    QuantumLink1D(6, t=1.0, m=0.3, boundary_fields=(0.5, -0.5)),
+    QuantumLink1D(4, t=1.0, m=-0.2, pbc=True, boundary_fields=None),
 ]
 GAUGE = [m for m in MODELS if any(c.name.startswith("gauss") for c in m.constraints)]
 
