@@ -52,10 +52,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("ibm", help="recorded IBM Quantum hardware jobs")
     ibm = p.add_subparsers(dest="ibm_command", required=True, metavar="ACTION")
-    ibm.add_parser("list", help="list recorded jobs")
+    folder = "record folder (default: $MANYBODY_IBM_JOBS or ~/.manybody/ibm_jobs)"
+    q = ibm.add_parser("list", help="list recorded jobs")
+    q.add_argument("--folder", help=folder)
     for name, text in (("status", "status of a recorded job"), ("fetch", "fetch a recorded job's result")):
         q = ibm.add_parser(name, help=text)
         q.add_argument("job_id")
+        q.add_argument("--folder", help=folder)
+    q.add_argument("--no-wait", action="store_true", help="do not wait for an unfinished job")
     return parser
 
 
@@ -123,8 +127,34 @@ def _plot(args) -> int:
 
 
 def _ibm(args) -> int:
-    print("manybody ibm: recorded hardware jobs are not available (manybody.circuits has no records API yet)")
-    return 2
+    try:
+        from manybody.circuits import records
+
+        api = records.list_jobs, records.job_status, records.fetch, records.JobNotFoundError
+    except (ImportError, AttributeError) as err:
+        print(f"manybody ibm: recorded hardware jobs are not available ({err})", file=sys.stderr)
+        return 2
+    list_jobs, job_status, fetch, not_found = api
+    try:
+        if args.ibm_command == "list":
+            from manybody.jobs.table import format_table
+
+            rows = list_jobs(args.folder)
+            print(format_table(rows) if rows else "no recorded jobs", end="" if rows else "\n")
+        elif args.ibm_command == "status":
+            print(f"{args.job_id}: {job_status(args.job_id, args.folder)}")
+        else:
+            rec = fetch(args.job_id, args.folder, wait=not args.no_wait)
+            print(f"job {rec.job_id} on {rec.backend}: {rec.status}")
+            if rec.evs is not None and rec.evs.size:
+                for k in range(rec.evs.shape[-1]):
+                    evs, stds = rec.evs[..., k].ravel(), rec.stds[..., k].ravel()
+                    values = ", ".join(f"{e:.6g} +/- {s:.2g}" for e, s in zip(evs, stds))
+                    print(f"  observable {k}: {values}")
+    except not_found as err:
+        print(f"manybody ibm: {err}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def main(argv=None) -> int:
