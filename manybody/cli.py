@@ -165,7 +165,7 @@ def main(argv=None) -> int:
     command = {"run": _run, "status": _status, "table": _table, "plot": _plot, "ibm": _ibm}[args.command]
     try:
         return command(args)
-    except (SweepError, FileNotFoundError, ValueError, RuntimeError) as err:
+    except (SweepError, OSError, ValueError, RuntimeError) as err:
         print(f"manybody {args.command}: error: {err}", file=sys.stderr)
         return 2
 

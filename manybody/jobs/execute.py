@@ -119,8 +119,9 @@ def run_task(task: dict) -> list[dict]:
         if state == "done":
             previous = store.result_dir(point.id)
             continue
-        if state == "failed" and not task.get("retry_failed"):
+        if point.id in task.get("skip", ()) or (state == "failed" and not task.get("retry_failed")):
             continue
+        store.mark_running(point.id)
         options = dict(point.options)
         if point.warm_start and previous is not None:
             options["warm_start"] = str(previous)
@@ -139,9 +140,11 @@ def run_task(task: dict) -> list[dict]:
         except Exception as err:  # noqa: BLE001 - a failed point is recorded and the others continue
             error = f"{type(err).__name__}: {err}"
             store.record_failure(point, error, traceback.format_exc())
+            store.clear_running(point.id)
             out.append({"id": point.id, "status": "failed", "error": error})
             continue
         store.clear_failure(point.id)
+        store.clear_running(point.id)
         previous = store.result_dir(point.id)
         out.append({"id": point.id, "status": "done", "error": None})
     return out
@@ -278,6 +281,7 @@ def run_sweep(
     store = Store(out if out is not None else (sweep.output or Path("results") / sweep.name))
     with store.lock():
         store.clean_temporary()
+        store.clear_running()
         store.write_index(sweep)
 
         def todo(p: Point) -> bool:
@@ -294,35 +298,58 @@ def run_sweep(
 
 
 def _run_tasks(store, sweep, run, scheduler, tasks, retry_failed, report, progress, n_pending):
+    """Submit the tasks; if a local worker process dies (killed, out of memory, crash),
+    record the points it was running as failed and resubmit the rest to a fresh pool."""
     from tqdm.auto import tqdm
 
     env = _worker_env(run)
-    with (
-        _executors(run, len(tasks), scheduler) as submit,
-        tqdm(total=n_pending, unit="point", desc=sweep.name, disable=not progress) as bar,
-    ):
-        futures = {}
-        for t in tasks:
-            payload = {
-                "root": str(store.root.resolve()),
-                "points": [p.to_dict() for p in t],
-                "retry_failed": retry_failed,
-                "plugins": sweep.plugins,
-                "env": env,
-            }
-            futures[submit(payload, t[0].backend in _GPU_BACKENDS)] = t
-        for fut in cf.as_completed(futures):
-            try:
-                outcomes = fut.result()
-            except Exception as err:  # noqa: BLE001 - the worker died or the task could not run
-                outcomes = []
-                for p in futures[fut]:
-                    if store.state(p.id) == "pending":
-                        error = f"the worker running this task died or failed: {type(err).__name__}: {err}"
-                        store.record_failure(p, error, "".join(traceback.format_exception(err)))
-                        outcomes.append({"id": p.id, "status": "failed", "error": error})
-            for o in outcomes:
-                (report.succeeded if o["status"] == "done" else report.failed).append(o["id"])
-                bar.update(1)
-                if o["status"] == "failed":
-                    bar.write(f"point {o['id']} failed: {o['error']}")
+    given_up: set[str] = set()  # points recorded as failed by this process (never retried in this run)
+
+    def finish(outcomes, bar):
+        for o in outcomes:
+            (report.succeeded if o["status"] == "done" else report.failed).append(o["id"])
+            bar.update(1)
+            if o["status"] == "failed":
+                bar.write(f"point {o['id']} failed: {o['error']}")
+
+    def give_up(points, error, err, bar):
+        out = []
+        for p in points:
+            if store.state(p.id) != "done" and p.id not in given_up:
+                store.record_failure(p, error, "".join(traceback.format_exception(err)))
+                given_up.add(p.id)
+                out.append({"id": p.id, "status": "failed", "error": error})
+        finish(out, bar)
+
+    with tqdm(total=n_pending, unit="point", desc=sweep.name, disable=not progress) as bar:
+        while tasks:
+            broken, err = [], None
+            with _executors(run, len(tasks), scheduler) as submit:
+                futures = {}
+                for t in tasks:
+                    payload = {
+                        "root": str(store.root.resolve()),
+                        "points": [p.to_dict() for p in t],
+                        "retry_failed": retry_failed,
+                        "skip": sorted(given_up),
+                        "plugins": sweep.plugins,
+                        "env": env,
+                    }
+                    futures[submit(payload, t[0].backend in _GPU_BACKENDS)] = t
+                for fut in cf.as_completed(futures):
+                    try:
+                        finish(fut.result(), bar)
+                    except cf.BrokenExecutor as e:
+                        broken.append(futures[fut])
+                        err = e
+                    except Exception as e:  # noqa: BLE001 - e.g. a Dask worker killed repeatedly
+                        error = f"the task of this point failed outside the point: {type(e).__name__}: {e}"
+                        give_up([p for p in futures[fut] if store.state(p.id) == "pending"], error, e, bar)
+            held = store.running()
+            running = [p for t in broken for p in t if p.id in held]
+            if broken and not running:  # died outside any point: give up on all, so that the loop ends
+                running = [p for t in broken for p in t if store.state(p.id) == "pending"]
+            error = "the worker process died (killed, out of memory or crashed) while running this point"
+            give_up(running, error + " or one running at the same time", err, bar)
+            store.clear_running()
+            tasks = [t for t in broken if any(store.state(p.id) == "pending" for p in t)]

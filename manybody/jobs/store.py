@@ -8,6 +8,7 @@ Layout::
       points/<id>/        the point's saved Result (``Result.save``: written to a
                           temporary sibling, then renamed: never half-written)
       failed/<id>.json    a failed point: error, traceback, when, where
+      running/<id>        a point a worker has started (removed when it ends)
       .lock               held (``flock``) by the run using the folder
 
 A point is *done* when ``points/<id>/result.json`` exists, *failed* when it
@@ -124,6 +125,22 @@ class Store:
     def clear_failure(self, pid: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.failed_dir / f"{pid}.json")
+
+    def mark_running(self, pid: str) -> None:
+        """Note that a worker started ``pid`` (to tell which points a dead worker held)."""
+        (self.root / "running").mkdir(parents=True, exist_ok=True)
+        (self.root / "running" / pid).write_text(f"{socket.gethostname()} {os.getpid()}\n")
+
+    def running(self) -> set[str]:
+        """Points started and not finished (or interrupted: only meaningful under ``lock``)."""
+        folder = self.root / "running"
+        return {p.name for p in folder.iterdir() if not p.name.startswith(".")} if folder.is_dir() else set()
+
+    def clear_running(self, pid: str | None = None) -> None:
+        """Remove the marker of ``pid`` (of every point if None)."""
+        for p in [pid] if pid else self.running():
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.root / "running" / p)
 
     def state(self, pid: str) -> str:
         """``"done"``, ``"failed"`` or ``"pending"``."""

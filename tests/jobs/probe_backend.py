@@ -1,12 +1,14 @@
 """A sweep plugin for the jobs tests: the exact backend with test hooks.
 
 ``backend = "probe"`` solves exactly like ``exact`` and can additionally sleep,
-fail at one value of J2 (unless a marker file exists), and accept a
+fail at one value of J2 (unless a marker file exists), kill its process at
+another (``crash_J2``, like a segfault or an out-of-memory kill), and accept a
 ``warm_start`` result folder, whose energy it records in ``info``.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +24,7 @@ class ProbeOptions(ExactOptions):
     fail_J2: float | None = None
     unless_exists: str | None = None
     warm_start: str | None = None
+    crash_J2: float | None = None
 
 
 class ProbeBackend(ExactBackend):
@@ -30,6 +33,8 @@ class ProbeBackend(ExactBackend):
 
     def solve(self, model, options):
         time.sleep(options.sleep)
+        if options.crash_J2 == model.params["J2"]:
+            os._exit(3)  # a worker dying (segfault, out-of-memory kill)
         if options.fail_J2 == model.params["J2"] and not (
             options.unless_exists and Path(options.unless_exists).exists()
         ):

@@ -185,3 +185,16 @@ def test_sigkill_midway_then_rerun_completes_without_corruption(write_sweep, tmp
         assert r["status"] == "done"
         assert r["energy"] == pytest.approx(exact(8, r["J2"]).energy, abs=1e-10)
     assert not (out / "failed").exists() or not any((out / "failed").iterdir())
+
+
+def test_dead_worker_fails_only_its_point(write_sweep, tmp_path):
+    sweep = probe_sweep(write_sweep, "crash_J2 = 0.1", grid="J2 = [0.0, 0.1, 0.2]")
+    out = tmp_path / "res"
+    report = run_sweep(sweep, out, workers=1, progress=False)
+    store = Store(out)
+    status = store.status()
+    assert [p.params["J2"] for p in status["failed"]] == [0.1] and len(status["done"]) == 2
+    assert "worker process died" in store.failure(status["failed"][0].id)["error"]
+    assert sorted(report.failed) == [status["failed"][0].id] and len(report.succeeded) == 2
+    for p in status["done"]:
+        assert store.load(p.id).energy == pytest.approx(exact(8, p.params["J2"]).energy, abs=1e-10)
