@@ -1,0 +1,360 @@
+"""The DMRG backend (``backend="dmrg"``): two-site DMRG on matrix product states (quimb).
+
+A *sweep* here is one pass in one direction (quimb's convention): sweeps
+alternate right-to-left and left-to-right, and ``bond_dims`` gives the
+maximal bond dimension of each sweep (the last value repeats).
+
+Constraints (total S^z, particle numbers, parity, Gauss's law) are kept by
+starting from a superposition of random basis configurations that satisfy
+them (found by a pruned depth-first search) and by adding
+``penalty * V`` to the Hamiltonian, where ``V >= 0`` vanishes exactly on the
+sector (see :mod:`manybody.tensornet.mpo`). Reported energies, variances and
+observables are those of the Hamiltonian without penalty;
+``info["constraint_violation"] = <V>`` measures how far the state is from
+the sector (0 up to rounding when it is in it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import sys
+import time
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from manybody.backends import Backend, Solution
+from manybody.observables import Estimate
+from manybody.tensornet.mpo import auto_penalty, check_compilable, compile_model
+from manybody.tensornet.mps import (
+    MPSState,
+    mpo_arrays,
+    mpo_expectation,
+    mpo_square_expectation,
+    pauli_expectations,
+    product_superposition,
+    random_mps,
+    sector_configurations,
+)
+
+__all__ = ["DMRGBackend", "DMRGOptions"]
+
+_VIOLATION_WARN = 1e-6
+
+
+def _positive_int(name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def _real(name, value, low, high=math.inf, low_open=False):
+    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+    ok = ok and math.isfinite(value) and (value > low if low_open else value >= low) and value < high
+    if not ok:
+        bound = f"> {low}" if low_open else f">= {low}"
+        raise ValueError(
+            f"{name} must be a finite number {bound}"
+            + (f" and < {high}" if high < math.inf else "")
+            + f", got {value!r}"
+        )
+    return float(value)
+
+
+@dataclass
+class DMRGOptions:
+    """Options of the DMRG backend.
+
+    Attributes
+    ----------
+    bond_dims : int or sequence of int
+        Maximal MPS bond dimension of each sweep (one direction); the last value
+        repeats. Default ``(16, 16, 32, 32, 64, 64, 128, 128, 256)``.
+    cutoff : float
+        Truncation: the discarded squared Schmidt values of each two-site
+        split sum to at most ``cutoff`` (default 1e-12).
+    tol : float
+        Convergence: stop when two consecutive sweeps at the final bond
+        dimension differ in energy by less than ``tol`` (default 1e-10).
+    max_sweeps : int
+        Maximal number of sweeps (default 60).
+    eig_tol : float
+        Relative tolerance of the local Lanczos eigensolver (default 1e-10;
+        quimb's default 1e-3 does not reach 1e-8 energies reliably).
+    penalty : float or "auto"
+        Strength ``lambda`` of the constraint penalty ``lambda * V``; ``"auto"``
+        (default) is twice the largest sum of ``|c_t|`` over the Pauli terms
+        touching one qubit (at least 1), i.e. a few times the energy of a
+        local move. ``0`` relies on the initial state alone.
+    seed : int or None
+        Seed of the random initial state; None draws one (recorded in the result).
+    progress : bool or None
+        Print one line per sweep (energy, bond dimension, discarded weight,
+        time) to stderr; None (default) prints when stderr is a terminal.
+    warm_start : str, Path, Result or MPSState, optional
+        Start from the MPS of a saved DMRG result (its folder), a DMRG Result,
+        or an MPSState, of a model with the same qubits and ``qubit_order``.
+    variance : bool
+        Compute ``<H^2> - <H>^2`` (cost ``O(L chi^3 D^2)``; default True).
+    blas_threads : int or None
+        Limit BLAS threads during the solve (threadpoolctl); None leaves the default.
+    """
+
+    bond_dims: int | Sequence[int] = (16, 16, 32, 32, 64, 64, 128, 128, 256)
+    cutoff: float = 1e-12
+    tol: float = 1e-10
+    max_sweeps: int = 60
+    eig_tol: float = 1e-10
+    penalty: float | str = "auto"
+    seed: int | None = None
+    progress: bool | None = None
+    warm_start: object = None
+    variance: bool = True
+    blas_threads: int | None = None
+
+    def __post_init__(self):
+        dims = [self.bond_dims] if isinstance(self.bond_dims, (int, np.integer)) else self.bond_dims
+        if isinstance(dims, (str, bytes)) or not isinstance(dims, Sequence) or len(dims) == 0:
+            raise ValueError(
+                f"bond_dims must be a positive integer or a non-empty list of them, got {self.bond_dims!r}"
+            )
+        self.bond_dims = tuple(_positive_int("bond_dims", d) for d in dims)
+        self.cutoff = _real("cutoff", self.cutoff, 0.0, 1.0)
+        self.tol = _real("tol", self.tol, 0.0, low_open=True)
+        self.max_sweeps = _positive_int("max_sweeps", self.max_sweeps)
+        self.eig_tol = _real("eig_tol", self.eig_tol, 0.0, 1.0, low_open=True)
+        if self.penalty != "auto":
+            self.penalty = _real("penalty (a number >= 0 or 'auto')", self.penalty, 0.0)
+        if self.seed is not None:
+            if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or self.seed < 0:
+                raise ValueError(f"seed must be a non-negative integer or None, got {self.seed!r}")
+            self.seed = int(self.seed)
+        if self.progress is not None and not isinstance(self.progress, bool):
+            raise ValueError(f"progress must be True, False or None, got {self.progress!r}")
+        if not isinstance(self.variance, bool):
+            raise ValueError(f"variance must be True or False, got {self.variance!r}")
+        if self.blas_threads is not None:
+            self.blas_threads = _positive_int("blas_threads", self.blas_threads)
+        self.warm_start = _coerce_warm_start(self.warm_start)
+
+
+def _coerce_warm_start(value):
+    """A path (kept, checked) or an MPSState (from a Result)."""
+    if value is None or isinstance(value, MPSState):
+        return value
+    if isinstance(value, (str, Path)):
+        if not (Path(value) / "state" / "mps.npz").is_file():
+            raise ValueError(
+                f"warm_start: no saved DMRG state at {value} (expected {Path(value) / 'state' / 'mps.npz'})"
+            )
+        return str(value)
+    from manybody.result import Result
+
+    if isinstance(value, Result):
+        if value.backend != "dmrg":
+            raise ValueError(f"warm_start needs a DMRG result, got one from backend {value.backend!r}")
+        return value.state
+    raise ValueError(f"warm_start must be a result folder, a DMRG Result, an MPSState or None, got {value!r}")
+
+
+def _make_dmrg_class():
+    import quimb.tensor as qtn
+
+    class _DMRG2(qtn.DMRG2):
+        """quimb's two-site DMRG, recording the discarded weight and keeping the state normalised."""
+
+        discarded = 0.0
+
+        def _update_local_state_2site(self, i, direction, **compress_opts):
+            out = super()._update_local_state_2site(i, direction, **compress_opts)
+            j = i + 1 if direction == "right" else i
+            norm2 = float(np.vdot(self._k[j].data, self._k[j].data).real)
+            self.discarded = max(self.discarded, 1.0 - norm2)
+            scale = 1.0 / math.sqrt(norm2)
+            self._k[j].modify(data=self._k[j].data * scale)
+            self._b[j].modify(data=self._b[j].data * scale)
+            return out
+
+    return _DMRG2
+
+
+class DMRGBackend(Backend):
+    """Two-site DMRG (quimb) with an MPO compiled from the model; see the module docstring."""
+
+    name = "dmrg"
+    Options = DMRGOptions
+
+    def check_model(self, model, options: DMRGOptions) -> None:
+        check_compilable(model)
+        if options.warm_start is not None:
+            _check_warm(self._warm_state(options.warm_start, model), model)
+
+    def _warm_state(self, warm, model) -> MPSState:
+        return MPSState.load(Path(warm) / "state") if isinstance(warm, str) else warm
+
+    def solve(self, model, options: DMRGOptions) -> Solution:
+        limit = contextlib.nullcontext()
+        if options.blas_threads is not None:
+            from threadpoolctl import threadpool_limits
+
+            limit = threadpool_limits(options.blas_threads)
+        with limit:
+            return self._solve(model, options)
+
+    def _solve(self, model, options: DMRGOptions) -> Solution:
+        compiled = compile_model(model)
+        seed = options.seed if options.seed is not None else int(np.random.SeedSequence().entropy % 2**31)
+        rng = np.random.default_rng(seed)
+        lam = (
+            auto_penalty(model.qubit_hamiltonian, model.n_qubits)
+            if options.penalty == "auto"
+            else options.penalty
+        )
+        ham, constant = compiled.H, compiled.constant
+        if compiled.V is not None and lam > 0:
+            ham = ham + lam * compiled.V
+            ham.compress(cutoff=1e-13, cutoff_mode="rel")
+            constant += lam * compiled.V_constant
+        # quimb's DMRG contracts the ket with the MPO's upper index, i.e. it minimises
+        # <psi|H^T|psi>; H^T = conj(H) for Hermitian H, so this finds the ground state of H.
+        ham = ham.conj()
+        dtype = np.result_type(*ham.arrays)
+        p0, how = self._initial_state(model, options, compiled.order, rng, dtype)
+
+        dmrg = _make_dmrg_class()(ham, bond_dims=options.bond_dims, cutoffs=options.cutoff, p0=p0)
+        dmrg.opts["local_eig_tol"] = options.eig_tol
+        show = sys.stderr.isatty() if options.progress is None else options.progress
+        history = {"energy": [], "max_bond_dim": [], "discarded_weight": [], "time": []}
+        schedule = options.bond_dims
+        converged = False
+        start = time.perf_counter()
+        for k in range(options.max_sweeps):
+            direction = "RL"[k % 2]
+            chi = schedule[min(k, len(schedule) - 1)]
+            dmrg.discarded = 0.0
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                dmrg.sweep(
+                    direction,
+                    canonize=k == 0,
+                    max_bond=chi,
+                    cutoff=options.cutoff,
+                    cutoff_mode="sum2",
+                    method="svd",
+                )
+            energy = float(np.real(dmrg.local_energies[-1][-1])) + constant
+            history["energy"].append(energy)
+            history["max_bond_dim"].append(dmrg._k.max_bond())
+            history["discarded_weight"].append(max(dmrg.discarded, 0.0))
+            history["time"].append(time.perf_counter() - start)
+            at_final = k >= len(schedule)
+            delta = abs(energy - history["energy"][-2]) if k > 0 else math.inf
+            if show:
+                print(
+                    f"dmrg sweep {k + 1:3d} {direction} chi={history['max_bond_dim'][-1]:4d}/{chi:<4d} "
+                    f"E={energy:.12f} dE={delta:.2e} trunc={history['discarded_weight'][-1]:.1e} "
+                    f"t={history['time'][-1]:.1f}s",
+                    file=sys.stderr,
+                    flush=True,
+                )
+            if at_final and delta < options.tol:
+                converged = True
+                break
+
+        state = MPSState.from_quimb(dmrg.state, compiled.order)
+        W = mpo_arrays(compiled.H)
+        energy = float(np.real(mpo_expectation(state, W))) + compiled.constant
+        variance = None
+        if options.variance:
+            variance = max(
+                float(np.real(mpo_square_expectation(state, W))) - (energy - compiled.constant) ** 2, 0.0
+            )
+        violation = 0.0
+        if compiled.V is not None:
+            violation = float(np.real(mpo_expectation(state, mpo_arrays(compiled.V)))) + compiled.V_constant
+            if violation > _VIOLATION_WARN:
+                warnings.warn(
+                    f"dmrg: the state violates the constraints of {model.name!r} (<V> = {violation:.2e}); "
+                    f"increase penalty (now {lam:g}) or bond_dims",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
+        if not converged:
+            warnings.warn(
+                f"dmrg: not converged to tol={options.tol:g} in {options.max_sweeps} sweeps "
+                f"(last change {delta:.2e}); increase max_sweeps or bond_dims",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+        info = {
+            "converged": converged,
+            "n_sweeps": len(history["energy"]),
+            "max_bond_dim": max(state.bond_dims),
+            "bond_dims": state.bond_dims,
+            "discarded_weight": history["discarded_weight"][-1],
+            "entanglement_entropy": state.entanglement_entropy().tolist(),
+            "mpo_bond_dim": compiled.H.max_bond(),
+            "mpo_bond_dim_with_penalty": ham.max_bond(),
+            "penalty": lam if compiled.V is not None else 0.0,
+            "constraint_violation": violation,
+            "initial_state": how,
+            "qubit_order": compiled.order.tolist(),
+            "sweep_energy_with_penalty": history["energy"][-1],
+        }
+        return Solution(
+            energy=energy,
+            state=state,
+            variance=variance,
+            history={k: np.asarray(v) for k, v in history.items()},
+            info=info,
+            seed=seed,
+        )
+
+    def _initial_state(self, model, options, order, rng, dtype):
+        if options.warm_start is not None:
+            warm = self._warm_state(options.warm_start, model)
+            _check_warm(warm, model)
+            return warm.to_quimb(dtype=np.result_type(dtype, *warm.arrays)), "warm start"
+        chi0 = options.bond_dims[0]
+        L = len(order)
+        if model.constraints:
+            configs = sector_configurations(model.constraints, order, min(chi0, 16), rng)
+            if len(configs):
+                coeffs = rng.standard_normal(len(configs))
+                arrays = product_superposition(configs, coeffs / np.linalg.norm(coeffs), dtype)
+                return MPSState(
+                    arrays, order
+                ).to_quimb(), f"superposition of {len(configs)} sector configurations"
+            how = "random (no sector configuration found)"
+        else:
+            how = "random"
+        return MPSState(random_mps(L, chi0, rng, dtype), order).to_quimb(), how
+
+    def expect(self, state: MPSState, model, operators) -> list[Estimate]:
+        strings = list({term for op in operators for term in op.terms})
+        values = dict(zip(strings, pauli_expectations(state, strings)))
+        out = []
+        for op in operators:
+            mean = sum(complex(c) * values[t] for t, c in op.terms.items())
+            out.append(Estimate(mean=float(np.real(mean)), error=0.0))
+        return out
+
+    def save_state(self, state: MPSState, folder: Path) -> None:
+        state.save(folder)
+
+    def load_state(self, folder: Path, model) -> MPSState:
+        state = MPSState.load(folder)
+        _check_warm(state, model, what="saved MPS")
+        return state
+
+
+def _check_warm(state: MPSState, model, what="warm_start") -> None:
+    if state.n_qubits != model.n_qubits or not np.array_equal(state.order, np.asarray(model.qubit_order)):
+        raise ValueError(
+            f"{what}: the MPS has {state.n_qubits} qubits in order {state.order.tolist()[:8]}..., "
+            f"the model {model.name!r} has {model.n_qubits} in order {list(model.qubit_order)[:8]}..."
+        )
