@@ -1,0 +1,337 @@
+"""Parametrized circuits: Hamiltonian-variational, hardware-efficient, number-preserving.
+
+Term groups
+-----------
+The Hamiltonian-variational ansatz (HVA) is built from the model's qubit
+Hamiltonian alone, so it serves every model:
+
+1. Pauli terms are collected into *units* by the set of qubits they flip
+   (X or Y): ``XX + YY`` on a bond, a Jordan-Wigner hopping
+   ``X Z..Z X + Y Z..Z Y``, a gauge-link hopping ``sigma^+ U sigma^-`` + h.c.
+   A diagonal term whose support equals a unit's flip set joins that unit
+   (``ZZ`` of a Heisenberg bond); the other diagonal terms form one diagonal
+   unit (Hubbard interaction, fields, electric energy).
+2. Units are coloured greedily into *groups* of mutually commuting terms
+   (even / odd bonds on a chain, hopping directions on a lattice), so
+   ``exp(-i theta H_group)`` is an exact product of Pauli rotations.
+
+A layer applies ``exp(-i theta_g H_g)`` for every group (one angle per group),
+or one angle per unit with ``multi_angle=True``. A unit whose Pauli terms all
+commute and whose sum commutes with every model constraint (total S^z,
+particle numbers, Gauss's law) keeps the state in the constrained sector;
+:func:`unit_preserves` checks it, which makes the HVA gauge invariant for
+gauge models started from a Gauss-law state.
+
+Initial states
+--------------
+``"basis"``: the computational basis state of lowest diagonal energy among
+those satisfying the constraints (Neel for an antiferromagnet, a charge-density
+or Gauss-law vacuum for gauge models, a filled configuration for Hubbard);
+``"singlets"``: a product of singlets ``(|01> - |10>)/sqrt 2`` on a perfect
+matching of the Hamiltonian's bonds (spin models); ``"zero"``: ``|0...0>``.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from qiskit import QuantumCircuit
+from qiskit.circuit import ParameterVector
+from qiskit.circuit.library import XXPlusYYGate, efficient_su2, evolved_operator_ansatz
+from qiskit.quantum_info import SparsePauliOp
+
+from manybody.circuits.compiler import pauli_commute
+from manybody.constraints import LinearConstraint, ParityConstraint
+
+__all__ = [
+    "ANSATZE",
+    "INITIAL_STATES",
+    "AnsatzSpec",
+    "build_ansatz",
+    "term_groups",
+    "unit_preserves",
+    "initial_bits",
+]
+
+ANSATZE = ("hva", "hea", "number_preserving", "gauge_invariant")
+INITIAL_STATES = ("auto", "basis", "singlets", "zero")
+_MAX_ENUMERATE = 24
+
+
+@dataclass(frozen=True)
+class AnsatzSpec:
+    """Everything needed to rebuild an ansatz circuit for a model (JSON-able).
+
+    Attributes
+    ----------
+    kind : str
+        One of ``ANSATZE``.
+    reps : int
+        Number of layers.
+    initial_state : str
+        ``"basis"``, ``"singlets"`` or ``"zero"`` (``"auto"`` is resolved by
+        :func:`build_ansatz`).
+    multi_angle : bool
+        HVA: one angle per unit (bond) instead of one per group.
+    """
+
+    kind: str
+    reps: int
+    initial_state: str = "auto"
+    multi_angle: bool = True
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Ansatz:
+    """A built ansatz: the circuit and facts about it."""
+
+    spec: AnsatzSpec
+    circuit: QuantumCircuit
+    preserves_constraints: bool
+    n_groups: int
+
+    @property
+    def n_parameters(self) -> int:
+        return self.circuit.num_parameters
+
+
+def _flip_set(term) -> frozenset:
+    return frozenset(q for q, p in term if p != "Z")
+
+
+def term_groups(qop) -> list[list[list[tuple]]]:
+    """The Hamiltonian's terms as groups of units of ``(term, coefficient)``.
+
+    Units within a group commute term by term; the diagonal unit (if any) is
+    the last group. See the module docstring.
+    """
+    units: dict[frozenset, list] = {}
+    diag = []
+    for term, c in sorted(qop.terms.items()):
+        if not term:
+            continue
+        f = _flip_set(term)
+        (units.setdefault(f, []) if f else diag).append((term, float(np.real(c))))
+    rest = []
+    for term, c in diag:
+        support = frozenset(q for q, _ in term)
+        if len(support) > 1 and support in units:
+            units[support].append((term, c))
+        else:
+            rest.append((term, c))
+    # split a unit whose terms do not commute into commuting pieces
+    pieces = []
+    for key in sorted(units, key=lambda f: (min(f), sorted(f))):
+        for term, c in units[key]:
+            for piece in pieces:
+                if piece[0] is key and all(pauli_commute(term, t) for t, _ in piece[1]):
+                    piece[1].append((term, c))
+                    break
+            else:
+                pieces.append((key, [(term, c)]))
+    groups: list[list] = []
+    for _, unit in pieces:
+        for group in groups:
+            if all(pauli_commute(t, s) for t, _ in unit for u in group for s, _ in u):
+                group.append(unit)
+                break
+        else:
+            groups.append([unit])
+    if rest:
+        groups.append([rest])
+    return groups
+
+
+def unit_preserves(unit, constraints) -> bool:
+    """Whether ``exp(-i theta sum(unit))``, synthesised term by term, keeps every constraint.
+
+    True when the unit's terms commute with each other and their sum maps
+    each basis state only to states with the same constraint values.
+    """
+    if not all(pauli_commute(a, b) for (a, _), (b, _) in itertools.combinations(unit, 2)):
+        return False
+    unit = [(t, c) for t, c in unit if _flip_set(t)]  # diagonal terms keep every constraint
+    flips = {_flip_set(t) for t, _ in unit}
+    if not flips:
+        return True
+    if len(flips) != 1:
+        return False
+    flip = sorted(flips.pop())
+    support = sorted({q for t, _ in unit for q, _ in t})
+    if len(support) > 16:
+        raise ValueError(f"cannot check a term acting on {len(support)} qubits for constraint preservation")
+    pos = {q: k for k, q in enumerate(support)}
+    bits = (np.arange(2 ** len(support))[:, None] >> np.arange(len(support))) & 1
+    amp = np.zeros(len(bits), dtype=complex)
+    for term, c in unit:
+        zy = [pos[q] for q, p in term if p in "YZ"]
+        n_y = sum(p == "Y" for _, p in term)
+        amp += c * 1j**n_y * (-1.0) ** bits[:, zy].sum(axis=1)
+    active = np.abs(amp) > 1e-12
+    for con in constraints:
+        if isinstance(con, ParityConstraint):
+            if len(set(flip) & set(con.qubits)) % 2:
+                return False
+        elif isinstance(con, LinearConstraint):
+            w = dict(zip(con.qubits, con.weights))
+            delta = sum(w.get(q, 0.0) * (1 - 2 * bits[:, pos[q]]) for q in flip)
+            if np.any(np.abs(np.asarray(delta)[active]) > 1e-9):
+                return False
+    return True
+
+
+def _enumerate_sector(model) -> np.ndarray:
+    from manybody.exact.sector import SectorBasis
+
+    if model.n_qubits > _MAX_ENUMERATE:
+        raise ValueError(
+            f"initial_state='basis' enumerates the sector, which is limited to {_MAX_ENUMERATE} qubits "
+            f"(this model has {model.n_qubits}); use initial_state='zero' or 'singlets'"
+        )
+    return SectorBasis(model.n_qubits, model.constraints).states
+
+
+def initial_bits(model) -> np.ndarray:
+    """Bits of the constraint-satisfying basis state of lowest diagonal energy (ties: smallest integer)."""
+    states = _enumerate_sector(model)
+    energy = np.zeros(len(states))
+    for term, c in model.qubit_hamiltonian.terms.items():
+        if term and all(p == "Z" for _, p in term):
+            mask = sum(1 << q for q, _ in term)
+            energy += np.real(c) * (1 - 2 * (np.bitwise_count(states & mask) & 1))
+    best = states[np.argmin(np.round(energy, 12))]
+    return (int(best) >> np.arange(model.n_qubits)) & 1
+
+
+def _singlet_pairs(model, groups) -> list[tuple[int, int]] | None:
+    """A perfect matching of the qubits on two-qubit bonds of the Hamiltonian, if there is one."""
+    bonds = sorted(
+        {tuple(sorted(_flip_set(u[0][0]))) for g in groups for u in g if len(_flip_set(u[0][0])) == 2}
+    )
+    used: set[int] = set()
+    pairs = []
+    for i, j in bonds:
+        if i not in used and j not in used:
+            pairs.append((i, j))
+            used |= {i, j}
+    if len(used) != model.n_qubits:
+        return None
+    for con in model.constraints:
+        if isinstance(con, ParityConstraint):
+            return None
+        w = dict(zip(con.qubits, con.weights))
+        if any(w.get(i, 0.0) != w.get(j, 0.0) for i, j in pairs):
+            return None
+        if abs(sum(w.get(i, 0.0) for i, _ in pairs) - con.value) > 1e-9:
+            return None
+    return pairs
+
+
+def _initial_circuit(model, kind: str, groups) -> tuple[QuantumCircuit, str]:
+    n = model.n_qubits
+    qc = QuantumCircuit(n)
+    if kind == "auto":
+        pairs = _singlet_pairs(model, groups) if model.name == "heisenberg" else None
+        kind = "singlets" if pairs else "basis"
+    if kind == "zero":
+        return qc, kind
+    if kind == "singlets":
+        pairs = _singlet_pairs(model, groups)
+        if pairs is None:
+            raise ValueError(
+                "initial_state='singlets' needs a perfect matching of the qubits on two-qubit bonds "
+                "compatible with the constraints; use initial_state='basis'"
+            )
+        for i, j in pairs:
+            qc.x(j)
+            qc.h(i)
+            qc.cx(i, j)
+            qc.z(i)
+        return qc, kind
+    for q, b in enumerate(initial_bits(model)):
+        if b:
+            qc.x(q)
+    return qc, kind
+
+
+def _unit_op(unit, n: int) -> SparsePauliOp:
+    return SparsePauliOp.from_sparse_list(
+        [("".join(p for _, p in t), [q for q, _ in t], c) for t, c in unit], n
+    )
+
+
+def _hva(model, spec, groups) -> QuantumCircuit:
+    n = model.n_qubits
+    if spec.multi_angle:
+        ops = [_unit_op(u, n) for g in groups for u in g]
+    else:
+        ops = [_unit_op([tc for u in g for tc in u], n) for g in groups]
+    return evolved_operator_ansatz(ops, reps=spec.reps, parameter_prefix="θ", flatten=True)
+
+
+def _number_preserving(model, spec, groups) -> QuantumCircuit:
+    n = model.n_qubits
+    pairs = []
+    for g in groups:
+        for u in g:
+            f = tuple(sorted(_flip_set(u[0][0])))
+            hop = [(((f[0], p), (f[1], p)), 1.0) for p in "XY"] if len(f) == 2 else None
+            if hop and unit_preserves(hop, model.constraints):
+                pairs.append(f)
+    if not pairs:
+        raise ValueError(
+            "ansatz='number_preserving' needs two-qubit hopping terms that conserve the constraints"
+        )
+    layers: list[list] = []
+    for p in pairs:
+        for layer in layers:
+            if all(not set(p) & set(o) for o in layer):
+                layer.append(p)
+                break
+        else:
+            layers.append([p])
+    n_par = spec.reps * (2 * len(pairs) + n)
+    theta = ParameterVector("θ", n_par)
+    qc = QuantumCircuit(n)
+    k = 0
+    for _ in range(spec.reps):
+        for layer in layers:
+            for i, j in layer:
+                qc.append(XXPlusYYGate(theta[k], theta[k + 1]), [i, j])
+                k += 2
+        for q in range(n):
+            qc.rz(theta[k], q)
+            k += 1
+    return qc
+
+
+def build_ansatz(model, spec: AnsatzSpec) -> Ansatz:
+    """Build the circuit described by ``spec`` for ``model`` (initial state included)."""
+    groups = term_groups(model.qubit_hamiltonian)
+    if not groups:
+        raise ValueError(f"model {model.name!r} has a constant Hamiltonian: nothing to optimise")
+    init, init_kind = _initial_circuit(model, spec.initial_state, groups)
+    preserving = all(unit_preserves(u, model.constraints) for g in groups for u in g)
+    if spec.kind in ("hva", "gauge_invariant"):
+        if spec.kind == "gauge_invariant" and not preserving:
+            raise ValueError(
+                "ansatz='gauge_invariant': some Hamiltonian terms, exponentiated term by term, break the "
+                f"constraints {[c.name for c in model.constraints]}; use ansatz='hva'"
+            )
+        body = _hva(model, spec, groups)
+    elif spec.kind == "hea":
+        body = efficient_su2(model.n_qubits, ["ry", "rz"], reps=spec.reps, parameter_prefix="θ")
+        preserving = False
+    elif spec.kind == "number_preserving":
+        body = _number_preserving(model, spec, groups)
+        preserving = True
+    else:
+        raise ValueError(f"ansatz must be one of {ANSATZE}, got {spec.kind!r}")
+    circuit = init.compose(body)
+    resolved = AnsatzSpec(spec.kind, spec.reps, init_kind, spec.multi_angle)
+    return Ansatz(resolved, circuit, preserving and init_kind != "zero", len(groups))

@@ -1,0 +1,239 @@
+"""On-disk records of IBM Runtime estimator jobs: list, check and retrieve them later.
+
+Every job the ``"ibm"`` estimator submits is written to
+``<folder>/<job_id>/``::
+
+    record.json   job id, backend, channel, instance, mode, purpose, created (UTC),
+                  runtime options, observables (Pauli labels and coefficients,
+                  already laid out on the device qubits), status, local/remote
+    circuit.qpy   the ISA circuit (QPY)
+    arrays.npz    parameter values, and once known the estimates (evs, stds)
+
+so another process (``manybody ibm list/status/fetch``) can find a job and
+its result. The folder defaults to ``$MANYBODY_IBM_JOBS`` or
+``~/.manybody/ibm_jobs``. Jobs of fake (local) backends finish at submission
+and their results are stored at once; remote results are fetched from the
+service by job id and then cached in the record. No credential is stored.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from manybody.circuits.ibm import get_service, scrub
+
+__all__ = [
+    "JobNotFoundError",
+    "JobRecord",
+    "default_folder",
+    "write_record",
+    "save_result",
+    "load_record",
+    "list_jobs",
+    "job_status",
+    "fetch",
+]
+
+
+class JobNotFoundError(LookupError):
+    """No record and no job with this id."""
+
+
+def default_folder() -> Path:
+    """``$MANYBODY_IBM_JOBS`` or ``~/.manybody/ibm_jobs``."""
+    return Path(os.environ.get("MANYBODY_IBM_JOBS") or Path.home() / ".manybody" / "ibm_jobs")
+
+
+@dataclass
+class JobRecord:
+    """A recorded estimator job (one PUB: circuit, observables, parameter rows).
+
+    Attributes
+    ----------
+    job_id, backend, status : str
+    info : dict
+        Everything in ``record.json`` (mode, purpose, options, created, ...).
+    circuit : QuantumCircuit
+        The ISA circuit as submitted.
+    observables : list of SparsePauliOp
+        Laid out on the device qubits.
+    parameter_values : ndarray (B, P)
+    evs, stds : ndarray (B, K) or None
+        The estimates, once the job is done and fetched.
+    """
+
+    job_id: str
+    backend: str
+    status: str
+    info: dict
+    circuit: object = None
+    observables: list = field(default_factory=list)
+    parameter_values: np.ndarray | None = None
+    evs: np.ndarray | None = None
+    stds: np.ndarray | None = None
+
+
+def _folder(folder) -> Path:
+    return Path(folder) if folder is not None else default_folder()
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+
+
+def write_record(
+    folder, job_id: str, *, backend: str, circuit, observables, parameter_values, info: dict
+) -> Path:
+    """Record a submitted job (see the module docstring); returns its folder."""
+    from qiskit import qpy
+
+    path = _folder(folder) / job_id
+    path.mkdir(parents=True, exist_ok=True)
+    with open(path / "circuit.qpy", "wb") as f:
+        qpy.dump(circuit, f)
+    np.savez(path / "arrays.npz", parameter_values=np.asarray(parameter_values, dtype=float))
+    data = {
+        "job_id": job_id,
+        "backend": backend,
+        "status": "SUBMITTED",
+        "created": _now(),
+        "observables": [[[label, float(np.real(c))] for label, c in op.to_list()] for op in observables],
+        **info,
+    }
+    _write_json(path / "record.json", data)
+    return path
+
+
+def _write_json(path: Path, data: dict) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(scrub(json.dumps(data, indent=1, default=repr)))
+    os.replace(tmp, path)
+
+
+def save_result(folder, job_id: str, evs, stds, status: str = "DONE", metadata: dict | None = None) -> None:
+    """Store a finished job's estimates in its record."""
+    path = _folder(folder) / job_id
+    with np.load(path / "arrays.npz", allow_pickle=False) as a:
+        params = a["parameter_values"]
+    np.savez(path / "arrays.npz", parameter_values=params, evs=np.asarray(evs), stds=np.asarray(stds))
+    data = json.loads((path / "record.json").read_text())
+    data.update(status=status, finished=_now(), result_metadata=metadata or {})
+    _write_json(path / "record.json", data)
+
+
+def load_record(job_id: str, folder=None) -> JobRecord:
+    """The stored record of ``job_id`` (``JobNotFoundError`` if there is none)."""
+    from qiskit import qpy
+    from qiskit.quantum_info import SparsePauliOp
+
+    path = _folder(folder) / str(job_id)
+    if not (path / "record.json").is_file():
+        raise JobNotFoundError(f"no record of job {job_id!r} in {_folder(folder)}")
+    data = json.loads((path / "record.json").read_text())
+    with open(path / "circuit.qpy", "rb") as f:
+        circuit = qpy.load(f)[0]
+    with np.load(path / "arrays.npz", allow_pickle=False) as a:
+        arrays = {k: a[k] for k in a.files}
+    return JobRecord(
+        job_id=data["job_id"],
+        backend=data["backend"],
+        status=data["status"],
+        info=data,
+        circuit=circuit,
+        observables=[SparsePauliOp.from_list(terms) for terms in data["observables"]],
+        parameter_values=arrays["parameter_values"],
+        evs=arrays.get("evs"),
+        stds=arrays.get("stds"),
+    )
+
+
+def list_jobs(folder=None) -> list[dict]:
+    """One summary dict per recorded job, oldest first.
+
+    Keys: ``job_id, backend, status, created, purpose, mode, local, folder``.
+    """
+    root = _folder(folder)
+    rows = []
+    for rec in sorted(root.glob("*/record.json")) if root.is_dir() else []:
+        data = json.loads(rec.read_text())
+        rows.append(
+            {
+                "job_id": data["job_id"],
+                "backend": data["backend"],
+                "status": data["status"],
+                "created": data["created"],
+                "purpose": data.get("purpose"),
+                "mode": data.get("mode"),
+                "local": data.get("local", False),
+                "folder": str(rec.parent),
+            }
+        )
+    return sorted(rows, key=lambda r: r["created"])
+
+
+def _remote_job(job_id: str, data: dict | None):
+    service = get_service((data or {}).get("channel"), (data or {}).get("instance"))
+    try:
+        return service.job(job_id)
+    except Exception as err:
+        raise JobNotFoundError(
+            scrub(f"IBM Quantum has no job {job_id!r} ({type(err).__name__}: {err})")
+        ) from None
+
+
+def _record_data(job_id: str, folder) -> dict | None:
+    path = _folder(folder) / str(job_id) / "record.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def job_status(job_id: str, folder=None) -> str:
+    """``"DONE"``, ``"QUEUED"``, ``"RUNNING"``, ``"ERROR"``, ``"CANCELLED"``, ...
+
+    Recorded local jobs answer from the record; remote ones ask the service
+    (an unrecorded id is looked up on the service too).
+
+    Raises
+    ------
+    JobNotFoundError
+        If neither the record folder nor the service knows the id.
+    """
+    data = _record_data(job_id, folder)
+    if data is not None and (data.get("local") or data["status"] == "DONE"):
+        return data["status"]
+    status = _remote_job(job_id, data).status()
+    return getattr(status, "name", str(status))
+
+
+def fetch(job_id: str, folder=None, wait: bool = True) -> JobRecord:
+    """The record of ``job_id`` with its estimates, fetching them from IBM Quantum if needed.
+
+    A remote job's result is stored in its record once retrieved. With
+    ``wait=False`` an unfinished job is returned with ``evs = None``.
+
+    Raises
+    ------
+    JobNotFoundError
+        If neither the record folder nor the service knows the id.
+    """
+    data = _record_data(job_id, folder)
+    if data is None:
+        _remote_job(job_id, None)  # raises JobNotFoundError for an unknown id
+        raise JobNotFoundError(
+            f"job {job_id!r} exists on IBM Quantum but was not submitted by manybody (no record in "
+            f"{_folder(folder)}); retrieve it with QiskitRuntimeService().job({job_id!r})"
+        )
+    if data["status"] != "DONE" and not data.get("local"):
+        job = _remote_job(job_id, data)
+        status = getattr(job.status(), "name", str(job.status()))
+        if wait or status == "DONE":
+            result = job.result()[0]
+            save_result(folder, job_id, result.data.evs, result.data.stds, metadata=dict(result.metadata))
+        elif status in ("ERROR", "CANCELLED"):
+            save_result(folder, job_id, np.array([]), np.array([]), status=status)
+    return load_record(job_id, folder)
