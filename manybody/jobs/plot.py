@@ -9,6 +9,7 @@ SVG).
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 from manybody.jobs.store import Store
@@ -102,8 +103,9 @@ def plot_sweep(root, x: str | None = None, y: list[str] | None = None, output=No
 
     fig = Figure(figsize=(6.4, 2.6 * len(y) + 0.6), layout="constrained")
     panels = fig.subplots(len(y), 1, sharex=True, squeeze=False)[:, 0]
+    styles = [(m, ls) for ls in ("-", "--", ":", "-.") for m in ("o", "s", "^", "D", "v", "x")]
     for ax, q in zip(panels, y):
-        for key, pts in curves.items():
+        for (key, pts), (marker, line) in zip(curves.items(), itertools.cycle(styles)):
             pts = sorted((p for p in pts if p.get(q) is not None), key=lambda p: p[x])
             if not pts:
                 continue
@@ -113,8 +115,10 @@ def plot_sweep(root, x: str | None = None, y: list[str] | None = None, output=No
                 [p[x] for p in pts],
                 [p[q] for p in pts],
                 yerr=err if err and any(err) else None,
-                marker="o",
+                marker=marker,
+                linestyle=line,
                 ms=4,
+                mfc="none",
                 capsize=2,
                 label=key,
             )
