@@ -1,0 +1,317 @@
+"""The VMC backend (``backend="vmc"``): an autoregressive transformer optimised with SR.
+
+``manybody.solve(model, backend="vmc", seed=0, n_iter=300, ...)`` builds the
+:class:`~manybody.vmc.network.ARTransformer` on ``Qubit(model.n_qubits)``
+with the model's constraints masked in (exact sampling, only physical
+configurations), minimises the energy of the model's Jordan-Wigner qubit
+Hamiltonian (NetKet ``PauliStrings``) with ``VMC_SR`` (see
+:mod:`manybody.vmc.driver`), then evaluates the energy, its variance and the
+observables on ``n_eval_samples`` fresh exact samples.
+
+The state saves without pickle: ``network.json`` (network hyper-parameters)
+and ``params.msgpack`` (flax msgpack of the parameters); it reloads against
+the model for ``Result.load(...).expect(...)``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import flax.serialization
+import jax
+import netket as nk
+import numpy as np
+
+from manybody.backends import Backend, Solution
+from manybody.vmc.driver import optimize
+from manybody.vmc.masking import ConstraintAutomaton
+from manybody.vmc.network import ARTransformer
+from manybody.vmc.operators import estimates_from_local_values, local_values, to_pauli_strings
+
+__all__ = ["VMCBackend", "VMCOptions", "VMCState", "device_name"]
+
+_SIGN_RULES = ("auto", "marshall", "none")
+
+
+def _check_int(name, value, minimum, allow_none=False):
+    if allow_none and value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        none = " or None" if allow_none else ""
+        raise ValueError(f"{name} must be an integer >= {minimum}{none}, got {value!r}")
+
+
+def _check_float(name, value, lo, hi, allow_none=False):
+    if allow_none and value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo < value <= hi:
+        none = " or None" if allow_none else ""
+        raise ValueError(f"{name} must be a number in ({lo}, {hi}]{none}, got {value!r}")
+
+
+@dataclass
+class VMCOptions:
+    """Options of the VMC backend.
+
+    Attributes
+    ----------
+    seed : int
+        Seeds the parameter initialisation and the sampler (reproducible runs).
+    n_iter : int
+        Optimisation iterations.
+    n_samples : int
+        Exact samples per iteration (sharded over all JAX devices).
+    n_eval_samples : int
+        Samples of the final evaluation (energy, variance, observables).
+    learning_rate : float
+        Initial SR step; cosine-decays to ``learning_rate * lr_final_fraction``.
+    lr_final_fraction : float
+        Final over initial learning rate.
+    diag_shift, diag_shift_final : float
+        Diagonal regularisation of the SR (or minSR) matrix, decayed geometrically.
+    momentum : float or None
+        SPRING momentum in [0, 1) (None: plain SR).
+    d_model, n_heads, n_layers : int
+        Transformer width, attention heads (divides d_model), blocks.
+    sign_rule : str
+        ``"marshall"``: fixed Marshall sign ``(-1)^(spins down on sublattice A)`` (bipartite
+        antiferromagnetic Heisenberg models); ``"none"``; ``"auto"``: Marshall for Heisenberg
+        models with ``J > 0``, ``J2 = 0``, no DM term on a bipartite lattice.
+    chunk_size : int or None
+        Samples per forward/backward chunk (memory); None = all at once.
+    checkpoint_dir : str or None
+        Folder of the checkpoint; an existing checkpoint there is resumed.
+    checkpoint_every : int
+        Iterations between checkpoints (and in-memory snapshots for the divergence guard).
+    progress : bool
+        Show a progress bar (energy, error, variance, it/s).
+    warm_start : str or None
+        Path of a saved vmc Result folder whose parameters initialise the network.
+    use_cache : bool
+        Key/value cache for sampling (False only for benchmarks).
+    """
+
+    seed: int = 0
+    n_iter: int = 300
+    n_samples: int = 1024
+    n_eval_samples: int = 8192
+    learning_rate: float = 0.02
+    lr_final_fraction: float = 0.1
+    diag_shift: float = 1e-2
+    diag_shift_final: float = 1e-4
+    momentum: float | None = None
+    d_model: int = 32
+    n_heads: int = 4
+    n_layers: int = 2
+    sign_rule: str = "auto"
+    chunk_size: int | None = None
+    checkpoint_dir: str | None = None
+    checkpoint_every: int = 50
+    progress: bool = True
+    warm_start: str | None = None
+    use_cache: bool = True
+
+    def __post_init__(self):
+        _check_int("seed", self.seed, 0)
+        _check_int("n_iter", self.n_iter, 0)
+        _check_int("n_samples", self.n_samples, 2)
+        _check_int("n_eval_samples", self.n_eval_samples, 2)
+        _check_float("learning_rate", self.learning_rate, 0.0, 10.0)
+        _check_float("lr_final_fraction", self.lr_final_fraction, 0.0, 1.0)
+        _check_float("diag_shift", self.diag_shift, 0.0, 1e3)
+        _check_float("diag_shift_final", self.diag_shift_final, 0.0, 1e3)
+        if self.momentum is not None and (
+            isinstance(self.momentum, bool)
+            or not isinstance(self.momentum, (int, float))
+            or not 0 <= self.momentum < 1
+        ):
+            raise ValueError(f"momentum must be None or a number in [0, 1), got {self.momentum!r}")
+        for name in ("d_model", "n_heads", "n_layers", "checkpoint_every"):
+            _check_int(name, getattr(self, name), 1)
+        _check_int("chunk_size", self.chunk_size, 1, allow_none=True)
+        if self.d_model % self.n_heads:
+            raise ValueError(f"d_model ({self.d_model}) must be a multiple of n_heads ({self.n_heads})")
+        if self.sign_rule not in _SIGN_RULES:
+            raise ValueError(f"sign_rule must be one of {_SIGN_RULES}, got {self.sign_rule!r}")
+        for name in ("progress", "use_cache"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
+        for name in ("checkpoint_dir", "warm_start"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, (str, Path)):
+                raise ValueError(f"{name} must be a path or None, got {value!r}")
+            if value is not None:
+                setattr(self, name, str(value))
+        if self.warm_start is not None and not (Path(self.warm_start) / "state" / "network.json").is_file():
+            raise ValueError(
+                f"warm_start must be a saved vmc Result folder (with state/network.json), got {self.warm_start!r}"
+            )
+
+
+@dataclass
+class VMCState:
+    """A trained network: hyper-parameters (``config``) and parameters (a flax pytree)."""
+
+    config: dict
+    params: Any
+    seed: int = 0
+    n_eval_samples: int = 8192
+    chunk_size: int | None = None
+    _vstate: Any = field(default=None, repr=False, compare=False)
+
+
+def device_name() -> str:
+    """``"cpu"``, ``"gpu"``, or ``"gpu x4"`` for the JAX devices NetKet shards over."""
+    devices = jax.devices()
+    return devices[0].platform + (f" x{len(devices)}" if len(devices) > 1 else "")
+
+
+def _sign_rule(model, rule: str) -> np.ndarray | None:
+    """Per-qubit phase added for bit 1: pi on sublattice A (Marshall), or None."""
+    from manybody.models.heisenberg import Heisenberg, bipartition
+
+    if rule == "none":
+        return None
+    is_heisenberg = isinstance(model, Heisenberg)
+    sublattice = bipartition(model.lattice) if is_heisenberg else None
+    if rule == "auto":
+        p = model.params if is_heisenberg else {}
+        plain = is_heisenberg and p.get("J", 1.0) > 0 and not p.get("J2", 0.0) and not np.any(p.get("D", 0.0))
+        return np.where(sublattice > 0, np.pi, 0.0) if plain and sublattice is not None else None
+    if sublattice is None:
+        raise ValueError(
+            "sign_rule='marshall' needs a Heisenberg model on a bipartite lattice; "
+            f"got {model.name} (allowed sign_rule values: {_SIGN_RULES})"
+        )
+    return np.where(sublattice > 0, np.pi, 0.0)
+
+
+def build_network(model, config: dict) -> ARTransformer:
+    """The masked transformer for ``model`` with hyper-parameters ``config``."""
+    order = np.asarray(model.qubit_order, dtype=int)
+    automaton = ConstraintAutomaton(model.n_qubits, model.constraints, order)
+    offset = config.get("phase_offset")
+    hashable = nk.utils.HashableArray
+    return ARTransformer(
+        hilbert=nk.hilbert.Qubit(model.n_qubits),
+        order=hashable(order),
+        transitions=hashable(automaton.transitions) if model.constraints else None,
+        phase_offset=None if offset is None else hashable(np.asarray(offset, dtype=float)[order]),
+        d_model=config["d_model"],
+        n_heads=config["n_heads"],
+        n_layers=config["n_layers"],
+        use_cache=config.get("use_cache", True),
+    )
+
+
+def make_vstate(model, config: dict, n_samples: int, seed: int, chunk_size=None, params=None):
+    net = build_network(model, config)
+    sampler = nk.sampler.ARDirectSampler(net.hilbert)
+    vs = nk.vqs.MCState(
+        sampler, net, n_samples=n_samples, seed=seed, sampler_seed=seed + 1, chunk_size=chunk_size
+    )
+    if params is not None:
+        vs.parameters = flax.serialization.from_state_dict(vs.parameters, params)
+    return vs
+
+
+def _read_state(folder: Path) -> tuple[dict, dict]:
+    config = json.loads((folder / "network.json").read_text())
+    params = flax.serialization.msgpack_restore((folder / "params.msgpack").read_bytes())
+    return config, params
+
+
+class VMCBackend(Backend):
+    name = "vmc"
+    Options = VMCOptions
+
+    def check_model(self, model, options: VMCOptions) -> None:
+        ConstraintAutomaton(model.n_qubits, model.constraints, np.asarray(model.qubit_order, dtype=int))
+        _sign_rule(model, options.sign_rule)
+        if options.warm_start is not None:
+            config, _ = _read_state(Path(options.warm_start) / "state")
+            if config.get("n_qubits") != model.n_qubits:
+                raise ValueError(
+                    f"warm_start {options.warm_start!r} holds a network for {config.get('n_qubits')} qubits, "
+                    f"the model has {model.n_qubits}"
+                )
+
+    def solve(self, model, options: VMCOptions) -> Solution:
+        offset = _sign_rule(model, options.sign_rule)
+        config = {
+            "n_qubits": model.n_qubits,
+            "d_model": options.d_model,
+            "n_heads": options.n_heads,
+            "n_layers": options.n_layers,
+            "phase_offset": None if offset is None else offset.tolist(),
+        }
+        params = None
+        if options.warm_start is not None:
+            warm_config, params = _read_state(Path(options.warm_start) / "state")
+            config = {**warm_config, "n_qubits": model.n_qubits}
+        vs = make_vstate(
+            model,
+            {**config, "use_cache": options.use_cache},
+            options.n_samples,
+            options.seed,
+            options.chunk_size,
+            params,
+        )
+        hamiltonian = to_pauli_strings(model.qubit_hamiltonian, model.n_qubits, vs.hilbert)
+        history, info = optimize(vs, hamiltonian, options, progress_label=f"vmc {model.name}")
+        state = VMCState(
+            config=config,
+            params=flax.serialization.to_state_dict(vs.parameters),
+            seed=options.seed,
+            n_eval_samples=options.n_eval_samples,
+            chunk_size=options.chunk_size,
+        )
+        evs = self._eval_vstate(state, model)
+        energy = evs.expect(hamiltonian)
+        transitions = vs.model.transitions
+        info.update(
+            n_eval_samples=options.n_eval_samples,
+            sign_rule="marshall" if offset is not None else "none",
+            automaton_max_states=1 if transitions is None else int(np.asarray(transitions).shape[1]),
+        )
+        return Solution(
+            energy=float(np.real(energy.mean)),
+            state=state,
+            energy_error=float(energy.error_of_mean),
+            variance=float(energy.variance),
+            history=history,
+            info=info,
+            device=device_name(),
+            seed=options.seed,
+        )
+
+    def _eval_vstate(self, state: VMCState, model):
+        """The evaluation MCState (n_eval_samples fresh exact samples), built once per state."""
+        if state._vstate is None:
+            state._vstate = make_vstate(
+                model, state.config, state.n_eval_samples, state.seed + 7919, state.chunk_size, state.params
+            )
+        return state._vstate
+
+    def expect(self, state: VMCState, model, operators) -> list:
+        vs = self._eval_vstate(state, model)
+        samples = np.asarray(vs.samples).reshape(-1, model.n_qubits)
+        return estimates_from_local_values(local_values(vs.log_value, samples, operators))
+
+    def save_state(self, state: VMCState, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        meta = {**state.config, "seed": state.seed, "n_eval_samples": state.n_eval_samples}
+        (folder / "network.json").write_text(json.dumps(meta, indent=1))
+        (folder / "params.msgpack").write_bytes(flax.serialization.msgpack_serialize(state.params))
+
+    def load_state(self, folder: Path, model) -> VMCState:
+        config, params = _read_state(folder)
+        if config.get("n_qubits") != model.n_qubits:
+            raise ValueError(
+                f"{folder}: the saved network has {config.get('n_qubits')} qubits, the model {model.n_qubits}"
+            )
+        seed, n_eval = config.pop("seed", 0), config.pop("n_eval_samples", 8192)
+        return VMCState(config=config, params=params, seed=seed, n_eval_samples=n_eval)

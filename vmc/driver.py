@@ -1,0 +1,209 @@
+"""The optimisation loop: NetKet ``VMC_SR`` with schedules, checkpoints and a divergence guard.
+
+One iteration samples ``n_samples`` configurations exactly, computes the
+local energies and the natural-gradient (SR) update with
+``netket.driver.VMC_SR`` (minSR / NTK form when the parameters outnumber the
+samples, as NetKet chooses), and applies it with ``optax.sgd``.
+
+* Schedules: the learning rate follows a cosine decay from
+  ``learning_rate`` to ``learning_rate * lr_final_fraction``; the diagonal
+  shift decays geometrically from ``diag_shift`` to ``diag_shift_final``.
+* Checkpoints: every ``checkpoint_every`` iterations the parameters, the
+  optimiser state, the SPRING momentum buffer, the sampler's RNG key, the
+  step count, the learning-rate scale and the history so far are written to
+  ``checkpoint_dir/checkpoint.msgpack`` (atomically). A run started with the
+  same options and an existing checkpoint resumes from it and follows the
+  same trajectory as an uninterrupted run.
+* Guard: a non-finite energy, variance or update, or an energy more than
+  ``10`` standard errors plus ``5 %`` above the best seen so far, rolls the
+  state back to the last good snapshot and halves the learning rate (at most
+  ``MAX_ROLLBACKS`` times, then ``RuntimeError``).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from pathlib import Path
+
+import flax.serialization
+import jax
+import jax.numpy as jnp
+import netket as nk
+import numpy as np
+import optax
+
+__all__ = ["optimize", "CHECKPOINT_FILE", "MAX_ROLLBACKS"]
+
+CHECKPOINT_FILE = "checkpoint.msgpack"
+MAX_ROLLBACKS = 5
+_HISTORY_KEYS = ("energy", "energy_error", "variance", "learning_rate", "diag_shift")
+
+
+def _schedules(opts):
+    lr_final = opts.learning_rate * opts.lr_final_fraction
+    lr = optax.cosine_decay_schedule(
+        opts.learning_rate, max(opts.n_iter, 1), alpha=lr_final / opts.learning_rate
+    )
+    ratio = opts.diag_shift_final / opts.diag_shift
+
+    def diag_shift(step):
+        frac = jnp.minimum(step / max(opts.n_iter, 1), 1.0)
+        return opts.diag_shift * ratio**frac
+
+    return lr, diag_shift
+
+
+def _optimizer(lr_schedule, scale: float):
+    return optax.sgd(lambda step: scale * lr_schedule(step))
+
+
+def _snapshot(driver, lr_scale: float, history: dict) -> dict:
+    vs = driver.state
+    return {
+        "params": flax.serialization.to_state_dict(vs.parameters),
+        "optimizer": flax.serialization.to_state_dict(driver._optimizer_state),
+        "old_updates": flax.serialization.to_state_dict(driver._old_updates),
+        "sampler_key": np.asarray(jax.random.key_data(vs.sampler_state.key))
+        if jnp.issubdtype(vs.sampler_state.key.dtype, jax.dtypes.prng_key)
+        else np.asarray(vs.sampler_state.key),
+        "step": driver.step_count,
+        "lr_scale": lr_scale,
+        "history": {k: np.asarray(v, dtype=float) for k, v in history.items()},
+    }
+
+
+def _restore(driver, snap: dict, lr_schedule) -> tuple[float, dict]:
+    vs = driver.state
+    vs.parameters = flax.serialization.from_state_dict(vs.parameters, snap["params"])
+    driver.optimizer = _optimizer(lr_schedule, float(snap["lr_scale"]))
+    driver._optimizer_state = flax.serialization.from_state_dict(driver._optimizer_state, snap["optimizer"])
+    driver._old_updates = flax.serialization.from_state_dict(driver._old_updates, snap["old_updates"])
+    key = jnp.asarray(snap["sampler_key"], dtype=vs.sampler_state.key.dtype)
+    vs.sampler_state = vs.sampler_state.replace(key=key)
+    vs.reset()
+    driver._step_count = int(snap["step"])
+    history = {k: list(np.asarray(snap["history"].get(k, []), dtype=float)) for k in _HISTORY_KEYS}
+    return float(snap["lr_scale"]), history
+
+
+def _save(folder: Path, snap: dict) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / (CHECKPOINT_FILE + ".tmp")
+    tmp.write_bytes(flax.serialization.msgpack_serialize(snap))
+    os.replace(tmp, folder / CHECKPOINT_FILE)
+
+
+def _load(folder: Path) -> dict | None:
+    path = folder / CHECKPOINT_FILE
+    if not path.is_file():
+        return None
+    return flax.serialization.msgpack_restore(path.read_bytes())
+
+
+def _is_bad(stats, dp, best: float) -> bool:
+    energy, error, variance = float(np.real(stats.mean)), float(stats.error_of_mean), float(stats.variance)
+    if not all(math.isfinite(v) for v in (energy, error, variance)):
+        return True
+    if not all(bool(jnp.all(jnp.isfinite(x))) for x in jax.tree_util.tree_leaves(dp)):
+        return True
+    return math.isfinite(best) and energy > best + 10 * error + 0.05 * abs(best)
+
+
+def optimize(vstate, hamiltonian, opts, *, progress_label: str = "vmc") -> tuple[dict, dict]:
+    """Minimise the energy of ``vstate`` in place.
+
+    Parameters
+    ----------
+    vstate : netket.vqs.MCState
+    hamiltonian : netket operator
+    opts : VMCOptions
+        Uses n_iter, learning_rate, lr_final_fraction, diag_shift, diag_shift_final, momentum,
+        chunk_size, checkpoint_dir, checkpoint_every, progress.
+
+    Returns
+    -------
+    history : dict of str -> ndarray
+        Per-iteration energy, energy_error, variance, learning_rate, diag_shift.
+    info : dict
+        ``sr_mode`` ("minSR" or "SR"), ``rollbacks``, ``resumed_from``, ``iterations_per_second``.
+    """
+    lr_schedule, ds_schedule = _schedules(opts)
+    use_ntk = vstate.n_parameters > vstate.n_samples
+    driver = nk.driver.VMC_SR(
+        hamiltonian,
+        _optimizer(lr_schedule, 1.0),
+        diag_shift=ds_schedule,
+        momentum=opts.momentum,
+        variational_state=vstate,
+        use_ntk=use_ntk,
+        on_the_fly=use_ntk,
+        mode="complex",
+    )
+    folder = Path(opts.checkpoint_dir) if opts.checkpoint_dir else None
+    lr_scale, history = 1.0, {k: [] for k in _HISTORY_KEYS}
+    saved = _load(folder) if folder else None
+    resumed_from = None
+    if saved is not None:
+        lr_scale, history = _restore(driver, saved, lr_schedule)
+        resumed_from = driver.step_count
+    good = _snapshot(driver, lr_scale, history)
+    best = min(history["energy"], default=math.inf)
+    rollbacks = 0
+    bar = None
+    if opts.progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=opts.n_iter, initial=driver.step_count, desc=progress_label, dynamic_ncols=True)
+    start, start_step = time.perf_counter(), driver.step_count
+    while driver.step_count < opts.n_iter:
+        step = driver.step_count
+        driver.reset_step()
+        stats, dp = driver.compute_loss_and_update()
+        if _is_bad(stats, dp, best):
+            rollbacks += 1
+            if rollbacks > MAX_ROLLBACKS:
+                raise RuntimeError(
+                    f"VMC diverged {rollbacks} times (last at iteration {step}); lower learning_rate "
+                    f"(now {opts.learning_rate * lr_scale:g}) or raise diag_shift / n_samples"
+                )
+            good["lr_scale"] = 0.5 * float(good["lr_scale"])
+            lr_scale, history = _restore(driver, good, lr_schedule)
+            if bar is not None:
+                bar.n = driver.step_count
+                bar.write(
+                    f"iteration {step}: divergence, rolled back to {driver.step_count}, lr x{lr_scale:g}"
+                )
+            continue
+        driver.update_parameters(dp)
+        driver._step_count += 1
+        energy = float(np.real(stats.mean))
+        best = min(best, energy)
+        for key, value in zip(
+            _HISTORY_KEYS,
+            (energy, stats.error_of_mean, stats.variance, lr_scale * lr_schedule(step), ds_schedule(step)),
+        ):
+            history[key].append(float(value))
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(
+                E=f"{energy:.6f}", err=f"{float(stats.error_of_mean):.1e}", var=f"{float(stats.variance):.2e}"
+            )
+        if driver.step_count % opts.checkpoint_every == 0 or driver.step_count == opts.n_iter:
+            good = _snapshot(driver, lr_scale, history)
+            if folder:
+                _save(folder, good)
+    if bar is not None:
+        bar.close()
+    elapsed = time.perf_counter() - start
+    done = driver.step_count - start_step
+    info = {
+        "sr_mode": "minSR" if use_ntk else "SR",
+        "n_parameters": int(vstate.n_parameters),
+        "rollbacks": rollbacks,
+        "resumed_from": resumed_from,
+        "final_learning_rate_scale": lr_scale,
+        "iterations_per_second": done / elapsed if elapsed > 0 and done else None,
+    }
+    return {k: np.asarray(v, dtype=float) for k, v in history.items()}, info

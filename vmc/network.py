@@ -1,0 +1,206 @@
+"""A decoder-only autoregressive transformer wave function (NetKet ``AbstractARNN``).
+
+For qubits sampled in the order ``order`` (the model's ``qubit_order``), the
+amplitude factorises into conditionals
+
+    psi(b) = prod_t sqrt(p(b_t | b_<t)) exp(i phi(b_t | b_<t)),
+
+so ``|psi|^2`` is normalised and can be sampled exactly (NetKet's
+``ARDirectSampler``). The network reads the shifted sequence
+``(BOS, b_0, ..., b_{N-2})`` (in sampling order): a learned embedding of the
+local state plus a learned positional embedding, ``n_layers`` pre-LayerNorm
+blocks of causal multi-head self-attention and a GELU MLP, then two heads:
+log-probability logits and phases (so amplitudes are complex).
+
+Constraints are enforced by masking the conditionals with a
+:class:`~manybody.vmc.masking.ConstraintAutomaton`: a bit that leaves no valid
+completion gets probability exactly 0 and the remaining bits are
+renormalised, so only configurations in the sector are ever sampled and
+``|psi|^2`` sums to 1 over the sector.
+
+``conditional(x, index)`` keeps a key/value cache per layer, so direct
+sampling costs one layer pass per site (``use_cache=False`` recomputes the
+full forward pass at every site, for benchmarks and tests).
+"""
+
+from __future__ import annotations
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import netket as nk
+import numpy as np
+
+__all__ = ["ARTransformer", "MASKED_LOGP"]
+
+MASKED_LOGP = -1.0e5
+"""Log-probability given to a masked bit: exp(MASKED_LOGP) is exactly 0 in float64 and float32."""
+
+_BOS = 2
+
+
+class _Block(nn.Module):
+    """Pre-LayerNorm causal self-attention + MLP block with an optional KV cache."""
+
+    d_model: int
+    n_heads: int
+    length: int
+    param_dtype: type = jnp.float64
+
+    @nn.compact
+    def __call__(self, h, cache_index=None):
+        """``h``: (batch, seq, d_model); with ``cache_index``, seq == 1 is position ``cache_index``."""
+        dh = self.d_model // self.n_heads
+        dense = dict(param_dtype=self.param_dtype, dtype=self.param_dtype)
+        x = nn.LayerNorm(param_dtype=self.param_dtype, name="ln_attn")(h)
+        qkv = nn.Dense(3 * self.d_model, name="qkv", **dense)(x)
+        q, k, v = jnp.split(qkv.reshape(*x.shape[:2], 3 * self.n_heads, dh), 3, axis=2)
+        if cache_index is None:
+            causal = jnp.tril(jnp.ones((self.length, self.length), dtype=bool))[None, None]
+        else:
+            ck = self.variable("cache", "k", jnp.zeros, (x.shape[0], self.length, self.n_heads, dh), k.dtype)
+            cv = self.variable("cache", "v", jnp.zeros, (x.shape[0], self.length, self.n_heads, dh), v.dtype)
+            zero = jnp.zeros((), jnp.int32)
+            start = (zero, jnp.asarray(cache_index, jnp.int32), zero, zero)
+            ck.value = jax.lax.dynamic_update_slice(ck.value, k, start)
+            cv.value = jax.lax.dynamic_update_slice(cv.value, v, start)
+            k, v = ck.value, cv.value
+            causal = (jnp.arange(self.length) <= cache_index)[None, None, None, :]
+        scores = jnp.einsum("bqhd,bkhd->bhqk", q, k) / jnp.sqrt(dh)
+        scores = jnp.where(causal, scores, -jnp.inf)
+        att = jnp.einsum("bhqk,bkhd->bqhd", jax.nn.softmax(scores, axis=-1), v)
+        h = h + nn.Dense(self.d_model, name="attn_out", **dense)(att.reshape(*x.shape[:2], self.d_model))
+        x = nn.LayerNorm(param_dtype=self.param_dtype, name="ln_mlp")(h)
+        x = nn.gelu(nn.Dense(4 * self.d_model, name="mlp_in", **dense)(x))
+        return h + nn.Dense(self.d_model, name="mlp_out", **dense)(x)
+
+
+class ARTransformer(nk.models.AbstractARNN):
+    """Autoregressive transformer over qubits with masked (constrained) conditionals.
+
+    Attributes
+    ----------
+    hilbert : netket.hilbert.Qubit
+        Local states 0, 1 are the bits ``b_q`` of the manybody convention.
+    order : HashableArray of int, shape (N,)
+        Qubits in sampling order.
+    transitions : HashableArray of int32, shape (N, S, 2), optional
+        ``ConstraintAutomaton.transitions`` (None: no constraint).
+    phase_offset : HashableArray of float, shape (N,), optional
+        Fixed phase added when qubit ``order[t]`` has bit 1 (Marshall sign rule: pi on one sublattice).
+    d_model, n_heads, n_layers : int
+        Width, attention heads and number of blocks.
+    use_cache : bool
+        Key/value cache in ``conditional`` (True) or a full forward pass per site (False).
+    """
+
+    order: nk.utils.HashableArray = None
+    transitions: nk.utils.HashableArray | None = None
+    phase_offset: nk.utils.HashableArray | None = None
+    d_model: int = 32
+    n_heads: int = 4
+    n_layers: int = 2
+    use_cache: bool = True
+    param_dtype: type = jnp.float64
+    machine_pow: int = 2
+
+    def setup(self):
+        n = self.hilbert.size
+        if self.d_model % self.n_heads:
+            raise ValueError(f"d_model={self.d_model} must be a multiple of n_heads={self.n_heads}")
+        self.embed = nn.Embed(3, self.d_model, param_dtype=self.param_dtype)
+        self.position = self.param(
+            "position", nn.initializers.normal(0.02, self.param_dtype), (n, self.d_model)
+        )
+        self.blocks = [
+            _Block(self.d_model, self.n_heads, n, self.param_dtype, name=f"block_{i}")
+            for i in range(self.n_layers)
+        ]
+        self.ln_out = nn.LayerNorm(param_dtype=self.param_dtype)
+        zeros = nn.initializers.zeros
+        self.head = nn.Dense(4, kernel_init=zeros, param_dtype=self.param_dtype, dtype=self.param_dtype)
+
+    # -- orders ------------------------------------------------------------------
+
+    def _order(self):
+        return jnp.asarray(np.asarray(self.order), dtype=jnp.int32)
+
+    def _inverse_order(self):
+        return jnp.asarray(np.argsort(np.asarray(self.order)), dtype=jnp.int32)
+
+    def reorder(self, inputs, axis: int = 0):
+        return jnp.take(inputs, self._order(), axis=axis)
+
+    def inverse_reorder(self, inputs, axis: int = 0):
+        return jnp.take(inputs, self._inverse_order(), axis=axis)
+
+    # -- pieces ------------------------------------------------------------------
+
+    def _outputs(self, h):
+        """Logits and phases, each (batch, seq, 2), from the last hidden states."""
+        out = self.head(self.ln_out(h))
+        return out[..., :2], out[..., 2:]
+
+    def _masked_log_prob(self, logits, allowed):
+        logits = jnp.where(allowed, logits, -jnp.inf)
+        return jnp.where(allowed, jax.nn.log_softmax(logits, axis=-1), MASKED_LOGP)
+
+    def _allowed(self, t, state):
+        """Allowed bits (batch, 2) at step ``t`` for automaton states ``state`` (batch,)."""
+        if self.transitions is None:
+            return jnp.ones((state.shape[0], 2), dtype=bool)
+        row = jnp.asarray(np.asarray(self.transitions))[t][jnp.maximum(state, 0)]
+        return jnp.where((state >= 0)[:, None], row >= 0, True)
+
+    def _advance(self, t, state, bit):
+        if self.transitions is None:
+            return state
+        row = jnp.asarray(np.asarray(self.transitions))[t][jnp.maximum(state, 0)]
+        nxt = jnp.take_along_axis(row, bit[:, None], axis=1)[:, 0]
+        return jnp.where(state >= 0, nxt, -1)
+
+    def _phase_offset(self, t):
+        if self.phase_offset is None:
+            return 0.0
+        offset = jnp.asarray(np.asarray(self.phase_offset))[t]
+        return jnp.stack([jnp.zeros_like(offset), offset], axis=-1)
+
+    # -- AbstractARNN interface ----------------------------------------------------
+
+    def conditionals_log_psi(self, inputs):
+        """Log conditional amplitudes (batch, N, 2) in qubit (unordered) layout."""
+        bits = self.reorder(jnp.asarray(inputs, dtype=jnp.int32), axis=1)
+        batch, n = bits.shape
+        tokens = jnp.concatenate([jnp.full((batch, 1), _BOS, dtype=jnp.int32), bits[:, :-1]], axis=1)
+        h = self.embed(tokens) + self.position[None]
+        for block in self.blocks:
+            h = block(h)
+        logits, phase = self._outputs(h)
+
+        def step(state, t):
+            allowed = self._allowed(t, state)
+            return self._advance(t, state, bits[:, t]), allowed
+
+        _, allowed = jax.lax.scan(step, jnp.zeros_like(bits[:, 0]), jnp.arange(n))
+        log_p = self._masked_log_prob(logits, jnp.swapaxes(allowed, 0, 1))
+        log_psi = 0.5 * log_p + 1j * (phase + self._phase_offset(jnp.arange(n)))
+        return self.inverse_reorder(log_psi, axis=1)
+
+    def conditional(self, inputs, index):
+        """Probabilities (batch, 2) of qubit ``index`` given the already sampled qubits."""
+        if not self.use_cache:
+            return super().conditional(inputs, index)
+        if inputs.ndim == 1:
+            inputs = inputs[None]
+        bits = self.reorder(jnp.asarray(inputs, dtype=jnp.int32), axis=1)
+        t = self._inverse_order()[index]
+        prev = jnp.take(bits, jnp.maximum(t - 1, 0), axis=1)
+        token = jnp.where(t == 0, _BOS, prev)
+        h = self.embed(token)[:, None, :] + self.position[t][None, None, :]
+        for block in self.blocks:
+            h = block(h, cache_index=t)
+        logits, _ = self._outputs(h[:, 0])
+        state = jax.lax.fori_loop(
+            0, t, lambda s, st: self._advance(s, st, bits[:, s]), jnp.zeros_like(bits[:, 0])
+        )
+        return jnp.exp(self._masked_log_prob(logits, self._allowed(t, state)))
