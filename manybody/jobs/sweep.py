@@ -41,21 +41,20 @@ and the backend's ``check_model`` on every point. Each error is a
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import hashlib
 import inspect
-import itertools
 import json
-import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from manybody.jobs.grid import check_keys, combinations, model_kwargs, parse_grid
+from manybody.model import model_class
+
 __all__ = ["SweepError", "Sweep", "Point", "RunOptions", "load_sweep", "parse_sweep", "point_id"]
 
 _TOP_KEYS = {"name", "output", "observables", "plugins", "model", "grid", "backends", "run"}
-_RANGE_KEYS = {"start", "stop", "num", "step"}
 
 
 class SweepError(ValueError):
@@ -189,7 +188,7 @@ def parse_sweep(data: dict, source: str = "", path: Path | None = None) -> Sweep
 
     if not isinstance(data, dict):
         fail(f"a sweep is a table of settings, got {type(data).__name__}")
-    _check_keys(fail, data, _TOP_KEYS, "top level")
+    check_keys(fail, data, _TOP_KEYS, "top level")
     name = _typed(fail, data, "name", str, path.stem if path is not None else "sweep")
     output = _typed(fail, data, "output", str, None)
     plugins = _typed(fail, data, "plugins", list, [])
@@ -212,19 +211,13 @@ def parse_sweep(data: dict, source: str = "", path: Path | None = None) -> Sweep
         fail(f'observables must be a list of observable names or "all", got {observables!r}')
     run = _parse_run(fail, data.get("run", {}))
     model = _parse_model(fail, data.get("model"))
-    axes, groups = _parse_grid(fail, data.get("grid"), model)
+    axes, groups = parse_grid(fail, data.get("grid"), model, _model_params(model_class(model["name"])))
     backends = _parse_backends(fail, data.get("backends"), groups)
     points = _expand(fail, model, axes, groups, backends, observables)
     return Sweep(name, model, axes, groups, backends, observables, output, plugins, run, points, source, path)
 
 
 # -- pieces ------------------------------------------------------------------------
-
-
-def _check_keys(fail, table: dict, allowed, where: str):
-    unknown = sorted(set(table) - set(allowed))
-    if unknown:
-        fail(f"unknown key(s) {unknown} in {where}; allowed: {sorted(allowed)}")
 
 
 def _typed(fail, table: dict, key: str, kind, default, where: str = ""):
@@ -241,7 +234,7 @@ def _typed(fail, table: dict, key: str, kind, default, where: str = ""):
 def _parse_run(fail, table) -> RunOptions:
     if not isinstance(table, dict):
         fail(f"[run] must be a table, got {table!r}")
-    _check_keys(fail, table, [f.name for f in dataclasses.fields(RunOptions)], "[run]")
+    check_keys(fail, table, [f.name for f in dataclasses.fields(RunOptions)], "[run]")
     w = "[run] "
     workers = _typed(fail, table, "workers", int, None, w)
     threads = _typed(fail, table, "threads_per_worker", int, None, w)
@@ -263,8 +256,6 @@ def _parse_run(fail, table) -> RunOptions:
 
 
 def _parse_model(fail, table) -> dict:
-    from manybody.model import model_class
-
     if table is None:
         fail('missing [model] table (e.g. [model] name = "heisenberg")')
     if not isinstance(table, dict):
@@ -277,7 +268,7 @@ def _parse_model(fail, table) -> dict:
     except ValueError as err:
         fail(f"[model] name: {err}")
     allowed = _model_params(cls)
-    _check_keys(fail, table, ["name", *allowed], f"[model] (parameters of {name!r})")
+    check_keys(fail, table, ["name", *allowed], f"[model] (parameters of {name!r})")
     return dict(table)
 
 
@@ -286,98 +277,6 @@ def _model_params(cls) -> list[str]:
     return [
         p for p in list(sig.parameters)[1:] if sig.parameters[p].kind is not inspect.Parameter.VAR_KEYWORD
     ]
-
-
-def _axis_values(fail, key: str, spec) -> list:
-    if isinstance(spec, list):
-        values = spec
-    elif isinstance(spec, dict):
-        _check_keys(fail, spec, _RANGE_KEYS, f"[grid] {key} (a range)")
-        if "start" not in spec or "stop" not in spec or ("num" in spec and "step" in spec):
-            fail(f"[grid] {key}: a range needs start, stop and at most one of num (linspace) or step")
-        start, stop = spec["start"], spec["stop"]
-        for k in ("start", "stop", "step"):
-            v = spec.get(k, 1)
-            if isinstance(v, bool) or not isinstance(v, (int, float)):
-                fail(f"[grid] {key}.{k} must be a number, got {v!r}")
-        if "num" in spec:
-            num = spec["num"]
-            if isinstance(num, bool) or not isinstance(num, int) or num < 0:
-                fail(f"[grid] {key}.num must be a non-negative integer, got {num!r}")
-            values = [round(start + (stop - start) * k / max(num - 1, 1), 12) for k in range(num)]
-        else:
-            step = spec.get("step", 1)
-            if step == 0:
-                fail(f"[grid] {key}.step must be nonzero")
-            n = max(math.ceil((stop - start) / step - 1e-9), 0)
-            values = [start + k * step for k in range(n)]
-            if not all(isinstance(v, int) for v in (start, stop, step)):
-                values = [round(float(v), 12) for v in values]
-    else:
-        fail(
-            f"[grid] {key} must be a list of values or a range table {{start, stop, num|step}}, got {spec!r}"
-        )
-    if not values:
-        fail(f"[grid] {key} is empty: give at least one value")
-    return values
-
-
-def _parse_grid(fail, table, model: dict):
-    if table is None:
-        return {}, []
-    if not isinstance(table, dict):
-        fail(f"[grid] must be a table of axes, got {table!r}")
-    zips = table.get("zip", [])
-    axes = {}
-    for key, spec in table.items():
-        if key == "zip":
-            continue
-        if isinstance(spec, dict) and not set(spec) & _RANGE_KEYS:
-            fail(
-                f'[grid] {key} is a table: for a nested parameter write a quoted key, e.g. "{key}.L" = [...]'
-            )
-        root = key.split(".")[0]
-        if root == "name" or root not in _model_params(_cls(model)):
-            fail(
-                f"[grid] {key}: {root!r} is not a parameter of model {model['name']!r}; "
-                f"allowed: {_model_params(_cls(model))}"
-            )
-        if "." in key and not isinstance(model.get(root), dict):
-            fail(f"[grid] {key}: the nested axis needs [model] {root} to be a table")
-        if key in model and "." not in key:
-            fail(f"[grid] {key} is also fixed in [model]: keep it in one place")
-        axes[key] = _axis_values(fail, key, spec)
-    if not axes:
-        fail("[grid] has no axes: give at least one axis, or remove [grid] for a single point")
-    if not isinstance(zips, list) or not all(
-        isinstance(z, list) and all(isinstance(a, str) for a in z) for z in zips
-    ):
-        fail(f'[grid] zip must be a list of lists of axis names, e.g. [["J2", "h"]], got {zips!r}')
-    groups, used = [], set()
-    for z in zips:
-        for a in z:
-            if a not in axes:
-                fail(f"[grid] zip: unknown axis {a!r}; axes: {list(axes)}")
-            if a in used:
-                fail(f"[grid] zip: axis {a!r} appears in several zip groups")
-            used.add(a)
-        lengths = {a: len(axes[a]) for a in z}
-        if len(set(lengths.values())) > 1:
-            fail(f"[grid] zip: axes zipped together need equal lengths, got {lengths}")
-        if z:
-            groups.append(list(z))
-    for a in axes:
-        if a not in used:
-            groups.append([a])
-    order = list(axes)
-    groups.sort(key=lambda g: order.index(g[0]))
-    return axes, groups
-
-
-def _cls(model: dict):
-    from manybody.model import model_class
-
-    return model_class(model["name"])
 
 
 def _parse_backends(fail, table, groups) -> dict:
@@ -416,30 +315,13 @@ def _parse_backends(fail, table, groups) -> dict:
     return out
 
 
-def _merge(model: dict, params: dict) -> dict:
-    out = copy.deepcopy({k: v for k, v in model.items() if k != "name"})
-    for key, value in params.items():
-        *path, last = key.split(".")
-        node = out
-        for p in path:
-            node = node[p]
-        node[last] = value
-    return out
-
-
 def _expand(fail, model: dict, axes: dict, groups: list, backends: dict, observables) -> list[Point]:
     from manybody.backends import get_backend, make_options
     from manybody.model import from_dict
 
-    combos = []
-    for idx in itertools.product(*(range(len(axes[g[0]])) for g in groups)):
-        params = {a: axes[a][i] for g, i in zip(groups, idx) for a in g}
-        combos.append((list(idx), params))
-    if not combos:
-        combos = [([], {})]
     points, seen = [], {}
-    for idx, params in combos:
-        kwargs = _merge(model, params)
+    for idx, params in combinations(axes, groups):
+        kwargs = model_kwargs(model, params)
         at = f" at {params}" if params else ""
         try:
             m = from_dict({"model": model["name"], **kwargs})
