@@ -9,6 +9,16 @@ from manybody.model import Model, from_dict, registered_models
 from manybody.models.heisenberg import Heisenberg
 from manybody.models.hubbard import Hubbard
 from manybody.models.quantum_link import QuantumLink1D
+from manybody.models.syk import SYK
 from manybody.models.z2gauge import Z2Gauge
 
-__all__ = ["Model", "from_dict", "registered_models", "Heisenberg", "Hubbard", "QuantumLink1D", "Z2Gauge"]
+__all__ = [
+    "Model",
+    "from_dict",
+    "registered_models",
+    "Heisenberg",
+    "Hubbard",
+    "QuantumLink1D",
+    "SYK",
+    "Z2Gauge",
+]

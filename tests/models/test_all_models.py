@@ -12,13 +12,14 @@ import manybody as mb
 from manybody.exact import sector_hamiltonian
 from manybody.exact.sector import PauliGroups, SectorBasis
 from manybody.lattice import Chain, Square
-from manybody.models import Heisenberg, Hubbard, QuantumLink1D, Z2Gauge, from_dict
+from manybody.models import SYK, Heisenberg, Hubbard, QuantumLink1D, Z2Gauge, from_dict
 from manybody.models.gauge import constraint_operator
 from manybody.operators import of
 
 MODELS = [
     Heisenberg(Chain(6), J2=0.3, h=0.1),
     Hubbard(Square(2, 3, pbc=(True, False)), t=1.0, U=3.0, mu=0.2, n_up=2, n_down=3),
+    SYK(10, J=1.0, seed=4, parity=1),
     Z2Gauge(3, 3, J=1.0, h=0.4, pbc=False, charges=[0, 4]),
     Z2Gauge(3, 3, J=1.0, h=0.4),
     QuantumLink1D(6, t=1.0, m=0.3, boundary_fields=(0.5, -0.5)),
