@@ -12,7 +12,7 @@ import manybody as mb
 from manybody.exact import sector_hamiltonian
 from manybody.exact.sector import PauliGroups, SectorBasis
 from manybody.lattice import Chain, Square
-from manybody.models import SYK, Heisenberg, Hubbard, QuantumLink1D, Z2Gauge, from_dict
+from manybody.models import SYK, Heisenberg, Hubbard, QuantumLink1D, Schwinger, Z2Gauge, from_dict
 from manybody.models.gauge import constraint_operator
 from manybody.operators import of
 
@@ -20,13 +20,14 @@ MODELS = [
     Heisenberg(Chain(6), J2=0.3, h=0.1),
     Hubbard(Square(2, 3, pbc=(True, False)), t=1.0, U=3.0, mu=0.2, n_up=2, n_down=3),
     SYK(10, J=1.0, seed=4, parity=1),
+    Schwinger(8, x=1.2, mu=0.3, alpha=0.1, charges=[0, 0, 1, 0, 0, -1, 0, 0]),
     Z2Gauge(3, 3, J=1.0, h=0.4, pbc=False, charges=[0, 4]),
     Z2Gauge(3, 3, J=1.0, h=0.4),
     QuantumLink1D(6, t=1.0, m=0.3, boundary_fields=(0.5, -0.5)),
     QuantumLink1D(4, t=1.0, m=-0.2, pbc=True, boundary_fields=None),
 ]
 # gauge models small enough for the unconstrained full space (penalty test)
-GAUGE = [m for m in MODELS if m.n_qubits <= 14 and any(c.name.startswith("gauss") for c in m.constraints)]
+GAUGE = [m for m in MODELS if m.n_qubits <= 14 and "gauss_violation" in m.observable_names]
 
 
 def ids(models):
