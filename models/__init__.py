@@ -9,6 +9,7 @@ from manybody.model import Model, from_dict, registered_models
 from manybody.models.heisenberg import Heisenberg
 from manybody.models.hubbard import Hubbard
 from manybody.models.quantum_link import QuantumLink1D
+from manybody.models.quantum_link_2d import QuantumLink2D
 from manybody.models.schwinger import Schwinger
 from manybody.models.syk import SYK
 from manybody.models.z2gauge import Z2Gauge
@@ -22,5 +23,6 @@ __all__ = [
     "SYK",
     "Schwinger",
     "QuantumLink1D",
+    "QuantumLink2D",
     "Z2Gauge",
 ]

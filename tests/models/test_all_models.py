@@ -12,7 +12,16 @@ import manybody as mb
 from manybody.exact import sector_hamiltonian
 from manybody.exact.sector import PauliGroups, SectorBasis
 from manybody.lattice import Chain, Square
-from manybody.models import SYK, Heisenberg, Hubbard, QuantumLink1D, Schwinger, Z2Gauge, from_dict
+from manybody.models import (
+    SYK,
+    Heisenberg,
+    Hubbard,
+    QuantumLink1D,
+    QuantumLink2D,
+    Schwinger,
+    Z2Gauge,
+    from_dict,
+)
 from manybody.models.gauge import constraint_operator
 from manybody.operators import of
 
@@ -25,6 +34,8 @@ MODELS = [
     Z2Gauge(3, 3, J=1.0, h=0.4),
     QuantumLink1D(6, t=1.0, m=0.3, boundary_fields=(0.5, -0.5)),
     QuantumLink1D(4, t=1.0, m=-0.2, pbc=True, boundary_fields=None),
+    QuantumLink2D(3, 3, J=1.0, lam=0.4),
+    QuantumLink2D(3, 2, J=1.0, lam=-0.3, pbc=False, charges=[0, 0.5, 0, 0, -0.5, 0]),
 ]
 # gauge models small enough for the unconstrained full space (penalty test)
 GAUGE = [m for m in MODELS if m.n_qubits <= 14 and "gauss_violation" in m.observable_names]
