@@ -30,6 +30,7 @@ import concurrent.futures as cf
 import contextlib
 import multiprocessing
 import os
+import shutil
 import socket
 import sys
 import time
@@ -122,11 +123,9 @@ def run_task(task: dict) -> list[dict]:
         if point.id in task.get("skip", ()) or (state == "failed" and not task.get("retry_failed")):
             continue
         store.mark_running(point.id)
-        options = dict(point.options)
-        if point.warm_start and previous is not None:
-            options["warm_start"] = str(previous)
         try:
             load_plugins(task.get("plugins", []))
+            options = _runtime_options(point, store, previous)
             res = solve(
                 from_dict(point.model), backend=point.backend, observables=point.observables, **options
             )
@@ -145,9 +144,31 @@ def run_task(task: dict) -> list[dict]:
             continue
         store.clear_failure(point.id)
         store.clear_running(point.id)
+        shutil.rmtree(store.root / "checkpoints" / point.id, ignore_errors=True)  # the result supersedes it
         previous = store.result_dir(point.id)
         out.append({"id": point.id, "status": "done", "error": None})
     return out
+
+
+def _runtime_options(point: Point, store: Store, previous: Path | None) -> dict:
+    """The point's options plus what the run supplies (not part of the point's id):
+    ``warm_start`` (the previous result along the axis), ``progress=False`` (the sweep has
+    its own progress bar) and a per-point ``checkpoint_dir`` in the store (so that an
+    interrupted VMC point resumes), each only where the backend has that option and the
+    sweep file does not set it."""
+    import dataclasses
+
+    from manybody.backends import get_backend
+
+    fields = {f.name for f in dataclasses.fields(get_backend(point.backend).Options)}
+    options = dict(point.options)
+    if point.warm_start and previous is not None:
+        options["warm_start"] = str(previous)
+    if "progress" in fields:
+        options.setdefault("progress", False)
+    if "checkpoint_dir" in fields:
+        options.setdefault("checkpoint_dir", str(store.root / "checkpoints" / point.id))
+    return options
 
 
 def _where() -> dict:

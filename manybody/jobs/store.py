@@ -9,6 +9,8 @@ Layout::
                           temporary sibling, then renamed: never half-written)
       failed/<id>.json    a failed point: error, traceback, when, where
       running/<id>        a point a worker has started (removed when it ends)
+      checkpoints/<id>/   checkpoints of an unfinished point, for backends with a
+                          ``checkpoint_dir`` option (VMC): a rerun resumes from them
       .lock               held (``flock``) by the run using the folder
 
 A point is *done* when ``points/<id>/result.json`` exists, *failed* when it

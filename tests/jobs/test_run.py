@@ -211,3 +211,51 @@ def test_dead_worker_fails_only_its_point(write_sweep, tmp_path):
     assert sorted(report.failed) == [status["failed"][0].id] and len(report.succeeded) == 2
     for p in status["done"]:
         assert store.load(p.id).energy == pytest.approx(exact(8, p.params["J2"]).energy, abs=1e-10)
+
+
+def _heisenberg_sweep(write_sweep, backends, J2="[0.0, 0.3]", L=4):
+    return write_sweep(
+        f"""
+        observables = ["staggered_magnetization_sq"]
+        [model]
+        name = "heisenberg"
+        lattice = {{kind = "chain", L = {L}, pbc = false}}
+        [grid]
+        J2 = {J2}
+        {backends}
+        """
+    )
+
+
+def test_sweep_on_the_vqe_backend(write_sweep, tmp_path):
+    # statevector VQE with the Hamiltonian-variational ansatz is exact for a 4-site chain
+    sweep = _heisenberg_sweep(write_sweep, "[backends.vqe]\nseed = 1\n")
+    report = run_sweep(sweep, tmp_path / "res", workers=0, progress=False)
+    assert len(report.succeeded) == 2
+    for r in sweep_table(tmp_path / "res"):
+        assert r["backend"] == "vqe"
+        assert r["energy"] == pytest.approx(exact(4, r["J2"]).energy, abs=1e-8)
+
+
+@pytest.mark.slow
+def test_sweep_on_the_vmc_backend_with_warm_start(write_sweep, tmp_path):
+    options = (
+        "[backends.vmc]\nn_iter = 60\nn_samples = 256\nn_eval_samples = 2048\nd_model = 8\n"
+        'n_heads = 2\nn_layers = 1\nwarm_start = "J2"\n'
+    )
+    sweep = _heisenberg_sweep(write_sweep, options, J2="[0.0, 0.1]", L=6)
+    out = tmp_path / "res"
+    report = run_sweep(sweep, out, workers=1, progress=False)
+    assert len(report.succeeded) == 2
+    store = Store(out)
+    first, second = sorted(store.points(), key=lambda p: p.params["J2"])
+    for p in (first, second):
+        res = store.load(p.id)
+        ref = exact(6, p.params["J2"]).energy
+        # variational upper bound (within 5 standard errors) and a short run's accuracy
+        assert res.energy > ref - 5 * res.energy_error
+        assert abs(res.energy - ref) / abs(ref) < 0.03
+        assert res.options["progress"] is False
+        assert res.options["checkpoint_dir"] == str((out / "checkpoints" / p.id).resolve())
+    assert Path(store.load(second.id).options["warm_start"]) == store.result_dir(first.id).resolve()
+    assert not (out / "checkpoints").exists() or not any((out / "checkpoints").iterdir())
