@@ -39,9 +39,10 @@ class Schwinger(Model):
     ``L_n = sum_{l <= n} (Q_l + q_l)``, giving the long-range electric term
     (no link qubits: ``N`` qubits). In spin language (Martinez et al., Nature
     534, 516 (2016), ``H = J W`` with ``w = x J``, ``J = g^2 a / 2``) with our
-    convention ``phi^dag phi = (1 - Z)/2``:
+    convention ``phi^dag phi = (1 - Z)/2`` this is exactly (N even)
     ``W = (x/2) sum (X_n X_{n+1} + Y_n Y_{n+1}) - (mu/2) sum (-1)^n Z_n
-    + sum (L_n + alpha)^2 + const``.
+    + sum (L_n + alpha)^2`` with ``L_n = sum_{l<=n} [(1 - Z_l)/2 - (l mod 2) + q_l]``.
+    Energies are in units of ``g^2 a / 2``; ``W / N`` is the energy per site.
 
     The only Gauss-law generator left is the total charge
     ``sum_n Q_n = total_charge`` (the field beyond the last site), declared as a
