@@ -5,8 +5,8 @@
     manybody run SWEEP.toml [--out DIR] [--workers N] [--scheduler tcp://host:8786]
                             [--dry-run] [--retry-failed] [--no-progress]
     manybody status RESULTS/ [--failed]
-    manybody table RESULTS/ [--format text|csv] [--output FILE]
-    manybody plot RESULTS/ [--x AXIS] [--y energy,OBS,...] [--output FILE.png|pdf]
+    manybody table RESULTS/ [--format text|csv] [--output FILE] [--average AXIS]
+    manybody plot RESULTS/ [--x AXIS] [--y energy,OBS,...] [--output FILE.png|pdf] [--average AXIS]
     manybody ibm list|status JOB_ID|fetch JOB_ID
 
 Importing this module is fast: every command imports what it needs when it
@@ -43,12 +43,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["text", "csv"], default="text")
     p.add_argument("--output", "-o", help="write to this file instead of stdout")
     p.add_argument("--done-only", action="store_true", help="only the finished points")
+    p.add_argument(
+        "--average", metavar="AXIS", help="average over a grid axis (disorder seeds): mean, sem, n"
+    )
 
     p = sub.add_parser("plot", help="plot energy and observables against a grid axis")
     p.add_argument("results")
     p.add_argument("--x", help="grid axis on the horizontal axis (default: the first varying one)")
     p.add_argument("--y", help="comma-separated quantities (default: energy and scalar observables)")
     p.add_argument("--output", "-o", help="figure file, .png or .pdf (default: RESULTS/plot.png)")
+    p.add_argument("--average", metavar="AXIS", help="average over a grid axis (disorder seeds)")
 
     p = sub.add_parser("ibm", help="recorded IBM Quantum hardware jobs")
     ibm = p.add_subparsers(dest="ibm_command", required=True, metavar="ACTION")
@@ -107,9 +111,12 @@ def _status(args) -> int:
 
 
 def _table(args) -> int:
-    from manybody.jobs import format_table, sweep_table
+    from manybody.jobs import Store, average_rows, format_table, sweep_table
 
-    text = format_table(sweep_table(args.results, include_unfinished=not args.done_only), args.format)
+    rows = sweep_table(args.results, include_unfinished=not args.done_only)
+    if args.average:
+        rows = average_rows(rows, list(Store(args.results).index()["axes"]), args.average)
+    text = format_table(rows, args.format)
     if args.output:
         with open(args.output, "w") as f:
             f.write(text)
@@ -122,7 +129,7 @@ def _plot(args) -> int:
     from manybody.jobs import plot_sweep
 
     y = [q.strip() for q in args.y.split(",")] if args.y else None
-    print(plot_sweep(args.results, x=args.x, y=y, output=args.output))
+    print(plot_sweep(args.results, x=args.x, y=y, output=args.output, average=args.average))
     return 0
 
 

@@ -16,7 +16,7 @@ from manybody.jobs.execute import RunReport, run_sweep
 from manybody.jobs.plot import plot_sweep
 from manybody.jobs.store import Store
 from manybody.jobs.sweep import Point, RunOptions, Sweep, SweepError, load_sweep, parse_sweep, point_id
-from manybody.jobs.table import format_table, sweep_table
+from manybody.jobs.table import average_rows, format_table, sweep_table
 
 __all__ = [
     "load_sweep",
@@ -24,6 +24,7 @@ __all__ = [
     "run_sweep",
     "sweep_table",
     "format_table",
+    "average_rows",
     "plot_sweep",
     "Sweep",
     "Point",

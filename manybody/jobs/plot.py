@@ -13,7 +13,7 @@ import itertools
 from pathlib import Path
 
 from manybody.jobs.store import Store
-from manybody.jobs.table import sweep_table
+from manybody.jobs.table import average_rows, error_column, sweep_table
 
 __all__ = ["plot_sweep"]
 
@@ -23,7 +23,7 @@ _LABELS = {
     "variance": r"Var(E) = $\langle H^2\rangle - \langle H\rangle^2$",
     "v_score": r"V-score $N\,\mathrm{Var}(E)/(E - E_\infty)^2$",
 }
-_NOT_Y = {"backend", "status", "time", "id", "energy_error"}
+_NOT_Y = {"backend", "status", "time", "id", "n"}
 
 
 def _describe(store: Store, names: list[str]) -> dict[str, str]:
@@ -50,7 +50,14 @@ def _compact(value) -> str:
     return str(value)
 
 
-def plot_sweep(root, x: str | None = None, y: list[str] | None = None, output=None, dpi: int = 150) -> Path:
+def plot_sweep(
+    root,
+    x: str | None = None,
+    y: list[str] | None = None,
+    output=None,
+    average: str | None = None,
+    dpi: int = 150,
+) -> Path:
     """Plot a results folder; return the path of the written figure.
 
     Parameters
@@ -65,6 +72,9 @@ def plot_sweep(root, x: str | None = None, y: list[str] | None = None, output=No
         also ``energy_per_site``, ``variance``, ``v_score``.
     output : str or Path, optional
         The figure file (default ``<root>/plot.png``); PNG, PDF or SVG by suffix.
+    average : str, optional
+        A grid axis to average over (disorder seeds): points show the mean and
+        its standard error over that axis (see ``average_rows``).
     """
     from matplotlib.figure import Figure
 
@@ -72,6 +82,9 @@ def plot_sweep(root, x: str | None = None, y: list[str] | None = None, output=No
     index = store.index()
     axes = index["axes"]
     rows = sweep_table(root, include_unfinished=False)
+    if average is not None:
+        rows = average_rows(rows, list(axes), average)
+        axes = {a: v for a, v in axes.items() if a != average}
     if not rows:
         raise ValueError(f"{root}: no finished point to plot")
     if x is None:
@@ -83,10 +96,12 @@ def plot_sweep(root, x: str | None = None, y: list[str] | None = None, output=No
         raise ValueError(f"x must be a grid axis, one of {list(axes)}, got {x!r}")
     if any(isinstance(r[x], (list, dict, str, bool)) for r in rows):
         raise ValueError(f"axis {x!r} is not numeric: choose another x among {list(axes)}")
-    available = [k for k in rows[0] if k not in _NOT_Y and k not in axes and not k.endswith("_error")]
-    for r in rows[1:]:
+    available = []
+    for r in rows:
         available += [
-            k for k in r if k not in available and k not in _NOT_Y | set(axes) and not k.endswith("_error")
+            k
+            for k in r
+            if k not in available and k not in _NOT_Y and k not in axes and not k.endswith(("_error", "_sem"))
         ]
     if y is None:
         y = ["energy"] + [k for k in available if k not in _LABELS]
@@ -109,8 +124,8 @@ def plot_sweep(root, x: str | None = None, y: list[str] | None = None, output=No
             pts = sorted((p for p in pts if p.get(q) is not None), key=lambda p: p[x])
             if not pts:
                 continue
-            err_key = "energy_error" if q == "energy" else f"{q}_error"
-            err = [p.get(err_key) or 0.0 for p in pts] if q in ("energy",) or err_key in pts[0] else None
+            err_key = error_column(pts[0], q)
+            err = [p.get(err_key) or 0.0 for p in pts] if err_key else None
             ax.errorbar(
                 [p[x] for p in pts],
                 [p[q] for p in pts],

@@ -6,6 +6,10 @@ Columns: the grid axes, ``backend`` (the label in the sweep file), ``status``,
 (``N Var(E) / (E - E_inf)^2``), each scalar observable and its error
 (``<name>_error``), ``time`` (seconds of solve plus observables) and ``id``.
 Energies are in the units of the model's couplings.
+
+:func:`average_rows` averages finished rows over one axis (disorder seeds):
+each value column becomes the sample mean, ``<name>_sem`` its standard error
+``std / sqrt(n)`` over the samples (ddof = 1), and ``n`` the number of samples.
 """
 
 from __future__ import annotations
@@ -18,7 +22,9 @@ import numpy as np
 
 from manybody.jobs.store import Store
 
-__all__ = ["sweep_table", "format_table"]
+__all__ = ["sweep_table", "average_rows", "format_table", "error_column"]
+
+_KEYS = ("backend", "status", "id")
 
 
 def sweep_table(root, include_unfinished: bool = True) -> list[dict]:
@@ -52,6 +58,40 @@ def sweep_table(root, include_unfinished: bool = True) -> list[dict]:
     return rows
 
 
+def average_rows(rows: list[dict], axes: list[str], over: str) -> list[dict]:
+    """Average the finished rows over the grid axis ``over`` (e.g. ``"seed"``), per backend
+    and values of the other ``axes`` (see the module docstring)."""
+    if over not in axes:
+        raise ValueError(f"cannot average over {over!r}: it is not a grid axis, one of {axes}")
+    others = [a for a in axes if a != over]
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        if r.get("status") == "done":
+            groups.setdefault((r["backend"], *(repr(r[a]) for a in others)), []).append(r)
+    out = []
+    for members in groups.values():
+        row = {a: members[0][a] for a in others}
+        row.update(backend=members[0]["backend"], n=len(members))
+        columns = [k for k in _columns(members) if k not in (*_KEYS, *axes) and not k.endswith("_error")]
+        for k in columns:
+            data = np.array([m[k] for m in members if m.get(k) is not None], dtype=float)
+            if data.size == 0:
+                continue
+            row[k] = float(data.mean())
+            if k != "time":
+                row[f"{k}_sem"] = float(data.std(ddof=1) / np.sqrt(data.size)) if data.size > 1 else None
+        out.append(row)
+    return out
+
+
+def error_column(row: dict, name: str) -> str | None:
+    """The column holding the error bar of ``name`` in a (plain or averaged) row."""
+    for key in (f"{name}_sem", f"{name}_error"):
+        if key in row:
+            return key
+    return "energy_error" if name == "energy" and "energy_error" in row else None
+
+
 def _columns(rows: list[dict]) -> list[str]:
     cols = []
     for row in rows:
@@ -68,7 +108,7 @@ def _fmt(col: str, value) -> str:
     if isinstance(value, float):
         if not math.isfinite(value):
             return str(value)
-        if col.endswith("_error") or col in ("variance", "v_score", "time"):
+        if col.endswith(("_error", "_sem")) or col in ("variance", "v_score", "time"):
             return f"{value:.3g}"
         return f"{value:.12g}"
     return str(value)

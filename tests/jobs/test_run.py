@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import manybody as mb
@@ -259,3 +260,28 @@ def test_sweep_on_the_vmc_backend_with_warm_start(write_sweep, tmp_path):
         assert res.options["checkpoint_dir"] == str((out / "checkpoints" / p.id).resolve())
     assert Path(store.load(second.id).options["warm_start"]) == store.result_dir(first.id).resolve()
     assert not (out / "checkpoints").exists() or not any((out / "checkpoints").iterdir())
+
+
+def test_disorder_average_over_seeds(write_sweep, tmp_path, capsys):
+    from manybody.models import SYK
+
+    sweep = write_sweep(
+        """
+        [model]
+        name = "syk"
+        n_majoranas = 8
+        [grid]
+        seed = {start = 0, stop = 4}
+        [backends.exact]
+        """
+    )
+    out = tmp_path / "res"
+    assert run_sweep(sweep, out, workers=0, progress=False).ran == 4
+    assert main(["table", str(out), "--average", "seed", "--format", "csv"]) == 0
+    (row,) = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    energies = [mb.solve(SYK(8, seed=s), backend="exact", observables=[]).energy for s in range(4)]
+    assert int(row["n"]) == 4 and row["backend"] == "exact"
+    assert float(row["energy"]) == pytest.approx(np.mean(energies), abs=1e-10)
+    assert float(row["energy_sem"]) == pytest.approx(np.std(energies, ddof=1) / 2, abs=1e-10)
+    assert main(["plot", str(out), "--average", "seed"]) == 2  # nothing left to plot against
+    assert "no grid axis" in capsys.readouterr().err
