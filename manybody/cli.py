@@ -69,16 +69,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _run(args) -> int:
     from manybody.jobs import Store, load_sweep, run_sweep
+    from manybody.jobs.execute import make_tasks, output_folder
 
     sweep = load_sweep(args.sweep)
     if args.dry_run:
-        out = args.out or sweep.output
-        store = Store(out) if out else None
-        print(f"{sweep.name}: {len(sweep.points)} points (model {sweep.model['name']!r})")
+        store = Store(args.out or output_folder(sweep))
+        tasks = make_tasks(sweep.points)
+        print(
+            f"{sweep.name}: {len(sweep.points)} points in {len(tasks)} tasks, model {sweep.model['name']!r}, "
+            f"results in {store.root}"
+        )
+        for label, spec in sweep.backends.items():
+            if spec["warm_start"]:
+                print(f"  {label}: warm start along {spec['warm_start']} (those points run in order)")
         for p in sweep.points:
-            state = store.state(p.id) if store else "pending"
             params = ", ".join(f"{k}={v}" for k, v in p.params.items())
-            print(f"  {p.id}  {p.label:<10} {state:<8} {params}")
+            print(f"  {p.id}  {p.label:<10} {store.state(p.id):<8} {params}")
         return 0
     report = run_sweep(
         sweep,

@@ -41,7 +41,7 @@ from pathlib import Path
 from manybody.jobs.store import Store
 from manybody.jobs.sweep import Point, RunOptions, Sweep, load_sweep, parse_sweep
 
-__all__ = ["run_sweep", "RunReport", "make_tasks", "run_task"]
+__all__ = ["run_sweep", "RunReport", "make_tasks", "run_task", "output_folder"]
 
 _GPU_BACKENDS = {"vmc"}
 
@@ -169,6 +169,11 @@ def _runtime_options(point: Point, store: Store, previous: Path | None) -> dict:
     if "checkpoint_dir" in fields:
         options.setdefault("checkpoint_dir", str(store.root / "checkpoints" / point.id))
     return options
+
+
+def output_folder(sweep: Sweep) -> Path:
+    """The sweep's results folder: its ``output``, else ``results/<name>`` (relative to the cwd)."""
+    return Path(sweep.output) if sweep.output else Path("results") / sweep.name
 
 
 def _where() -> dict:
@@ -299,7 +304,7 @@ def run_sweep(
     if workers is not None:
         run = RunOptions(**{**run.__dict__, "workers": workers})
     scheduler = scheduler if scheduler is not None else run.scheduler
-    store = Store(out if out is not None else (sweep.output or Path("results") / sweep.name))
+    store = Store(out if out is not None else output_folder(sweep))
     with store.lock():
         store.clean_temporary()
         store.clear_running()

@@ -1,5 +1,7 @@
 """Sweep files: grid expansion, deterministic ids, and one clear error per bad file."""
 
+from pathlib import Path
+
 import pytest
 
 from manybody.cli import main
@@ -140,3 +142,28 @@ def test_cli_reports_a_bad_file_in_one_line(write_sweep, capsys):
     assert main(["run", str(path)]) == 2
     err = capsys.readouterr().err.strip()
     assert err == f"manybody run: error: {path}: [grid] J2 is empty: give at least one value"
+
+
+EXAMPLES = sorted((Path(__file__).parents[2] / "examples").glob("*.toml"))
+
+
+def test_example_sweep_files_are_valid():
+    assert len(EXAMPLES) >= 4
+    for path in EXAMPLES:
+        sweep = load_sweep(path)
+        assert sweep.points and sweep.output == f"results/{path.stem}", path
+
+
+def test_dry_run_lists_points_and_runs_nothing(write_sweep, tmp_path, capsys):
+    path = write_sweep(BASE + '[grid]\nJ2 = [0.0, 0.5]\n"lattice.L" = [4, 6]\n[backends.exact]\n')
+    out = tmp_path / "res"
+    assert main(["run", str(path), "--out", str(out), "--dry-run"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("sweep: 4 points in 4 tasks, model 'heisenberg'")
+    assert [line.split()[1:] for line in lines[1:]] == [
+        ["exact", "pending", "J2=0.0,", "lattice.L=4"],
+        ["exact", "pending", "J2=0.0,", "lattice.L=6"],
+        ["exact", "pending", "J2=0.5,", "lattice.L=4"],
+        ["exact", "pending", "J2=0.5,", "lattice.L=6"],
+    ]
+    assert not out.exists()
