@@ -74,7 +74,7 @@ def _run(args) -> int:
     sweep = load_sweep(args.sweep)
     if args.dry_run:
         store = Store(args.out or output_folder(sweep))
-        tasks = make_tasks(sweep.points)
+        tasks = make_tasks(sweep.points, sweep.groups)
         print(
             f"{sweep.name}: {len(sweep.points)} points in {len(tasks)} tasks, model {sweep.model['name']!r}, "
             f"results in {store.root}"

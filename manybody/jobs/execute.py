@@ -81,19 +81,17 @@ class RunReport:
         return text + f" ({self.seconds:.1f} s)"
 
 
-def make_tasks(points: list[Point]) -> list[list[Point]]:
-    """Group points into tasks: singletons, or warm-start lines ordered along their axis."""
+def make_tasks(points: list[Point], groups: list[list[str]]) -> list[list[Point]]:
+    """Group points into tasks: singletons, or warm-start lines along an axis (and the axes
+    zipped with it), ordered along it. ``groups`` are the sweep's axis groups."""
     tasks, lines = [], {}
     for p in points:
         if not p.warm_start:
             tasks.append([p])
             continue
-        rest = tuple(sorted((k, repr(v)) for k, v in p.params.items() if k != p.warm_start))
-        lines.setdefault((p.label, rest), []).append(p)
-    for line in lines.values():
-        axis = line[0].warm_start
-        values = [p.params[axis] for p in line]
-        tasks.append([line[i] for i in sorted(range(len(line)), key=lambda i: (line[i].index, values[i]))])
+        k = next(i for i, g in enumerate(groups) if p.warm_start in g)
+        lines.setdefault((p.label, *p.index[:k], *p.index[k + 1 :]), []).append(p)
+    tasks += [sorted(line, key=lambda p: p.index) for line in lines.values()]
     return tasks
 
 
@@ -316,7 +314,7 @@ def run_sweep(
 
         pending = [p for p in sweep.points if todo(p)]
         report = RunReport(store.root, len(sweep.points), len(sweep.points) - len(pending))
-        tasks = [t for t in make_tasks(sweep.points) if any(todo(p) for p in t)]
+        tasks = [t for t in make_tasks(sweep.points, sweep.groups) if any(todo(p) for p in t)]
         if tasks:
             _run_tasks(store, sweep, run, scheduler, tasks, retry_failed, report, progress, len(pending))
     report.seconds = time.perf_counter() - start

@@ -17,7 +17,8 @@ import pytest
 
 import manybody as mb
 from manybody.cli import main
-from manybody.jobs import Store, run_sweep, sweep_table
+from manybody.jobs import Store, load_sweep, run_sweep, sweep_table
+from manybody.jobs.execute import make_tasks
 from manybody.lattice import Chain
 from manybody.models import Heisenberg
 
@@ -131,14 +132,20 @@ def test_failed_point_is_recorded_and_retried(write_sweep, tmp_path, capsys):
 
 
 def test_warm_start_passes_previous_result_along_the_axis(write_sweep, tmp_path):
-    sweep = probe_sweep(write_sweep, 'warm_start = "J2"', grid='J2 = [0.0, 0.2, 0.4]\n"lattice.L" = [6, 8]')
+    grid = 'J2 = [0.0, 0.2, 0.4]\nh = [0.0, 0.1, 0.2]\n"lattice.L" = [6, 8]\nzip = [["J2", "h"]]'
+    sweep = probe_sweep(write_sweep, 'warm_start = "J2"', grid=grid)
+    tasks = make_tasks(load_sweep(sweep).points, load_sweep(sweep).groups)
+    assert sorted([(p.params["lattice.L"], p.params["J2"], p.params["h"]) for p in t] for t in tasks) == [
+        [(L, 0.0, 0.0), (L, 0.2, 0.1), (L, 0.4, 0.2)] for L in (6, 8)
+    ]  # one line per size, along the zipped (J2, h) axis
     out = tmp_path / "res"
     report = run_sweep(sweep, out, workers=0, progress=False)
     assert len(report.succeeded) == 6
     store = Store(out)
     for p in store.points():
         res = store.load(p.id)
-        assert res.energy == pytest.approx(exact(p.params["lattice.L"], p.params["J2"]).energy, abs=1e-10)
+        ref = mb.solve(Heisenberg(Chain(p.params["lattice.L"]), J2=p.params["J2"], h=p.params["h"]), "exact")
+        assert res.energy == pytest.approx(ref.energy, abs=1e-10)
         if p.params["J2"] == 0.0:
             assert "warm_start_from" not in res.info
         else:
