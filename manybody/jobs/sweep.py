@@ -50,6 +50,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from manybody.jobs.grid import check_keys, combinations, model_kwargs, parse_grid
+from manybody.jobs.plugins import load_plugins
 from manybody.model import model_class
 
 __all__ = ["SweepError", "Sweep", "Point", "RunOptions", "load_sweep", "parse_sweep", "point_id"]
@@ -141,7 +142,26 @@ class Point:
 
 @dataclass
 class Sweep:
-    """A validated sweep: its settings and the expanded list of points."""
+    """A validated sweep: its settings and the expanded list of points.
+
+    Attributes
+    ----------
+    name, output : str
+        From the file (``output`` may be None: ``results/<name>``).
+    model : dict
+        The ``[model]`` table (``name`` and fixed parameters).
+    axes : dict of str -> list
+        Grid axes and their values; ``groups`` lists the zipped axes together.
+    backends : dict of label -> {"backend", "options", "warm_start"}
+    observables : list of str, "all" or None
+        As written (None: each model's defaults).
+    plugins : list of str
+        Absolute paths of the plugin files.
+    run : RunOptions
+    points : list of Point
+    source, path :
+        The file's text and path (None for a sweep given as a dict).
+    """
 
     name: str
     model: dict
@@ -197,8 +217,6 @@ def parse_sweep(data: dict, source: str = "", path: Path | None = None) -> Sweep
             fail(f"plugins[{k}] must be a file path (string), got {p!r}")
     base = path.parent if path is not None else Path.cwd()
     plugins = [str((base / p).resolve()) for p in plugins]
-    from manybody.jobs.plugins import load_plugins
-
     try:
         load_plugins(plugins)
     except Exception as err:  # noqa: BLE001 - any import error of a user file

@@ -167,3 +167,13 @@ def test_dry_run_lists_points_and_runs_nothing(write_sweep, tmp_path, capsys):
         ["exact", "pending", "J2=0.5,", "lattice.L=6"],
     ]
     assert not out.exists()
+
+
+def test_cli_and_jobs_import_no_heavy_library():
+    import subprocess
+    import sys
+
+    heavy = ["jax", "netket", "quimb", "qiskit", "openfermion", "dask", "distributed", "matplotlib", "tqdm"]
+    code = f"import sys, manybody.cli, manybody.jobs; print([m for m in {heavy} if m in sys.modules])"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
