@@ -19,9 +19,9 @@ Executors
   is unsafe.
 * ``workers=0``: in the calling process, one point after the other (debugging,
   notebooks).
-* Dask: ``scheduler="tcp://host:8786"`` (or a ``distributed.Client``); VMC
-  points ask for one unit of the ``gpu_resource`` worker resource when a
-  worker of the cluster declares it.
+* Dask: ``scheduler="tcp://host:8786"`` (or a ``distributed.Client``); points
+  of ``gpu_backends`` (VMC) ask for one unit of the ``gpu_resource`` worker
+  resource when a worker of the cluster declares it.
 """
 
 from __future__ import annotations
@@ -42,8 +42,6 @@ from manybody.jobs.store import Store
 from manybody.jobs.sweep import Point, RunOptions, Sweep, load_sweep, parse_sweep
 
 __all__ = ["run_sweep", "RunReport", "make_tasks", "run_task", "output_folder"]
-
-_GPU_BACKENDS = {"vmc"}
 
 
 @dataclass
@@ -359,7 +357,7 @@ def _run_tasks(store, sweep, run, scheduler, tasks, retry_failed, report, progre
                         "plugins": sweep.plugins,
                         "env": env,
                     }
-                    futures[submit(payload, t[0].backend in _GPU_BACKENDS)] = t
+                    futures[submit(payload, t[0].backend in run.gpu_backends)] = t
                 for fut in cf.as_completed(futures):
                     try:
                         finish(fut.result(), bar)

@@ -84,8 +84,11 @@ class RunOptions:
         ``XLA_PYTHON_CLIENT_MEM_FRACTION`` in the workers (e.g. 0.45 for two
         workers per GPU).
     gpu_resource : str
-        Name of the Dask worker resource that VMC points ask for (one unit)
-        when some worker of the cluster declares it; "" disables this.
+        Name of the Dask worker resource that the points of ``gpu_backends``
+        ask for (one unit) when some worker of the cluster declares it; ""
+        disables this.
+    gpu_backends : tuple of str
+        Backends whose points want a GPU (default: ``("vmc",)``).
     """
 
     workers: int | None = None
@@ -94,6 +97,7 @@ class RunOptions:
     xla_preallocate: bool = False
     xla_mem_fraction: float | None = None
     gpu_resource: str = "GPU"
+    gpu_backends: tuple = ("vmc",)
 
 
 @dataclass(frozen=True)
@@ -263,6 +267,9 @@ def _parse_run(fail, table) -> RunOptions:
     frac = _typed(fail, table, "xla_mem_fraction", (int, float), None, w)
     if frac is not None and not 0 < frac <= 1:
         fail(f"[run] xla_mem_fraction must be in (0, 1], got {frac}")
+    gpu = _typed(fail, table, "gpu_backends", list, ["vmc"], w)
+    if not all(isinstance(b, str) for b in gpu):
+        fail(f"[run] gpu_backends must be a list of backend names, got {gpu!r}")
     return RunOptions(
         workers=workers,
         scheduler=_typed(fail, table, "scheduler", str, None, w),
@@ -270,6 +277,7 @@ def _parse_run(fail, table) -> RunOptions:
         xla_preallocate=_typed(fail, table, "xla_preallocate", bool, False, w),
         xla_mem_fraction=frac,
         gpu_resource=_typed(fail, table, "gpu_resource", str, "GPU", w),
+        gpu_backends=tuple(gpu),
     )
 
 

@@ -170,6 +170,31 @@ def test_sweep_on_a_dask_local_cluster(write_sweep, tmp_path):
         assert res.energy == pytest.approx(exact(8, p.params["J2"]).energy, abs=1e-10)
 
 
+def test_gpu_backends_ask_for_the_gpu_resource_on_dask(write_sweep, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    from distributed.diagnostics.plugin import SchedulerPlugin
+
+    class Restrictions(SchedulerPlugin):
+        """Record each task's resource restrictions when it starts processing."""
+
+        def __init__(self, scheduler):
+            self.scheduler, self.seen = scheduler, []
+
+        def transition(self, key, start, finish, *args, **kwargs):
+            if finish == "processing":
+                self.seen.append(self.scheduler.tasks[key].resource_restrictions or {})
+
+    sweep = probe_sweep(write_sweep, "[backends.exact]\n[run]\ngpu_backends = ['probe']", grid="J2 = [0.0]")
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=False, dashboard_address=":0", resources={"GPU": 1}
+    ) as cluster:
+        spy = Restrictions(cluster.scheduler)
+        cluster.scheduler.add_plugin(spy)
+        report = run_sweep(sweep, tmp_path / "res", scheduler=cluster.scheduler_address, progress=False)
+    assert len(report.succeeded) == 2
+    assert sorted(spy.seen, key=len) == [{}, {"GPU": 1}]  # exact: anywhere; probe: one GPU unit
+
+
 def test_sigkill_midway_then_rerun_completes_without_corruption(write_sweep, tmp_path):
     sweep = probe_sweep(write_sweep, "sleep = 0.6", grid="J2 = [0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35]")
     out = tmp_path / "res"
