@@ -256,12 +256,13 @@ def _executors(run: RunOptions, n_tasks: int, scheduler):
     threads = run.threads_per_worker or max(1, (os.cpu_count() or 1) // workers)
     env = _worker_env(run)
     env.update({k: str(threads) for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")})
+    # workers are spawned on demand (at submit), so the environment stays set while the pool lives
     with _environ(env):
         pool = cf.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
-    try:
-        yield lambda task, wants_gpu: pool.submit(run_task, task)
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        try:
+            yield lambda task, wants_gpu: pool.submit(run_task, task)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 def run_sweep(

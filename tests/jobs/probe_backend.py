@@ -3,7 +3,8 @@
 ``backend = "probe"`` solves exactly like ``exact`` and can additionally sleep,
 fail at one value of J2 (unless a marker file exists), kill its process at
 another (``crash_J2``, like a segfault or an out-of-memory kill), and accept a
-``warm_start`` result folder, whose energy it records in ``info``.
+``warm_start`` result folder, whose J2 it records in ``info`` (with the
+worker's thread and JAX-memory environment variables).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ class ProbeBackend(ExactBackend):
         ):
             raise RuntimeError(f"probe failure at J2={options.fail_J2}")
         sol = super().solve(model, options)
+        sol.info["env"] = {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "XLA_PYTHON_CLIENT_PREALLOCATE")}
         if options.warm_start is not None:
             previous = Result.load(options.warm_start)
             sol.info.update(warm_start_from=options.warm_start, warm_start_J2=previous.model["J2"])

@@ -234,7 +234,8 @@ def test_sigkill_midway_then_rerun_completes_without_corruption(write_sweep, tmp
 
 
 def test_dead_worker_fails_only_its_point(write_sweep, tmp_path):
-    sweep = probe_sweep(write_sweep, "crash_J2 = 0.1", grid="J2 = [0.0, 0.1, 0.2]")
+    options = "crash_J2 = 0.1\n[run]\nthreads_per_worker = 1\nxla_preallocate = true"
+    sweep = probe_sweep(write_sweep, options, grid="J2 = [0.0, 0.1, 0.2]")
     out = tmp_path / "res"
     report = run_sweep(sweep, out, workers=1, progress=False)
     store = Store(out)
@@ -243,7 +244,11 @@ def test_dead_worker_fails_only_its_point(write_sweep, tmp_path):
     assert "worker process died" in store.failure(status["failed"][0].id)["error"]
     assert sorted(report.failed) == [status["failed"][0].id] and len(report.succeeded) == 2
     for p in status["done"]:
-        assert store.load(p.id).energy == pytest.approx(exact(8, p.params["J2"]).energy, abs=1e-10)
+        res = store.load(p.id)
+        assert res.energy == pytest.approx(exact(8, p.params["J2"]).energy, abs=1e-10)
+        # both worker pools (before and after the crash) got the run's environment
+        assert res.info["env"] == {"OMP_NUM_THREADS": "1", "XLA_PYTHON_CLIENT_PREALLOCATE": "true"}
+    assert os.environ.get("XLA_PYTHON_CLIENT_PREALLOCATE") != "true"  # restored in this process
 
 
 def _heisenberg_sweep(write_sweep, backends, J2="[0.0, 0.3]", L=4):
