@@ -97,8 +97,9 @@ def run_task(task: dict) -> list[dict]:
     """Run a task's points in order (the function executed by workers).
 
     ``task`` holds plain data: ``root`` (results folder), ``points`` (point
-    dicts), ``retry_failed``, ``plugins`` and ``env`` (environment variables
-    applied if JAX is not yet imported in this process). Each point's result
+    dicts), ``retry_failed``, ``skip`` (ids not to run), ``plugins`` and ``env``
+    (environment variables for Dask workers, applied if JAX is not yet
+    imported in the worker's process). Each point's result
     is saved to the store, or its failure recorded; returns one
     ``{"id", "status", "error"}`` per point run.
     """
@@ -356,7 +357,7 @@ def _run_tasks(store, sweep, run, scheduler, tasks, retry_failed, report, progre
                         "retry_failed": retry_failed,
                         "skip": sorted(given_up),
                         "plugins": sweep.plugins,
-                        "env": env,
+                        "env": env if scheduler is not None else {},  # local workers inherit it
                     }
                     futures[submit(payload, t[0].backend in run.gpu_backends)] = t
                 for fut in cf.as_completed(futures):
