@@ -181,6 +181,12 @@ def main(argv=None) -> int:
     except (SweepError, OSError, ValueError, RuntimeError) as err:
         print(f"manybody {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(
+            f"manybody {args.command}: interrupted (finished results are kept: rerun to continue)",
+            file=sys.stderr,
+        )
+        return 130
 
 
 if __name__ == "__main__":
