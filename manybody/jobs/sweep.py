@@ -326,6 +326,10 @@ def _parse_backends(fail, table, groups) -> dict:
         except ValueError as err:
             fail(f"{where}: {err}")
         warm = opts.pop("warm_start", False)
+        if "checkpoint_dir" in opts:
+            fail(
+                f"{where} checkpoint_dir: a sweep gives each point its own (RESULTS/checkpoints/<id>): remove it"
+            )
         fields = [f.name for f in dataclasses.fields(be.Options)]
         if warm is not False:
             if "warm_start" not in fields:

@@ -118,6 +118,10 @@ BAD = {
         BASE + "[grid]\nJ2 = [0, 1]\n[backends.exact]\nwarm_start = true\n",
         r"\[backends.exact\] warm_start: backend 'exact' has no warm_start option",
     ),
+    "shared checkpoint folder": (
+        BASE + '[backends.vmc]\ncheckpoint_dir = "ckpt"\n',
+        r"\[backends.vmc\] checkpoint_dir: a sweep gives each point its own",
+    ),
     "too large for the backend": (
         BASE.replace("L = 6", "L = 40") + "[backends.exact]\n",
         r"at most \d+ qubits",
