@@ -9,8 +9,9 @@ Hamiltonian alone, so it serves every model:
    (X or Y): ``XX + YY`` on a bond, a Jordan-Wigner hopping
    ``X Z..Z X + Y Z..Z Y``, a gauge-link hopping ``sigma^+ U sigma^-`` + h.c.
    A diagonal term whose support equals a unit's flip set joins that unit
-   (``ZZ`` of a Heisenberg bond); the other diagonal terms form one diagonal
-   unit (Hubbard interaction, fields, electric energy).
+   (``ZZ`` of a Heisenberg bond); the other diagonal terms form the last
+   group, one unit per support (Hubbard interaction on a site, a field,
+   an electric energy).
 2. Units are coloured greedily into *groups* of mutually commuting terms
    (even / odd bonds on a chain, hopping directions on a lattice), so
    ``exp(-i theta H_group)`` is an exact product of Pauli rotations.
@@ -28,7 +29,13 @@ Initial states
 those satisfying the constraints (Neel for an antiferromagnet, a charge-density
 or Gauss-law vacuum for gauge models, a filled configuration for Hubbard);
 ``"singlets"``: a product of singlets ``(|01> - |10>)/sqrt 2`` on a perfect
-matching of the Hamiltonian's bonds (spin models); ``"zero"``: ``|0...0>``.
+matching of the Hamiltonian's bonds (spin models); ``"slater"``: for a
+fermionic Hamiltonian, the ground state of its quadratic part with the
+particle numbers of the model's constraints (half-filled Fermi sea for
+Hubbard), prepared with OpenFermion's Givens-rotation network
+(``XXPlusYYGate`` + ``rz``); ``"zero"``: ``|0...0>``. ``"auto"`` picks
+singlets for Heisenberg models, the Slater determinant for fermionic
+models with number constraints, else ``"basis"``.
 """
 
 from __future__ import annotations
@@ -44,6 +51,7 @@ from qiskit.quantum_info import SparsePauliOp
 
 from manybody.circuits.compiler import pauli_commute
 from manybody.constraints import LinearConstraint, ParityConstraint
+from manybody.operators import of
 
 __all__ = [
     "ANSATZE",
@@ -56,7 +64,7 @@ __all__ = [
 ]
 
 ANSATZE = ("hva", "hea", "number_preserving", "gauge_invariant")
-INITIAL_STATES = ("auto", "basis", "singlets", "zero")
+INITIAL_STATES = ("auto", "basis", "singlets", "slater", "zero")
 _MAX_ENUMERATE = 24
 
 
@@ -107,8 +115,8 @@ def _flip_set(term) -> frozenset:
 def term_groups(qop) -> list[list[list[tuple]]]:
     """The Hamiltonian's terms as groups of units of ``(term, coefficient)``.
 
-    Units within a group commute term by term; the diagonal unit (if any) is
-    the last group. See the module docstring.
+    Units within a group commute term by term; the diagonal units (if any)
+    form the last group. See the module docstring.
     """
     units: dict[frozenset, list] = {}
     diag = []
@@ -143,7 +151,10 @@ def term_groups(qop) -> list[list[list[tuple]]]:
         else:
             groups.append([unit])
     if rest:
-        groups.append([rest])
+        by_support: dict[frozenset, list] = {}
+        for term, c in rest:
+            by_support.setdefault(frozenset(q for q, _ in term), []).append((term, c))
+        groups.append([by_support[k] for k in sorted(by_support, key=lambda f: (len(f), sorted(f)))])
     return groups
 
 
@@ -232,14 +243,68 @@ def _singlet_pairs(model, groups) -> list[tuple[int, int]] | None:
     return pairs
 
 
+def _occupied_orbitals(model) -> np.ndarray | None:
+    """Rows ``Q`` (N_f, n): lowest orbitals of the quadratic part in each number-constrained block."""
+    ofm = of()
+    ham = model.hamiltonian
+    if not isinstance(ham, ofm.FermionOperator):
+        return None
+    n = model.n_qubits
+    h = np.zeros((n, n), dtype=complex)
+    for term, c in ham.terms.items():
+        if len(term) == 2 and term[0][1] == 1 and term[1][1] == 0:
+            h[term[0][0], term[1][0]] += c
+    blocks = [
+        (list(c.qubits), int(round(c.value)))
+        for c in model.constraints
+        if isinstance(c, LinearConstraint) and all(w == 1.0 for w in c.weights)
+    ]
+    covered = [q for qs, _ in blocks for q in qs]
+    if not blocks or not np.any(h) or sorted(covered) != list(range(n)):
+        return None
+    rows = []
+    for qs, count in blocks:
+        others = [q for q in range(n) if q not in qs]
+        if np.any(np.abs(h[np.ix_(qs, others)]) > 1e-12):
+            return None
+        _, vecs = np.linalg.eigh(h[np.ix_(qs, qs)])
+        for k in range(count):
+            row = np.zeros(n, dtype=complex)
+            row[qs] = vecs[:, k]
+            rows.append(row)
+    return np.array(rows) if rows else None
+
+
+def _slater_circuit(q_matrix: np.ndarray, n: int) -> QuantumCircuit:
+    """Givens network of ``openfermion.slater_determinant_preparation_circuit`` from ``|1..10..0>``."""
+    qc = QuantumCircuit(n)
+    for q in range(len(q_matrix)):
+        qc.x(q)
+    for layer in of().slater_determinant_preparation_circuit(q_matrix):
+        for i, j, theta, phi in layer:
+            qc.append(XXPlusYYGate(2 * theta, -np.pi / 2), [i, j])
+            qc.rz(phi, j)
+    return qc
+
+
 def _initial_circuit(model, kind: str, groups) -> tuple[QuantumCircuit, str]:
     n = model.n_qubits
     qc = QuantumCircuit(n)
     if kind == "auto":
-        pairs = _singlet_pairs(model, groups) if model.name == "heisenberg" else None
-        kind = "singlets" if pairs else "basis"
+        if model.name == "heisenberg" and _singlet_pairs(model, groups):
+            kind = "singlets"
+        else:
+            kind = "slater" if _occupied_orbitals(model) is not None else "basis"
     if kind == "zero":
         return qc, kind
+    if kind == "slater":
+        orbitals = _occupied_orbitals(model)
+        if orbitals is None:
+            raise ValueError(
+                "initial_state='slater' needs a FermionOperator Hamiltonian with a hopping part and "
+                "particle-number constraints that split the modes; use initial_state='basis'"
+            )
+        return _slater_circuit(orbitals, n), kind
     if kind == "singlets":
         pairs = _singlet_pairs(model, groups)
         if pairs is None:

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from manybody.circuits.ibm import get_service, scrub
+from manybody.circuits.ibm import IBMAccountError, get_service, scrub
 
 __all__ = [
     "JobNotFoundError",
@@ -177,8 +177,15 @@ def list_jobs(folder=None) -> list[dict]:
     return sorted(rows, key=lambda r: r["created"])
 
 
-def _remote_job(job_id: str, data: dict | None):
-    service = get_service((data or {}).get("channel"), (data or {}).get("instance"))
+def _remote_job(job_id: str, data: dict | None, folder=None):
+    try:
+        service = get_service((data or {}).get("channel"), (data or {}).get("instance"))
+    except IBMAccountError as err:
+        if data is not None:
+            raise
+        raise JobNotFoundError(
+            f"no record of job {job_id!r} in {_folder(folder)}, and no IBM Quantum account to look it up ({err})"
+        ) from None
     try:
         return service.job(job_id)
     except Exception as err:
@@ -206,7 +213,7 @@ def job_status(job_id: str, folder=None) -> str:
     data = _record_data(job_id, folder)
     if data is not None and (data.get("local") or data["status"] == "DONE"):
         return data["status"]
-    status = _remote_job(job_id, data).status()
+    status = _remote_job(job_id, data, folder).status()
     return getattr(status, "name", str(status))
 
 
@@ -223,7 +230,7 @@ def fetch(job_id: str, folder=None, wait: bool = True) -> JobRecord:
     """
     data = _record_data(job_id, folder)
     if data is None:
-        _remote_job(job_id, None)  # raises JobNotFoundError for an unknown id
+        _remote_job(job_id, None, folder)  # raises JobNotFoundError for an unknown id
         raise JobNotFoundError(
             f"job {job_id!r} exists on IBM Quantum but was not submitted by manybody (no record in "
             f"{_folder(folder)}); retrieve it with QiskitRuntimeService().job({job_id!r})"

@@ -234,6 +234,12 @@ class VQEState:
             self._cache["ansatz"] = build_ansatz(model, self.spec)
         return self._cache["ansatz"]
 
+    def shift(self, model):
+        """The ansatz in parameter-shift form (the circuit every estimator runs)."""
+        if "shift" not in self._cache:
+            self._cache["shift"] = shift_form(self.ansatz(model).circuit)
+        return self._cache["shift"]
+
     def adapter(self, model) -> EstimatorAdapter:
         if "adapter" not in self._cache:
             self._cache["adapter"] = EstimatorAdapter(
@@ -331,7 +337,7 @@ class VQEBackend(Backend):
         if model.constraints:
             info["constraint_violation"] = float(evs[0, 2])
         state = VQEState(ansatz.spec, np.asarray(theta, dtype=float), options.estimator_config())
-        state._cache["ansatz"] = ansatz
+        state._cache.update(ansatz=ansatz, shift=shift)
         return Solution(
             energy=energy,
             state=state,
@@ -354,9 +360,9 @@ class VQEBackend(Backend):
         ]
         if not ops:
             return []
-        ansatz = state.ansatz(model)
+        shift = state.shift(model)
         adapter = state.adapter(model)
-        evs, stds = adapter.run(ansatz.circuit, ops, state.parameters[None], purpose="expect")
+        evs, stds = adapter.run(shift.circuit, ops, shift.angles(state.parameters)[None], purpose="expect")
         shots = None if adapter.exact else adapter.opts.shots
         return [Estimate(mean=float(m), error=float(s), n_samples=shots) for m, s in zip(evs[0], stds[0])]
 
