@@ -7,6 +7,7 @@
     manybody status RESULTS/ [--failed]
     manybody table RESULTS/ [--format text|csv] [--output FILE] [--average AXIS]
     manybody plot RESULTS/ [--x AXIS] [--y energy,OBS,...] [--output FILE.png|pdf] [--average AXIS]
+    manybody plot RESULTS/ --family spin_correlations [--output FILE]
     manybody ibm list|status JOB_ID|fetch JOB_ID
 
 Importing this module is fast: every command imports what it needs when it
@@ -53,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--y", help="comma-separated quantities (default: energy and scalar observables)")
     p.add_argument("--output", "-o", help="figure file, .png or .pdf (default: RESULTS/plot.png)")
     p.add_argument("--average", metavar="AXIS", help="average over a grid axis (disorder seeds)")
+    p.add_argument(
+        "--family", metavar="NAME", help="plot this observable family (vs r, q, link) of every point"
+    )
 
     p = sub.add_parser("ibm", help="recorded IBM Quantum hardware jobs")
     ibm = p.add_subparsers(dest="ibm_command", required=True, metavar="ACTION")
@@ -132,8 +136,11 @@ def _table(args) -> int:
 
 
 def _plot(args) -> int:
-    from manybody.jobs import plot_sweep
+    from manybody.jobs import plot_family, plot_sweep
 
+    if args.family:
+        print(plot_family(args.results, args.family, output=args.output))
+        return 0
     y = [q.strip() for q in args.y.split(",")] if args.y else None
     print(plot_sweep(args.results, x=args.x, y=y, output=args.output, average=args.average))
     return 0

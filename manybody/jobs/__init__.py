@@ -13,7 +13,7 @@ Importing this package imports no backend library, Dask or matplotlib.
 """
 
 from manybody.jobs.execute import RunReport, run_sweep
-from manybody.jobs.plot import plot_sweep
+from manybody.jobs.plot import plot_family, plot_sweep
 from manybody.jobs.store import Store
 from manybody.jobs.sweep import Point, RunOptions, Sweep, SweepError, load_sweep, parse_sweep, point_id
 from manybody.jobs.table import average_rows, format_table, sweep_table
@@ -26,6 +26,7 @@ __all__ = [
     "format_table",
     "average_rows",
     "plot_sweep",
+    "plot_family",
     "Sweep",
     "Point",
     "RunOptions",

@@ -1,4 +1,6 @@
-"""Figures of a sweep: energy and scalar observables against a grid axis.
+"""Figures of a sweep: energy and scalar observables against a grid axis
+(:func:`plot_sweep`), or an observable family (correlations against distance,
+fields per link) of every point (:func:`plot_family`).
 
 One panel per quantity, one curve per backend (and per value of the other
 grid axes), error bars where the estimate has one. Drawn on a bare
@@ -15,7 +17,7 @@ from pathlib import Path
 from manybody.jobs.store import Store
 from manybody.jobs.table import average_rows, error_column, sweep_table
 
-__all__ = ["plot_sweep"]
+__all__ = ["plot_sweep", "plot_family"]
 
 _LABELS = {
     "energy": "E (units of the couplings)",
@@ -151,6 +153,44 @@ def plot_sweep(
     fixed = [f"{k}={_compact(v)}" for k, v in index["model"].items() if k != "name"]
     fig.suptitle(f"{model}: " + ", ".join(fixed), fontsize=8)
     output = Path(output) if output is not None else Path(root) / "plot.png"
+    output.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(output, dpi=dpi)
+    return output
+
+
+def plot_family(root, name: str, output=None, dpi: int = 150) -> Path:
+    """Plot the observable family ``name`` (e.g. ``spin_correlations``) of every finished
+    point against the family's axis, one curve per point; return the figure's path."""
+    import numpy as np
+    from matplotlib.figure import Figure
+
+    store = Store(root)
+    curves = []
+    for p in store.points():
+        if store.state(p.id) != "done":
+            continue
+        est = store.load(p.id).observables.get(name)
+        if est is not None and np.ndim(est.mean) == 1:
+            label = ", ".join([p.label] + [f"{k}={v}" for k, v in p.params.items()])
+            curves.append((label, est))
+    if not curves:
+        raise ValueError(f"{root}: no finished point has the observable family {name!r}")
+    fig = Figure(figsize=(6.4, 4.2), layout="constrained")
+    ax = fig.subplots()
+    first = curves[0][1]
+    numeric = first.axis is not None and np.ndim(first.axis) == 1
+    for (label, est), marker in zip(curves, itertools.cycle("osD^vx")):
+        x = np.asarray(est.axis, dtype=float) if numeric else np.arange(np.size(est.mean))
+        err = np.asarray(est.error, dtype=float)
+        ax.errorbar(
+            x, est.mean, yerr=err if np.any(err) else None, marker=marker, ms=4, mfc="none", label=label
+        )
+    ax.set_xlabel(first.axis_name if numeric else f"{first.axis_name or 'component'} (index)", fontsize=8)
+    ax.set_ylabel(name, fontsize=8)
+    ax.set_title(_describe(store, [name]).get(name, ""), fontsize=7)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=6)
+    output = Path(output) if output is not None else Path(root) / f"{name}.png"
     output.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(output, dpi=dpi)
     return output

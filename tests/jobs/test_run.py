@@ -49,7 +49,7 @@ def test_cli_j1j2_chain_table_plot_and_idempotent_rerun(write_sweep, tmp_path, c
     backends = '[backends.exact]\n[backends.dmrg]\nbond_dims = [16, 32]\nseed = 1\nwarm_start = "J2"\n'
     sweep = write_sweep(
         f"""
-        observables = ["staggered_magnetization_sq"]
+        observables = ["staggered_magnetization_sq", "spin_correlations"]
         [model]
         name = "heisenberg"
         lattice = {{kind = "chain", L = 10, pbc = false}}
@@ -95,6 +95,8 @@ def test_cli_j1j2_chain_table_plot_and_idempotent_rerun(write_sweep, tmp_path, c
     assert figure.read_bytes().startswith(b"%PDF")
     assert main(["plot", str(out)]) == 0
     assert (out / "plot.png").read_bytes().startswith(b"\x89PNG")
+    assert main(["plot", str(out), "--family", "spin_correlations", "-o", str(tmp_path / "c.svg")]) == 0
+    assert b"<svg" in (tmp_path / "c.svg").read_bytes()[:500]
     capsys.readouterr()
 
     stamps = {p: p.stat().st_mtime_ns for p in (out / "points").glob("*/result.json")}
