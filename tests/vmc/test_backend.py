@@ -1,0 +1,168 @@
+"""The VMC backend against the exact backend: energy, observables, checkpoint/resume,
+divergence guard, save/load, warm start and bad input.
+
+Every test shares one model and network size so that JAX compiles once."""
+
+from __future__ import annotations
+
+import jax
+import netket as nk
+import numpy as np
+import optax
+import pytest
+
+import manybody as mb
+from manybody.lattice import Chain, Triangular
+from manybody.models import Heisenberg
+
+SMALL = dict(d_model=16, n_heads=2, n_layers=1, n_samples=256, n_eval_samples=2048, progress=False)
+
+
+@pytest.fixture(scope="module")
+def chain():
+    return Heisenberg(Chain(8))
+
+
+@pytest.fixture(scope="module")
+def exact(chain):
+    return mb.solve(chain, backend="exact", observables=["spin_correlations"])
+
+
+@pytest.fixture(scope="module")
+def trained(chain):
+    # lr 0.05 with the cosine decay reached ~1e-4 here in 80 iterations (0.02: ~3e-3)
+    return mb.solve(
+        chain,
+        backend="vmc",
+        seed=1,
+        n_iter=80,
+        learning_rate=0.05,
+        observables=["spin_correlations"],
+        **SMALL,
+    )
+
+
+def test_energy_close_to_exact(trained, exact):
+    # variational: above the exact energy up to noise, and within 3e-3 relative error
+    assert trained.energy > exact.energy - 5 * trained.energy_error
+    assert abs(trained.energy - exact.energy) / abs(exact.energy) < 3e-3
+    assert trained.energy_error > 0 and trained.variance >= 0
+    assert trained.v_score == pytest.approx(
+        8 * trained.variance / (trained.energy - trained.model_object.e_inf) ** 2
+    )
+    assert trained.info["sign_rule"] == "marshall"
+    assert trained.device == jax.devices()[0].platform
+
+
+def test_observables_close_to_exact(trained, exact):
+    vmc, ref = trained.observables["spin_correlations"], exact.observables["spin_correlations"]
+    # near-converged state: statistical error plus a small bias of the variational state
+    assert np.all(np.abs(vmc.mean - ref.mean) < 5 * vmc.error + 0.02)
+    assert np.all(vmc.error > 0)
+
+
+def test_save_load_expect_reproduces(trained, tmp_path):
+    trained.save(tmp_path / "run")
+    loaded = mb.Result.load(tmp_path / "run")
+    again = loaded.expect(["spin_correlations"])["spin_correlations"]
+    np.testing.assert_allclose(again.mean, trained.observables["spin_correlations"].mean, atol=1e-12)
+    assert sorted(p.name for p in (tmp_path / "run" / "state").iterdir()) == [
+        "network.json",
+        "params.msgpack",
+    ]
+
+
+def test_warm_start_keeps_the_parameters(trained, chain, tmp_path):
+    trained.save(tmp_path / "run")
+    warm = mb.solve(
+        chain, backend="vmc", seed=1, n_iter=0, warm_start=str(tmp_path / "run"), observables=[], **SMALL
+    )
+    assert warm.energy == pytest.approx(trained.energy, abs=1e-12)
+
+
+def _trajectory(chain, **kw):
+    res = mb.solve(
+        chain, backend="vmc", seed=3, n_iter=6, checkpoint_every=3, observables=[], **{**SMALL, **kw}
+    )
+    return res.history["energy"]
+
+
+def test_checkpoint_resume_gives_the_same_trajectory(chain, tmp_path, monkeypatch):
+    reference = _trajectory(chain)
+    calls = {"n": 0}
+    original = nk.driver.VMC_SR.update_parameters
+
+    def interrupted(self, dp):
+        calls["n"] += 1
+        if calls["n"] == 5:  # after the checkpoint at iteration 3
+            raise KeyboardInterrupt
+        return original(self, dp)
+
+    monkeypatch.setattr(nk.driver.VMC_SR, "update_parameters", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        _trajectory(chain, checkpoint_dir=str(tmp_path))
+    monkeypatch.setattr(nk.driver.VMC_SR, "update_parameters", original)
+    resumed = mb.solve(
+        chain,
+        backend="vmc",
+        seed=3,
+        n_iter=6,
+        checkpoint_every=3,
+        checkpoint_dir=str(tmp_path),
+        observables=[],
+        **SMALL,
+    )
+    assert resumed.info["resumed_from"] == 3
+    np.testing.assert_allclose(resumed.history["energy"], reference, rtol=0, atol=1e-10)
+
+
+def test_nan_guard_rolls_back_and_lowers_the_learning_rate(chain, monkeypatch):
+    original = nk.driver.VMC_SR.compute_loss_and_update
+    calls = {"n": 0}
+
+    def poisoned(self):
+        stats, dp = original(self)
+        calls["n"] += 1
+        if calls["n"] == 4:
+            stats = stats.replace(mean=np.nan)
+        return stats, dp
+
+    monkeypatch.setattr(nk.driver.VMC_SR, "compute_loss_and_update", poisoned)
+    res = mb.solve(chain, backend="vmc", seed=3, n_iter=6, checkpoint_every=2, observables=[], **SMALL)
+    assert res.info["rollbacks"] == 1
+    assert res.info["final_learning_rate_scale"] == 0.5
+    assert len(res.history["energy"]) == 6 and np.all(np.isfinite(res.history["energy"]))
+    # iterations 2, 3 were redone after the rollback to the snapshot at 2, at half the step
+    schedule = optax.cosine_decay_schedule(0.02, 6, alpha=0.1)
+    np.testing.assert_allclose(res.history["learning_rate"][:2], [schedule(0), schedule(1)])
+    np.testing.assert_allclose(res.history["learning_rate"][2:], [0.5 * schedule(k) for k in range(2, 6)])
+
+
+@pytest.mark.parametrize(
+    "options, match",
+    [
+        ({"n_iterations": 10}, "unknown option"),
+        ({"n_samples": 0}, "n_samples"),
+        ({"d_model": 10, "n_heads": 4}, "multiple of n_heads"),
+        ({"sign_rule": "maybe"}, "sign_rule"),
+        ({"momentum": 1.5}, "momentum"),
+        ({"warm_start": "/nonexistent"}, "warm_start"),
+    ],
+)
+def test_bad_options_raise(chain, options, match):
+    with pytest.raises(ValueError, match=match):
+        mb.solve(chain, backend="vmc", **options)
+
+
+def test_marshall_on_non_bipartite_lattice_raises():
+    with pytest.raises(ValueError, match="bipartite"):
+        mb.solve(Heisenberg(Triangular(3, 3)), backend="vmc", sign_rule="marshall")
+
+
+def test_impossible_sector_raises(helpers):
+    from manybody.constraints import LinearConstraint, ParityConstraint
+
+    toy = helpers["ToyModel"](3, [LinearConstraint("n", (0, 1), (1, 1), 2), ParityConstraint("p", (1, 2), 0)])
+    toy._constraints.append(ParityConstraint("q", (2,), 0))
+    with pytest.raises(ValueError, match="admit no configuration"):
+        mb.get_backend("vmc").check_model(toy, mb.get_backend("vmc").Options())
