@@ -33,9 +33,9 @@ matching of the Hamiltonian's bonds (spin models); ``"slater"``: for a
 fermionic Hamiltonian, the ground state of its quadratic part with the
 particle numbers of the model's constraints (half-filled Fermi sea for
 Hubbard), prepared with OpenFermion's Givens-rotation network
-(``XXPlusYYGate`` + ``rz``); ``"zero"``: ``|0...0>``. ``"auto"`` picks
-singlets for Heisenberg models, the Slater determinant for fermionic
-models with number constraints, else ``"basis"``.
+(``XXPlusYYGate`` + ``rz``); ``"zero"``: ``|0...0>``. ``"auto"`` picks, among
+the states available for the model, the one of lowest energy (up to 20
+qubits; beyond, the first of Slater, singlets, basis that applies).
 """
 
 from __future__ import annotations
@@ -66,6 +66,7 @@ __all__ = [
 ANSATZE = ("hva", "hea", "number_preserving", "gauge_invariant")
 INITIAL_STATES = ("auto", "basis", "singlets", "slater", "zero")
 _MAX_ENUMERATE = 24
+_AUTO_MAX_QUBITS = 20
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,7 @@ class AnsatzSpec:
     reps : int
         Number of layers.
     initial_state : str
-        ``"basis"``, ``"singlets"`` or ``"zero"`` (``"auto"`` is resolved by
+        ``"basis"``, ``"singlets"``, ``"slater"`` or ``"zero"`` (``"auto"`` is resolved by
         :func:`build_ansatz`).
     multi_angle : bool
         HVA: one angle per unit (bond) instead of one per group.
@@ -291,10 +292,7 @@ def _initial_circuit(model, kind: str, groups) -> tuple[QuantumCircuit, str]:
     n = model.n_qubits
     qc = QuantumCircuit(n)
     if kind == "auto":
-        if model.name == "heisenberg" and _singlet_pairs(model, groups):
-            kind = "singlets"
-        else:
-            kind = "slater" if _occupied_orbitals(model) is not None else "basis"
+        return _auto_initial(model, groups)
     if kind == "zero":
         return qc, kind
     if kind == "slater":
@@ -322,6 +320,23 @@ def _initial_circuit(model, kind: str, groups) -> tuple[QuantumCircuit, str]:
         if b:
             qc.x(q)
     return qc, kind
+
+
+def _auto_initial(model, groups) -> tuple[QuantumCircuit, str]:
+    """The available physical initial state (singlets, Slater, basis) of lowest energy."""
+    from qiskit.quantum_info import Statevector
+
+    candidates = ["basis"]
+    if _singlet_pairs(model, groups):
+        candidates.insert(0, "singlets")
+    if _occupied_orbitals(model) is not None:
+        candidates.insert(0, "slater")
+    if len(candidates) == 1 or model.n_qubits > _AUTO_MAX_QUBITS:
+        return _initial_circuit(model, candidates[0], groups)
+    H = _unit_op([tc for g in groups for u in g for tc in u], model.n_qubits)
+    built = [_initial_circuit(model, kind, groups) for kind in candidates]
+    energies = [Statevector(qc).expectation_value(H).real for qc, _ in built]
+    return built[int(np.argmin(np.round(energies, 10)))]
 
 
 def _unit_op(unit, n: int) -> SparsePauliOp:

@@ -74,8 +74,9 @@ class VQEOptions:
     multi_angle : bool
         HVA: one angle per bond/unit per layer (True) or per group (False).
     initial_state : str
-        ``"auto"`` (singlets for a Heisenberg model with S^z = 0, else
-        ``"basis"``), ``"basis"``, ``"singlets"``, ``"zero"``.
+        ``"auto"`` (the lowest-energy of the available singlets, Slater
+        determinant, basis state), ``"basis"``, ``"singlets"``, ``"slater"``,
+        ``"zero"``.
     estimator : str
         ``"statevector"``, ``"qiskit_statevector"``, ``"aer"``, ``"ibm"``.
     optimizer : str

@@ -1,0 +1,166 @@
+"""VQE on simulators against the exact backend; expect, save/load, options."""
+
+import numpy as np
+import pytest
+from qiskit.quantum_info import Statevector
+
+import manybody as mb
+from manybody.circuits import VQEOptions, to_sparse_pauli_op
+from manybody.lattice import Chain
+from manybody.models import SYK, Heisenberg, Hubbard, Schwinger
+from manybody.operators import of, spin_dot
+
+
+def _exact(model):
+    return mb.solve(model, backend="exact", observables=[]).energy
+
+
+def _rel(res, exact):
+    return abs(res.energy - exact) / abs(exact)
+
+
+def test_heisenberg_chain_hva_statevector():
+    """Acceptance: 6-site Heisenberg chain, HVA from singlets, relative error < 1e-6."""
+    model = Heisenberg(Chain(6))
+    res = mb.solve(model, backend="vqe", observables=[], ansatz="hva", seed=1)
+    assert _rel(res, _exact(model)) < 1e-6
+    assert res.energy >= _exact(model) - 1e-10  # variational
+    info = res.info
+    assert info["ansatz_spec"]["initial_state"] == "singlets" and info["preserves_constraints"]
+    assert info["estimator_calls"] == len(res.history["energy"]) + 1  # one call per L-BFGS step + final
+    assert info["shots_total"] == 0 and res.energy_error == 0.0
+    assert abs(info["constraint_violation"]) < 1e-10
+    assert res.variance < 1e-5
+
+
+@pytest.mark.parametrize(
+    "n_sites,initial_state",
+    [(4, "auto"), pytest.param(6, "basis", marks=pytest.mark.slow)],
+)
+def test_schwinger_gauge_invariant_statevector(n_sites, initial_state):
+    """Acceptance: Schwinger model (x = 1, mu = 0.5), relative error < 1e-3 (N = 6 from the bare vacuum)."""
+    model = Schwinger(n_sites)
+    res = mb.solve(
+        model,
+        backend="vqe",
+        observables=[],
+        ansatz="gauge_invariant",
+        reps=2,
+        seed=2,
+        initial_state=initial_state,
+    )
+    assert _rel(res, _exact(model)) < 1e-3
+    assert res.info["preserves_constraints"] and abs(res.info["constraint_violation"]) < 1e-10
+
+
+@pytest.mark.slow
+def test_heisenberg_chain_8_hva_statevector():
+    model = Heisenberg(Chain(8))
+    res = mb.solve(model, backend="vqe", observables=[], reps=5, seed=1)
+    assert _rel(res, _exact(model)) < 1e-6
+
+
+@pytest.mark.slow
+def test_hubbard_1x4_hva_statevector():
+    """Acceptance: half-filled 1x4 Hubbard chain, U/t = 4, from the Slater determinant, error < 1e-3."""
+    model = Hubbard(Chain(4), U=4.0)
+    res = mb.solve(model, backend="vqe", observables=[], reps=3, seed=1)
+    assert res.info["ansatz_spec"]["initial_state"] == "slater"
+    assert _rel(res, _exact(model)) < 1e-3
+
+
+@pytest.mark.slow
+def test_syk_8_reported():
+    """SYK N = 8 Majoranas (4 qubits): the HVA result is variational; the error is reported, not required."""
+    model = SYK(8, seed=0)
+    res = mb.solve(model, backend="vqe", observables=[], reps=4, seed=1, n_restarts=2)
+    exact = _exact(model)
+    assert res.energy >= exact - 1e-10
+    print(f"SYK N=8: VQE {res.energy:.10f}, exact {exact:.10f}, relative error {_rel(res, exact):.2e}")
+
+
+def test_number_preserving_hubbard_keeps_particle_numbers():
+    model = Hubbard(Chain(2), U=4.0)
+    res = mb.solve(model, backend="vqe", observables=[], ansatz="number_preserving", reps=2, seed=0)
+    assert abs(res.info["constraint_violation"]) < 1e-10
+    assert _rel(res, _exact(model)) < 1e-6
+
+
+def test_statevector_estimators_agree_and_maxiter_zero_evaluates():
+    model = Heisenberg(Chain(4))
+    theta = list(np.random.default_rng(5).normal(size=4))
+    kw = dict(observables=[], reps=2, multi_angle=False, initial_parameters=theta, maxiter=0)
+    a = mb.solve(model, backend="vqe", estimator="statevector", **kw)
+    b = mb.solve(model, backend="vqe", estimator="qiskit_statevector", **kw)
+    assert a.energy == pytest.approx(b.energy, abs=1e-12)
+    assert a.info["estimator_calls"] == 1 and a.info["n_iterations"] == 0
+
+
+def test_expect_matches_the_bound_circuit_and_survives_save_load(tmp_path):
+    model = Heisenberg(Chain(4))
+    res = mb.solve(model, backend="vqe", reps=2, seed=3, observables=["spin_correlations"])
+    state = res.state
+    psi = Statevector(state.circuit(model))
+    ops = [spin_dot(0, 1), of().QubitOperator("Z0 Z3", 0.25) + of().QubitOperator("X1", 0.5)]
+    direct = [psi.expectation_value(to_sparse_pauli_op(op, 4)).real for op in ops]
+    estimates = mb.get_backend("vqe").expect(state, model, ops)
+    assert [e.mean for e in estimates] == pytest.approx(direct, abs=1e-12)
+    assert all(e.error == 0.0 for e in estimates)
+    res.save(tmp_path / "run")
+    loaded = mb.Result.load(tmp_path / "run")
+    again = loaded.expect(["spin_correlations"])["spin_correlations"]
+    assert np.allclose(again.mean, res.observables["spin_correlations"].mean, atol=1e-12)
+    assert (tmp_path / "run" / "state" / "vqe_state.json").is_file()
+
+
+def test_non_hermitian_observable_is_refused():
+    model = Heisenberg(Chain(4))
+    res = mb.solve(model, backend="vqe", observables=[], reps=1, maxiter=0, initial_parameters=[0.1] * 3)
+    with pytest.raises(ValueError, match="observable 0 is not Hermitian"):
+        mb.get_backend("vqe").expect(res.state, model, [of().QubitOperator("X0 Y1", 1j)])
+
+
+def test_aer_shots_are_within_standard_errors():
+    """Seeded shot noise: the Aer estimate is within 5 standard errors of the exact value at the same angles."""
+    model = Heisenberg(Chain(4))
+    theta = list(np.random.default_rng(7).normal(size=6))
+    kw = dict(observables=[], reps=2, initial_parameters=theta, maxiter=0)
+    exact = mb.solve(model, backend="vqe", **kw).energy
+    noisy = mb.solve(model, backend="vqe", estimator="aer", shots=2000, seed=11, **kw)
+    assert noisy.energy_error > 0 and noisy.info["shots_total"] > 0
+    assert abs(noisy.energy - exact) < 5 * noisy.energy_error
+
+
+def test_spsa_with_shots_improves_on_the_initial_state():
+    model = Heisenberg(Chain(4))
+    res = mb.solve(
+        model, backend="vqe", observables=[], estimator="aer", shots=4000, seed=4, maxiter=60, reps=2
+    )
+    assert res.info["optimizer"] == "spsa"
+    # the singlet product has E = -1.5; SPSA must go below it (exact -1.616)
+    assert res.energy < -1.5 - 3 * res.energy_error
+
+
+@pytest.mark.parametrize(
+    "options,match",
+    [
+        (dict(ansatz="qaoa"), "ansatz must be one of"),
+        (dict(estimator="gpu"), "estimator must be one of"),
+        (dict(shots=100), "shots must be None"),
+        (dict(estimator="aer", shots=0), "shots must be an integer >= 1"),
+        (dict(mode="dedicated"), "mode must be one of"),
+        (dict(channel="ibm_quantum"), "channel must be one of"),
+        (dict(estimator="ibm", optimizer="lbfgs"), "optimizer='lbfgs' needs exact gradients"),
+        (dict(noise_model="fake_manila"), "noise_model is used with estimator='aer'"),
+        (dict(estimator="aer", noise_model="manila"), "noise_model must name a fake backend"),
+        (dict(reps=0), "reps must be an integer >= 1"),
+    ],
+)
+def test_bad_options(options, match):
+    with pytest.raises(ValueError, match=match):
+        VQEOptions(**options)
+
+
+def test_unknown_option_is_refused():
+    with pytest.raises(ValueError, match="unknown option"):
+        mb.solve(Heisenberg(Chain(4)), backend="vqe", layers=3)
