@@ -331,7 +331,7 @@ class VQEBackend(Backend):
             "two_qubit_gates": two_qubit_count(shift.circuit),
             "optimizer": optimizer,
             "n_iterations": n_iter,
-            "restart_costs": final_costs,
+            "restart_costs": final_costs if options.maxiter else [],
             "energy_std_error": energy_err,
             **info_est,
         }
