@@ -1,0 +1,35 @@
+"""Longer convergence runs against the exact backend (``pytest -m slow``)."""
+
+from __future__ import annotations
+
+import pytest
+
+import manybody as mb
+from manybody.lattice import Chain, Square
+from manybody.models import Heisenberg, Hubbard, QuantumLink1D, Z2Gauge
+
+pytestmark = pytest.mark.slow
+
+CASES = [
+    # (id, model factory, options, relative error bound)
+    ("heisenberg_chain_L12", lambda: Heisenberg(Chain(12)), {}, 1e-3),
+    ("heisenberg_square_4x4", lambda: Heisenberg(Square(4, 4, pbc=True)), {"n_iter": 400}, 1e-2),
+    ("hubbard_chain_L4_U4", lambda: Hubbard(Chain(4), U=4.0), {"n_iter": 400}, 1e-2),
+    ("quantum_link_1d_6", lambda: QuantumLink1D(6, m=0.5), {"n_iter": 300}, 1e-2),
+    ("z2_gauge_3x3", lambda: Z2Gauge(3, 3, h=0.5), {"n_iter": 300}, 1e-2),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_ground_state_energy(case):
+    _, factory, options, bound = case
+    model = factory()
+    exact = mb.solve(model, backend="exact", observables=[])
+    res = mb.solve(model, backend="vmc", seed=0, progress=False, observables=[], **options)
+    rel = abs(res.energy - exact.energy) / abs(exact.energy)
+    print(
+        f"{case[0]}: vmc {res.energy:.8f} +/- {res.energy_error:.2g}, exact {exact.energy:.8f}, rel {rel:.2e}, "
+        f"{res.info['solve_time']:.0f} s, {res.info['n_parameters']} parameters"
+    )
+    assert res.energy > exact.energy - 5 * res.energy_error
+    assert rel < bound
