@@ -73,7 +73,7 @@ def test_hubbard_1x4_hva_statevector():
 def test_syk_8_reported():
     """SYK N = 8 Majoranas (4 qubits): the HVA result is variational; the error is reported, not required."""
     model = SYK(8, seed=0)
-    res = mb.solve(model, backend="vqe", observables=[], reps=4, seed=1, n_restarts=2)
+    res = mb.solve(model, backend="vqe", observables=[], reps=2, seed=1)
     exact = _exact(model)
     assert res.energy >= exact - 1e-10
     print(f"SYK N=8: VQE {res.energy:.10f}, exact {exact:.10f}, relative error {_rel(res, exact):.2e}")
