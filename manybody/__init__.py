@@ -14,10 +14,20 @@ Importing this package imports no backend library (jax, netket, quimb,
 qiskit); each backend is imported when first used.
 """
 
-from manybody import lattice, models
-from manybody.backends import available_backends, get_backend, register_backend, solve
-from manybody.observables import Estimate, Observable, ObservableFamily
-from manybody.result import Result
+import os as _os
+
+# In a source checkout the subpackages ``manybody.models``, ``.vmc``, ``.tensornet``
+# and ``.circuits`` are the sibling folders ``models/``, ``vmc/``, ... (pyproject.toml
+# maps them on install). Searching the checkout's root too lets ``import manybody``
+# work from the root of a checkout, where ``manybody/`` shadows the installed package.
+_root = _os.path.dirname(_os.path.dirname(_os.path.abspath(__file__)))
+if _os.path.isfile(_os.path.join(_root, "pyproject.toml")) and _os.path.isdir(_os.path.join(_root, "models")):
+    __path__.append(_root)
+
+from manybody import lattice, models  # noqa: E402
+from manybody.backends import available_backends  # noqa: E402, get_backend, register_backend, solve
+from manybody.observables import Estimate, Observable, ObservableFamily  # noqa: E402
+from manybody.result import Result  # noqa: E402
 
 __version__ = "0.1.0"
 
