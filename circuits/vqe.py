@@ -292,19 +292,19 @@ class VQEBackend(Backend):
             options.initial_state,
             options.multi_angle,
         )
-        ansatz = build_ansatz(model, spec)
         n = model.n_qubits
-        H = to_sparse_pauli_op(model.qubit_hamiltonian, n, name="the Hamiltonian")
-        cost = H
-        if options.penalty and model.constraints:
-            cost = (
-                H + options.penalty * to_sparse_pauli_op(constraint_penalty(model.constraints), n)
-            ).simplify()
-        shift = shift_form(ansatz.circuit)
-        adapter = EstimatorAdapter(options.estimator, options, n)
+        adapter = EstimatorAdapter(options.estimator, options, n)  # account and device errors first
         rng = np.random.default_rng(options.seed)
         optimizer = options.resolved_optimizer
         try:
+            ansatz = build_ansatz(model, spec)
+            H = to_sparse_pauli_op(model.qubit_hamiltonian, n, name="the Hamiltonian")
+            cost = H
+            if options.penalty and model.constraints:
+                cost = (
+                    H + options.penalty * to_sparse_pauli_op(constraint_penalty(model.constraints), n)
+                ).simplify()
+            shift = shift_form(ansatz.circuit)
             runs = []
             for restart in range(options.n_restarts):
                 obj = Objective(adapter, shift, cost)
