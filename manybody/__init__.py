@@ -25,7 +25,7 @@ if _os.path.isfile(_os.path.join(_root, "pyproject.toml")) and _os.path.isdir(_o
     __path__.append(_root)
 
 from manybody import lattice, models  # noqa: E402
-from manybody.backends import available_backends  # noqa: E402, get_backend, register_backend, solve
+from manybody.backends import available_backends, get_backend, register_backend, solve  # noqa: E402
 from manybody.observables import Estimate, Observable, ObservableFamily  # noqa: E402
 from manybody.result import Result  # noqa: E402
 
