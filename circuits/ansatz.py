@@ -26,7 +26,7 @@ gauge models started from a Gauss-law state.
 Initial states
 --------------
 ``"basis"``: the computational basis state of lowest diagonal energy among
-those satisfying the constraints (Neel for an antiferromagnet, a charge-density
+those satisfying the constraints (ties: the one most connected by H) (Neel for an antiferromagnet, a charge-density
 or Gauss-law vacuum for gauge models, a filled configuration for Hubbard);
 ``"singlets"``: a product of singlets ``(|01> - |10>)/sqrt 2`` on a perfect
 matching of the Hamiltonian's bonds (spin models); ``"slater"``: for a
@@ -209,15 +209,29 @@ def _enumerate_sector(model) -> np.ndarray:
 
 
 def initial_bits(model) -> np.ndarray:
-    """Bits of the constraint-satisfying basis state of lowest diagonal energy (ties: smallest integer)."""
+    """Bits of the constraint-satisfying basis state of lowest diagonal energy.
+
+    Ties go to the state the Hamiltonian connects most strongly to others
+    (largest ``sum_s' |<s'|H|s>|^2``, so that the HVA can move away from it;
+    e.g. a flippable plaquette), then to the smallest integer.
+    """
     states = _enumerate_sector(model)
     energy = np.zeros(len(states))
+    amplitudes: dict[int, np.ndarray] = {}
     for term, c in model.qubit_hamiltonian.terms.items():
-        if term and all(p == "Z" for _, p in term):
-            mask = sum(1 << q for q, _ in term)
-            energy += np.real(c) * (1 - 2 * (np.bitwise_count(states & mask) & 1))
-    best = states[np.argmin(np.round(energy, 12))]
-    return (int(best) >> np.arange(model.n_qubits)) & 1
+        if not term:
+            continue
+        zy = sum(1 << q for q, p in term if p in "YZ")
+        sign = 1 - 2 * (np.bitwise_count(states & zy) & 1)
+        flip = sum(1 << q for q, p in term if p in "XY")
+        if flip:
+            n_y = sum(p == "Y" for _, p in term)
+            amplitudes[flip] = amplitudes.get(flip, 0) + complex(c) * 1j**n_y * sign
+        else:
+            energy += np.real(c) * sign
+    coupling = sum((np.abs(a) ** 2 for a in amplitudes.values()), np.zeros(len(states)))
+    order = np.lexsort((states, -np.round(coupling, 9), np.round(energy, 9)))
+    return (int(states[order[0]]) >> np.arange(model.n_qubits)) & 1
 
 
 def _singlet_pairs(model, groups) -> list[tuple[int, int]] | None:
