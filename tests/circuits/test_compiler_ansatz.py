@@ -170,3 +170,19 @@ def test_parameter_shift_gradient_matches_finite_differences(kind):
     fd = (ev[: len(theta)] - ev[len(theta) :]) / (2 * h)
     assert energy == pytest.approx(est.run([(ansatz.circuit, H, theta)]).result()[0].data.evs, abs=1e-12)
     assert np.max(np.abs(grad - fd)) < 1e-8
+
+
+def test_basis_initial_state_prefers_states_the_hamiltonian_connects():
+    """Quantum link 2x2 at lambda = 0: every Gauss-law state has diagonal energy 0; the chosen one
+    must be flippable (not an eigenstate, so the variational circuit can leave it)."""
+    from manybody.circuits.ansatz import initial_bits
+    from manybody.models import QuantumLink2D
+
+    model = QuantumLink2D(2, 2, pbc=False)
+    bits = initial_bits(model)
+    assert all(c.satisfied(bits) for c in model.constraints)
+    index = int(sum(int(b) << q for q, b in enumerate(bits)))
+    H = to_sparse_pauli_op(model.qubit_hamiltonian, model.n_qubits).to_matrix(sparse=True)
+    column = H[:, index].toarray().ravel()
+    column[index] = 0.0
+    assert np.linalg.norm(column) > 0.5
