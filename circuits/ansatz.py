@@ -16,6 +16,10 @@ Hamiltonian alone, so it serves every model:
    (even / odd bonds on a chain, hopping directions on a lattice), so
    ``exp(-i theta H_group)`` is an exact product of Pauli rotations.
 
+If the off-diagonal terms form a single group, ``exp(-i theta H_group)``
+cannot lower the energy of a diagonal eigenstate, and each unit's phase
+partner (:func:`phase_partners`) is added as a further group.
+
 A layer applies ``exp(-i theta_g H_g)`` for every group (one angle per group),
 or one angle per unit with ``multi_angle=True``. A unit whose Pauli terms all
 commute and whose sum commutes with every model constraint (total S^z,
@@ -143,20 +147,55 @@ def term_groups(qop) -> list[list[list[tuple]]]:
                     break
             else:
                 pieces.append((key, [(term, c)]))
-    groups: list[list] = []
-    for _, unit in pieces:
-        for group in groups:
-            if all(pauli_commute(t, s) for t, _ in unit for u in group for s, _ in u):
-                group.append(unit)
-                break
-        else:
-            groups.append([unit])
+    groups = _colour([unit for _, unit in pieces])
     if rest:
         by_support: dict[frozenset, list] = {}
         for term, c in rest:
             by_support.setdefault(frozenset(q for q, _ in term), []).append((term, c))
         groups.append([by_support[k] for k in sorted(by_support, key=lambda f: (len(f), sorted(f)))])
     return groups
+
+
+def _colour(units) -> list[list]:
+    """Greedy colouring of units into groups whose terms all commute."""
+    groups: list[list] = []
+    for unit in units:
+        for group in groups:
+            if all(pauli_commute(t, s) for t, _ in unit for u in group for s, _ in u):
+                group.append(unit)
+                break
+        else:
+            groups.append([unit])
+    return groups
+
+
+def phase_partners(groups) -> list[list]:
+    """Groups of the units ``i [Z_q, h_u] / 2`` (q = the unit's first flipped qubit: X_q -> -Y_q, Y_q -> X_q).
+
+    When the off-diagonal terms form a single commuting group,
+    ``exp(-i theta H_group)`` conserves the energy of the diagonal part's
+    eigenstates and the HVA cannot lower it; the partners rotate the same
+    flips with a quarter-period phase and keep every constraint the unit keeps.
+    """
+    units = []
+    for g in groups:
+        for unit in g:
+            flips = [q for t, _ in unit for q, p in t if p != "Z"]
+            if not flips:
+                continue
+            q0 = min(flips)
+            new = []
+            for term, c in unit:
+                ops = dict(term)
+                if ops.get(q0) == "X":
+                    ops[q0], c = "Y", -c
+                elif ops.get(q0) == "Y":
+                    ops[q0] = "X"
+                else:
+                    continue
+                new.append((tuple(sorted(ops.items())), c))
+            units.append(new)
+    return _colour(units)
 
 
 def unit_preserves(unit, constraints) -> bool:
@@ -410,6 +449,9 @@ def build_ansatz(model, spec: AnsatzSpec) -> Ansatz:
     if not groups:
         raise ValueError(f"model {model.name!r} has a constant Hamiltonian: nothing to optimise")
     init, init_kind = _initial_circuit(model, spec.initial_state, groups)
+    off_diagonal = [g for g in groups if any(_flip_set(t) for u in g for t, _ in u)]
+    if len(off_diagonal) == 1 and spec.kind in ("hva", "gauge_invariant"):
+        groups = groups + phase_partners(off_diagonal)
     preserving = all(unit_preserves(u, model.constraints) for g in groups for u in g)
     if spec.kind in ("hva", "gauge_invariant"):
         if spec.kind == "gauge_invariant" and not preserving:

@@ -164,3 +164,15 @@ def test_bad_options(options, match):
 def test_unknown_option_is_refused():
     with pytest.raises(ValueError, match="unknown option"):
         mb.solve(Heisenberg(Chain(4)), backend="vqe", layers=3)
+
+
+def test_single_commuting_group_gets_phase_partners():
+    """QuantumLink2D 2x2 (open, lambda = 0): H is one plaquette flip, exp(-i theta H) alone conserves <H> = 0;
+    with the phase partners the gauge-invariant ansatz reaches the exact ground state E = -1."""
+    from manybody.models import QuantumLink2D
+
+    model = QuantumLink2D(2, 2, pbc=False)
+    res = mb.solve(model, backend="vqe", observables=[], ansatz="gauge_invariant", reps=1, seed=1)
+    assert res.info["n_groups"] == 2
+    assert res.energy == pytest.approx(_exact(model), abs=1e-8)
+    assert abs(res.info["constraint_violation"]) < 1e-10
