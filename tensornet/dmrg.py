@@ -40,10 +40,12 @@ from manybody.tensornet.mps import (
     random_mps,
     sector_configurations,
 )
+from manybody.tensornet.sweeps import make_dmrg2
 
 __all__ = ["DMRGBackend", "DMRGOptions"]
 
 _VIOLATION_WARN = 1e-6
+_SPREAD_STEPS = 4
 
 
 def _positive_int(name, value):
@@ -98,6 +100,10 @@ class DMRGOptions:
     warm_start : str, Path, Result or MPSState, optional
         Start from the MPS of a saved DMRG result (its folder), a DMRG Result,
         or an MPSState, of a model with the same qubits and ``qubit_order``.
+    mixer : float
+        Amplitude of the subspace-expansion mixer (see :mod:`manybody.tensornet.sweeps`) during
+        the bond-dimension ramp (the sweeps listed in ``bond_dims``); a tenth of it the sweep
+        after, then 0. Needed for terms that skip MPS sites (default 1e-2; 0 disables).
     variance : bool
         Compute ``<H^2> - <H>^2`` (cost ``O(L chi^3 D^2)``; default True).
     blas_threads : int or None
@@ -113,6 +119,7 @@ class DMRGOptions:
     seed: int | None = None
     progress: bool | None = None
     warm_start: object = None
+    mixer: float = 1e-2
     variance: bool = True
     blas_threads: int | None = None
 
@@ -126,6 +133,7 @@ class DMRGOptions:
         self.cutoff = _real("cutoff", self.cutoff, 0.0, 1.0)
         self.tol = _real("tol", self.tol, 0.0, low_open=True)
         self.max_sweeps = _positive_int("max_sweeps", self.max_sweeps)
+        self.mixer = _real("mixer", self.mixer, 0.0, 1.0)
         self.eig_tol = _real("eig_tol", self.eig_tol, 0.0, 1.0, low_open=True)
         if self.penalty != "auto":
             self.penalty = _real("penalty (a number >= 0 or 'auto')", self.penalty, 0.0)
@@ -159,27 +167,6 @@ def _coerce_warm_start(value):
             raise ValueError(f"warm_start needs a DMRG result, got one from backend {value.backend!r}")
         return value.state
     raise ValueError(f"warm_start must be a result folder, a DMRG Result, an MPSState or None, got {value!r}")
-
-
-def _make_dmrg_class():
-    import quimb.tensor as qtn
-
-    class _DMRG2(qtn.DMRG2):
-        """quimb's two-site DMRG, recording the discarded weight and keeping the state normalised."""
-
-        discarded = 0.0
-
-        def _update_local_state_2site(self, i, direction, **compress_opts):
-            out = super()._update_local_state_2site(i, direction, **compress_opts)
-            j = i + 1 if direction == "right" else i
-            norm2 = float(np.vdot(self._k[j].data, self._k[j].data).real)
-            self.discarded = max(self.discarded, 1.0 - norm2)
-            scale = 1.0 / math.sqrt(norm2)
-            self._k[j].modify(data=self._k[j].data * scale)
-            self._b[j].modify(data=self._b[j].data * scale)
-            return out
-
-    return _DMRG2
 
 
 class DMRGBackend(Backend):
@@ -218,14 +205,13 @@ class DMRGBackend(Backend):
         if compiled.V is not None and lam > 0:
             ham = ham + lam * compiled.V
             ham.compress(cutoff=1e-13, cutoff_mode="rel")
-            constant += lam * compiled.V_constant
         # quimb's DMRG contracts the ket with the MPO's upper index, i.e. it minimises
         # <psi|H^T|psi>; H^T = conj(H) for Hermitian H, so this finds the ground state of H.
         ham = ham.conj()
         dtype = np.result_type(*ham.arrays)
-        p0, how = self._initial_state(model, options, compiled.order, rng, dtype)
+        p0, how = self._initial_state(model, options, compiled, rng, dtype)
 
-        dmrg = _make_dmrg_class()(ham, bond_dims=options.bond_dims, cutoffs=options.cutoff, p0=p0)
+        dmrg = make_dmrg2()(ham, bond_dims=options.bond_dims, cutoffs=options.cutoff, p0=p0)
         dmrg.opts["local_eig_tol"] = options.eig_tol
         show = sys.stderr.isatty() if options.progress is None else options.progress
         history = {"energy": [], "max_bond_dim": [], "discarded_weight": [], "time": []}
@@ -236,6 +222,8 @@ class DMRGBackend(Backend):
             direction = "RL"[k % 2]
             chi = schedule[min(k, len(schedule) - 1)]
             dmrg.discarded = 0.0
+            n_ramp = len(schedule)
+            dmrg.alpha = options.mixer if k < n_ramp else (options.mixer / 10 if k == n_ramp else 0.0)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 dmrg.sweep(
@@ -251,7 +239,7 @@ class DMRGBackend(Backend):
             history["max_bond_dim"].append(dmrg._k.max_bond())
             history["discarded_weight"].append(max(dmrg.discarded, 0.0))
             history["time"].append(time.perf_counter() - start)
-            at_final = k >= len(schedule)
+            at_final = k > len(schedule)  # the mixer is off from sweep len(schedule) + 1 on
             delta = abs(energy - history["energy"][-2]) if k > 0 else math.inf
             if show:
                 print(
@@ -275,7 +263,7 @@ class DMRGBackend(Backend):
             )
         violation = 0.0
         if compiled.V is not None:
-            violation = float(np.real(mpo_expectation(state, mpo_arrays(compiled.V)))) + compiled.V_constant
+            violation = float(np.real(mpo_expectation(state, mpo_arrays(compiled.V))))
             if violation > _VIOLATION_WARN:
                 warnings.warn(
                     f"dmrg: the state violates the constraints of {model.name!r} (<V> = {violation:.2e}); "
@@ -314,25 +302,36 @@ class DMRGBackend(Backend):
             seed=seed,
         )
 
-    def _initial_state(self, model, options, order, rng, dtype):
+    def _initial_state(self, model, options, compiled, rng, dtype):
+        """quimb MPS to start from, and how it was made.
+
+        With constraints: a random superposition of basis configurations in the
+        sector, spread by ``_SPREAD_STEPS`` applications of ``1 - tau H`` (which
+        keeps the sector) so that every bond carries several quantum numbers;
+        two-site DMRG cannot create the entanglement of terms that skip an MPS
+        site (Jordan-Wigner hopping, plaquettes) from a product state.
+        """
         if options.warm_start is not None:
             warm = self._warm_state(options.warm_start, model)
             _check_warm(warm, model)
             return warm.to_quimb(dtype=np.result_type(dtype, *warm.arrays)), "warm start"
+        order = compiled.order
         chi0 = options.bond_dims[0]
-        L = len(order)
-        if model.constraints:
-            configs = sector_configurations(model.constraints, order, min(chi0, 16), rng)
-            if len(configs):
-                coeffs = rng.standard_normal(len(configs))
-                arrays = product_superposition(configs, coeffs / np.linalg.norm(coeffs), dtype)
-                return MPSState(
-                    arrays, order
-                ).to_quimb(), f"superposition of {len(configs)} sector configurations"
-            how = "random (no sector configuration found)"
-        else:
-            how = "random"
-        return MPSState(random_mps(L, chi0, rng, dtype), order).to_quimb(), how
+        if not model.constraints:
+            return MPSState(random_mps(len(order), chi0, rng, dtype), order).to_quimb(), "random"
+        configs = sector_configurations(model.constraints, order, min(chi0, 16), rng)
+        if not len(configs):
+            return MPSState(
+                random_mps(len(order), chi0, rng, dtype), order
+            ).to_quimb(), "random (no sector state found)"
+        coeffs = rng.standard_normal(len(configs))
+        psi = MPSState(product_superposition(configs, coeffs, dtype), order).to_quimb()
+        tau = 2.0 / auto_penalty(model.qubit_hamiltonian, model.n_qubits)
+        step = compiled.H.identity() - tau * compiled.H
+        for _ in range(_SPREAD_STEPS):
+            psi = step.apply(psi, compress=True, max_bond=chi0, cutoff=1e-10)
+            psi /= psi.norm()
+        return psi, f"{len(configs)} sector configurations spread by (1 - tau H)^{_SPREAD_STEPS}"
 
     def expect(self, state: MPSState, model, operators) -> list[Estimate]:
         strings = list({term for op in operators for term in op.terms})

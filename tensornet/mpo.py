@@ -61,15 +61,12 @@ class CompiledModel:
         The identity component of the Hamiltonian (added to every energy).
     V : MatrixProductOperator or None
         The constraint penalty operator (0 on the sector), None without constraints.
-    V_constant : float
-        Identity component of ``V``.
     """
 
     order: np.ndarray
     H: object
     constant: float
     V: object | None
-    V_constant: float
 
 
 def _check_term(term, coeff, n_qubits, what):
@@ -125,30 +122,54 @@ def qubit_operator_mpo(qop, order, what="operator"):
     return mpo, constant
 
 
-def _penalty_operator(constraints, n_qubits):
-    """``V = sum_c V_c`` as a ``QubitOperator`` (see the module docstring)."""
-    from manybody.operators import of
+def _mpo_from_arrays(arrays):
+    """A quimb MPO from ``(D_left, D_right, out, in)`` arrays with unit outer bonds."""
+    import quimb.tensor as qtn
 
-    QubitOperator = of().QubitOperator
-    V = QubitOperator()
+    arrays = list(arrays)
+    arrays[0] = arrays[0][0]
+    arrays[-1] = arrays[-1][:, 0]
+    return qtn.MatrixProductOperator(arrays, shape="lrud")
+
+
+def _constraint_mpo(c, position, L):
+    """The penalty ``V_c`` of one constraint as an MPO (bond dimension 2 before squaring)."""
+    eye, z, n = np.eye(2), np.diag([1.0, -1.0]), np.diag([0.0, 1.0])
+    if isinstance(c, ParityConstraint):
+        # (1 - s prod Z) / 2: two product operators on the diagonal of the bond
+        sign = 1 - 2 * c.parity
+        qubits = {int(position[q]) for q in c.qubits}
+        arrays = [
+            np.array([[eye, np.zeros((2, 2))], [np.zeros((2, 2)), z if p in qubits else eye]])
+            for p in range(L)
+        ]
+        arrays[0] = np.array([[0.5 * eye, -0.5 * sign * (z if 0 in qubits else eye)]])
+        arrays[-1] = arrays[-1][:, :1] + arrays[-1][:, 1:]
+        return _mpo_from_arrays(arrays)
+    # A = sum_k w_k n_k - value: bond states "before" (0) and "after" (1) the one placed term
+    weight = np.zeros(L)
+    for q, w in zip(c.qubits, c.weights):
+        weight[position[q]] += w
+    arrays = [np.array([[eye, weight[p] * n], [np.zeros((2, 2)), eye]]) for p in range(L)]
+    arrays[0] = arrays[0][:1].copy()
+    arrays[0][0, 1] -= c.value * eye
+    arrays[-1] = arrays[-1][:, 1:]
+    A = _mpo_from_arrays(arrays)
+    V = A.apply(A)
+    V.compress(cutoff=MPO_CUTOFF, cutoff_mode="rel")
+    return V
+
+
+def penalty_mpo(constraints, order):
+    """``V = sum_c V_c`` (see the module docstring) as a compressed MPO in MPS order."""
+    L = len(order)
+    position = np.empty(L, dtype=int)
+    position[np.asarray(order)] = np.arange(L)
+    V = None
     for c in constraints:
-        if isinstance(c, LinearConstraint):
-            # sum_k w_k n_k - value = a0 - sum_k (w_k / 2) Z_k with a0 = sum_k w_k / 2 - value
-            lin = QubitOperator((), sum(c.weights) / 2 - c.value)
-            for q, w in zip(c.qubits, c.weights):
-                lin += QubitOperator(((q, "Z"),), -w / 2)
-            V += lin * lin
-        elif isinstance(c, ParityConstraint):
-            sign = 1 - 2 * c.parity
-            V += QubitOperator((), 0.5) - QubitOperator(tuple((q, "Z") for q in sorted(c.qubits)), sign / 2)
-        else:
-            raise ValueError(
-                f"constraint {c!r}: the DMRG compiler knows LinearConstraint and ParityConstraint"
-            )
-        for q in c.qubits:
-            if not 0 <= q < n_qubits:
-                raise ValueError(f"constraint {c.name!r} involves qubit {q}, outside 0..{n_qubits - 1}")
-    V.compress(1e-14)
+        Vc = _constraint_mpo(c, position, L)
+        V = Vc if V is None else V + Vc
+        V.compress(cutoff=MPO_CUTOFF, cutoff_mode="rel")
     return V
 
 
@@ -196,6 +217,8 @@ def check_compilable(model) -> np.ndarray:
             raise ValueError(
                 f"constraint {c!r}: the DMRG compiler knows LinearConstraint and ParityConstraint"
             )
+        if any(not 0 <= q < n for q in c.qubits):
+            raise ValueError(f"constraint {c.name!r} involves qubits outside 0..{n - 1}: {c.qubits}")
     return order
 
 
@@ -204,11 +227,7 @@ def compile_model(model) -> CompiledModel:
     constraint penalty MPO."""
     order = check_compilable(model)
     H, constant = qubit_operator_mpo(model.qubit_hamiltonian, order, f"{model.name} Hamiltonian")
-    V, V_constant = None, 0.0
+    V = None
     if model.constraints:
-        V, V_constant = qubit_operator_mpo(
-            _penalty_operator(model.constraints, model.n_qubits), order, "constraint penalty"
-        )
-    return CompiledModel(
-        order=order, H=H, constant=float(np.real(constant)), V=V, V_constant=float(np.real(V_constant))
-    )
+        V = penalty_mpo(model.constraints, order)
+    return CompiledModel(order=order, H=H, constant=float(np.real(constant)), V=V)

@@ -278,9 +278,9 @@ def random_mps(L: int, chi: int, rng, dtype=float) -> list[np.ndarray]:
 
 
 def sector_configurations(constraints, order, n_configs: int, rng, max_steps: int = 200_000):
-    """Random bit configurations (in MPS order) satisfying every constraint.
+    """Bit configurations (in MPS order) satisfying every constraint.
 
-    A depth-first search over the MPS sites with random bit choices, pruned
+    A depth-first search over the MPS sites, pruned
     by the reachable range of each linear constraint and the parity of each
     parity constraint. Returns an array ``(n_found, L)``, possibly with fewer
     than ``n_configs`` rows (none if the search exceeds ``max_steps``).
@@ -326,16 +326,19 @@ def sector_configurations(constraints, order, n_configs: int, rng, max_steps: in
                 return False
         return True
 
+    def fresh(attempt):  # bits to try, last first: 0 first, then 1 first, then random
+        return [1, 0] if attempt == 0 else [0, 1] if attempt == 1 else list(rng.permutation(2))
+
     found, steps = [], 0
-    for _ in range(n_configs):
+    for attempt in range(n_configs):
         bits = np.zeros(L, dtype=int)
         partial = np.zeros(nc)
-        choices = [list(rng.permutation(2)) for _ in range(L)]
+        choices = [fresh(attempt) for _ in range(L)]
         p = 0
         while 0 <= p < L and steps < max_steps:
             steps += 1
             if not choices[p]:
-                choices[p] = list(rng.permutation(2))
+                choices[p] = fresh(attempt)
                 p -= 1
                 for c, w in touching[p] if p >= 0 else []:
                     partial[c] -= w * bits[p]
