@@ -50,7 +50,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from qiskit import QuantumCircuit
 from qiskit.circuit import ParameterVector
-from qiskit.circuit.library import XXPlusYYGate, efficient_su2, evolved_operator_ansatz
+from qiskit.circuit.library import XXPlusYYGate, efficient_su2
 from qiskit.quantum_info import SparsePauliOp
 
 from manybody.circuits.compiler import pauli_commute
@@ -398,13 +398,63 @@ def _unit_op(unit, n: int) -> SparsePauliOp:
     )
 
 
+def _canonical_coefficients(unit) -> tuple[int, int, float, float, float] | None:
+    """``(i, j, a, b, c)`` if the unit is ``a XX + b YY + c ZZ`` on qubits i < j (with XX or YY), else None."""
+    coeff = {"X": 0.0, "Y": 0.0, "Z": 0.0}
+    pairs = set()
+    for term, c in unit:
+        if len(term) != 2 or term[0][1] != term[1][1]:
+            return None
+        pairs.add((term[0][0], term[1][0]))
+        coeff[term[0][1]] += c
+    if len(pairs) != 1 or not (coeff["X"] or coeff["Y"]):
+        return None
+    ((i, j),) = pairs
+    return i, j, coeff["X"], coeff["Y"], coeff["Z"]
+
+
+def _append_canonical(qc: QuantumCircuit, i: int, j: int, a, b, c) -> None:
+    """``exp(-i (a XX + b YY + c ZZ))`` with 3 CX (Vatan and Williams, Phys. Rev. A 69, 032315 (2004)).
+
+    Up to a global phase; checked against the matrix exponential in the tests.
+    """
+    qc.rz(-np.pi / 2, j)
+    qc.cx(j, i)
+    qc.rz(2 * c + np.pi / 2, i)
+    qc.ry(-np.pi / 2 - 2 * a, j)
+    qc.cx(i, j)
+    qc.ry(2 * b + np.pi / 2, j)
+    qc.cx(j, i)
+    qc.rz(np.pi / 2, i)
+
+
 def _hva(model, spec, groups) -> QuantumCircuit:
+    """Layers of ``exp(-i theta H_unit)`` (or ``H_group``); two-qubit XX+YY+ZZ units use 3 CX."""
+    from qiskit.circuit.library import PauliEvolutionGate
+
     n = model.n_qubits
-    if spec.multi_angle:
-        ops = [_unit_op(u, n) for g in groups for u in g]
-    else:
-        ops = [_unit_op([tc for u in g for tc in u], n) for g in groups]
-    return evolved_operator_ansatz(ops, reps=spec.reps, parameter_prefix="θ", flatten=True)
+    blocks = [[u] for g in groups for u in g] if spec.multi_angle else [list(g) for g in groups]
+    theta = ParameterVector("θ", spec.reps * len(blocks))
+    qc = QuantumCircuit(n)
+    k = 0
+    for _ in range(spec.reps):
+        for block in blocks:
+            for unit in block:
+                canonical = _canonical_coefficients(unit)
+                if canonical is not None:
+                    i, j, a, b, c = canonical
+                    _append_canonical(qc, i, j, a * theta[k], b * theta[k], c * theta[k])
+                else:
+                    support = sorted({q for t, _ in unit for q, _ in t})
+                    local = {q: m for m, q in enumerate(support)}
+                    op = SparsePauliOp.from_sparse_list(
+                        [("".join(p for _, p in t), [local[q] for q, _ in t], c) for t, c in unit],
+                        len(support),
+                    )
+                    # synthesised (Lie-Trotter, exact here: the unit's terms commute), not a matrix exponential
+                    qc.compose(PauliEvolutionGate(op, time=theta[k]).definition, support, inplace=True)
+            k += 1
+    return qc
 
 
 def _number_preserving(model, spec, groups) -> QuantumCircuit:

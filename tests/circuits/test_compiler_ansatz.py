@@ -186,3 +186,20 @@ def test_basis_initial_state_prefers_states_the_hamiltonian_connects():
     column = H[:, index].toarray().ravel()
     column[index] = 0.0
     assert np.linalg.norm(column) > 0.5
+
+
+def test_three_cnot_canonical_block_is_the_exponential():
+    from qiskit import QuantumCircuit
+    from qiskit.quantum_info import Operator, SparsePauliOp
+    from scipy.linalg import expm
+
+    from manybody.circuits.ansatz import _append_canonical
+
+    a, b, c = 0.37, -0.81, 1.23
+    for i, j in [(0, 1), (1, 0)]:
+        qc = QuantumCircuit(2)
+        _append_canonical(qc, i, j, a, b, c)
+        target = expm(-1j * SparsePauliOp.from_list([("XX", a), ("YY", b), ("ZZ", c)]).to_matrix())
+        overlap = np.vdot(target.ravel(), Operator(qc).data.ravel()) / 4
+        assert abs(abs(overlap) - 1) < 1e-12
+        assert qc.count_ops()["cx"] == 3
