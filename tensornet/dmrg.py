@@ -4,14 +4,25 @@ A *sweep* here is one pass in one direction (quimb's convention): sweeps
 alternate right-to-left and left-to-right, and ``bond_dims`` gives the
 maximal bond dimension of each sweep (the last value repeats).
 
-Constraints (total S^z, particle numbers, parity, Gauss's law) are kept by
-starting from a superposition of random basis configurations that satisfy
-them (found by a pruned depth-first search) and by adding
-``penalty * V`` to the Hamiltonian, where ``V >= 0`` vanishes exactly on the
-sector (see :mod:`manybody.tensornet.mpo`). Reported energies, variances and
-observables are those of the Hamiltonian without penalty;
-``info["constraint_violation"] = <V>`` measures how far the state is from
-the sector (0 up to rounding when it is in it).
+quimb's DMRG has no quantum numbers. Constraints (total S^z, particle
+numbers, parity, Gauss's law) are kept by starting from a superposition of
+basis configurations that satisfy them (found by a pruned depth-first
+search), spread by a few applications of ``1 - tau H`` (which conserves
+them), and by adding ``penalty * V`` to the Hamiltonian, where ``V >= 0``
+vanishes exactly on the sector (see :mod:`manybody.tensornet.mpo`). Reported
+energies, variances and observables are those of the Hamiltonian without
+penalty; ``info["constraint_violation"] = <V>`` measures how far the state is
+from the sector (0 up to rounding when it is in it; a warning above 1e-6).
+
+The two-site update carries a subspace-expansion mixer (see
+:mod:`manybody.tensornet.sweeps`) during the bond-dimension ramp; without it
+two-site DMRG gets stuck on terms that skip MPS sites (spinful hopping,
+plaquettes). Convergence: two consecutive sweeps at the final bond dimension
+with the mixer off differ by less than ``tol``.
+
+Limitation: conserved quantities that are not declared constraints (e.g.
+winding sectors of gauge fields on a torus) are not targeted: DMRG finds the
+lowest state among the sectors present in its initial state.
 """
 
 from __future__ import annotations
@@ -29,7 +40,7 @@ import numpy as np
 
 from manybody.backends import Backend, Solution
 from manybody.observables import Estimate
-from manybody.tensornet.mpo import auto_penalty, check_compilable, compile_model
+from manybody.tensornet.mpo import MPO_CUTOFF, auto_penalty, check_compilable, compile_model
 from manybody.tensornet.mps import (
     MPSState,
     mpo_arrays,
@@ -204,7 +215,7 @@ class DMRGBackend(Backend):
         ham, constant = compiled.H, compiled.constant
         if compiled.V is not None and lam > 0:
             ham = ham + lam * compiled.V
-            ham.compress(cutoff=1e-13, cutoff_mode="rel")
+            ham.compress(cutoff=MPO_CUTOFF, cutoff_mode="rel")
         # quimb's DMRG contracts the ket with the MPO's upper index, i.e. it minimises
         # <psi|H^T|psi>; H^T = conj(H) for Hermitian H, so this finds the ground state of H.
         ham = ham.conj()
@@ -231,8 +242,6 @@ class DMRGBackend(Backend):
                     canonize=k == 0,
                     max_bond=chi,
                     cutoff=options.cutoff,
-                    cutoff_mode="sum2",
-                    method="svd",
                 )
             energy = float(np.real(dmrg.local_energies[-1][-1])) + constant
             history["energy"].append(energy)

@@ -280,10 +280,15 @@ def random_mps(L: int, chi: int, rng, dtype=float) -> list[np.ndarray]:
 def sector_configurations(constraints, order, n_configs: int, rng, max_steps: int = 200_000):
     """Bit configurations (in MPS order) satisfying every constraint.
 
-    A depth-first search over the MPS sites, pruned
-    by the reachable range of each linear constraint and the parity of each
-    parity constraint. Returns an array ``(n_found, L)``, possibly with fewer
-    than ``n_configs`` rows (none if the search exceeds ``max_steps``).
+    A depth-first search over the MPS sites, pruned by the reachable range of
+    each linear constraint and the parity of each parity constraint. The first
+    configuration tries bit 0 first, the second bit 1 first, the others random
+    bits: the first two reach the sectors of the empty / zero-field
+    configurations, which random ones may miss when a conserved quantity that
+    is not a declared constraint (a winding number of a gauge field on a
+    torus) splits the constrained space. Returns an array ``(n_found, L)``,
+    possibly with fewer than ``n_configs`` rows (none if the search exceeds
+    ``max_steps``).
     """
     from manybody.constraints import ParityConstraint
 
