@@ -26,8 +26,6 @@ from manybody.observables import Estimate
 
 __all__ = ["to_pauli_strings", "local_values", "estimates_from_local_values"]
 
-_MAX_BATCH = 1 << 16
-
 
 def to_pauli_strings(qop, n_qubits: int, hilbert=None) -> nk.operator.PauliStrings:
     """A ``QubitOperator`` as NetKet ``PauliStrings`` on ``Qubit(n_qubits)``."""
@@ -86,12 +84,11 @@ def local_values(log_value, samples: np.ndarray, operators: list) -> np.ndarray:
     log_x = np.asarray(log_value(jnp.asarray(samples)))
     ratios = np.ones((len(masks), n_samples), dtype=complex)
     flipping = [m for m in range(len(masks)) if masks[m].any()]
-    per_batch = max(1, _MAX_BATCH // n_samples)
-    for start in range(0, len(flipping), per_batch):
-        chunk = flipping[start : start + per_batch]
-        flipped = (samples[None] ^ masks[chunk][:, None]).reshape(-1, n_qubits)
-        log_y = np.asarray(log_value(jnp.asarray(flipped))).reshape(len(chunk), n_samples)
-        ratios[chunk] = np.exp(log_y - log_x[None])
+    if flipping:
+        # one evaluation of every flipped configuration (a single compiled shape; NetKet chunks it)
+        flipped = (samples[None] ^ masks[flipping][:, None]).reshape(-1, n_qubits)
+        log_y = np.asarray(log_value(jnp.asarray(flipped))).reshape(len(flipping), n_samples)
+        ratios[flipping] = np.exp(log_y - log_x[None])
     out = np.zeros((len(operators), n_samples), dtype=complex)
     for k, rows in enumerate(tables):
         for m, zy, coeff in rows:

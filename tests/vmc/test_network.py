@@ -55,10 +55,13 @@ def test_cached_conditional_equals_full_forward_pass(name, make_model):
     variables = {"params": vs.parameters}
     full = np.asarray(net.apply(variables, x, method=net.conditionals))
     cache = net.init(jax.random.PRNGKey(0), x, 0, method=net.conditional)["cache"]
-    for q in np.asarray(model.qubit_order):
-        p, mutated = net.apply(
-            {**variables, "cache": cache}, x, int(q), method=net.conditional, mutable=["cache"]
+    step = jax.jit(
+        lambda cache, q: net.apply(
+            {**variables, "cache": cache}, x, q, method=net.conditional, mutable=["cache"]
         )
+    )
+    for q in np.asarray(model.qubit_order):
+        p, mutated = step(cache, jnp.int32(q))
         cache = mutated["cache"]
         np.testing.assert_allclose(np.asarray(p), full[:, q], atol=1e-12)
 
@@ -68,7 +71,7 @@ def test_sampling_frequencies_follow_psi_squared(make_model, helpers):
     from scipy.stats import chisquare
 
     model = make_model("hubbard_numbers")
-    vs = _random_vstate(model, n_samples=20000, seed=5)
+    vs = _random_vstate(model, n_samples=4000, seed=5)
     bits = helpers["all_bits"](model.n_qubits)[helpers["satisfied"](model, helpers["all_bits"](8))]
     prob = np.exp(2 * np.real(np.asarray(vs.log_value(jnp.asarray(bits)))))
     samples = np.asarray(vs.samples).reshape(-1, model.n_qubits).astype(int)
