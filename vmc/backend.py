@@ -263,7 +263,13 @@ class VMCBackend(Backend):
             params,
         )
         hamiltonian = to_pauli_strings(model.qubit_hamiltonian, model.n_qubits, vs.hilbert)
-        history, info = optimize(vs, hamiltonian, options, progress_label=f"vmc {model.name}")
+        keys = ("seed", "n_iter", "n_samples", "learning_rate", "lr_final_fraction", "diag_shift")
+        fingerprint = json.dumps(
+            [model.to_dict(), config, {k: getattr(options, k) for k in keys}], sort_keys=True, default=repr
+        )
+        history, info = optimize(
+            vs, hamiltonian, options, progress_label=f"vmc {model.name}", fingerprint=fingerprint
+        )
         state = VMCState(
             config=config,
             params=flax.serialization.to_state_dict(vs.parameters),

@@ -117,7 +117,9 @@ def _is_bad(stats, dp, best: float) -> bool:
     return math.isfinite(best) and energy > best + 10 * error + 0.05 * abs(best)
 
 
-def optimize(vstate, hamiltonian, opts, *, progress_label: str = "vmc") -> tuple[dict, dict]:
+def optimize(
+    vstate, hamiltonian, opts, *, progress_label: str = "vmc", fingerprint: str = ""
+) -> tuple[dict, dict]:
     """Minimise the energy of ``vstate`` in place.
 
     Parameters
@@ -127,6 +129,9 @@ def optimize(vstate, hamiltonian, opts, *, progress_label: str = "vmc") -> tuple
     opts : VMCOptions
         Uses n_iter, learning_rate, lr_final_fraction, diag_shift, diag_shift_final, momentum,
         chunk_size, checkpoint_dir, checkpoint_every, progress.
+
+    fingerprint : str
+        Identifies the run (model, network, schedules); a checkpoint with another fingerprint is refused.
 
     Returns
     -------
@@ -154,6 +159,11 @@ def optimize(vstate, hamiltonian, opts, *, progress_label: str = "vmc") -> tuple
     saved = _load(folder) if folder else None
     resumed_from = None
     if saved is not None:
+        if saved.get("fingerprint", "") != fingerprint:
+            raise ValueError(
+                f"checkpoint_dir {str(folder)!r} holds the checkpoint of a different run (model, network or "
+                "schedule options differ): use a fresh checkpoint_dir"
+            )
         lr_scale, history = _restore(driver, saved, lr_schedule)
         resumed_from = driver.step_count
     good = _snapshot(driver, lr_scale, history)
@@ -201,7 +211,7 @@ def optimize(vstate, hamiltonian, opts, *, progress_label: str = "vmc") -> tuple
         if driver.step_count % opts.checkpoint_every == 0 or driver.step_count == opts.n_iter:
             good = _snapshot(driver, lr_scale, history)
             if folder:
-                _save(folder, good)
+                _save(folder, {**good, "fingerprint": fingerprint})
     if bar is not None:
         bar.close()
     elapsed = time.perf_counter() - start
