@@ -57,6 +57,7 @@ __all__ = ["DMRGBackend", "DMRGOptions"]
 
 _VIOLATION_WARN = 1e-6
 _SPREAD_STEPS = 4
+_LANCZOS_VECTORS = 16  # quimb uses 4: ARPACK then restarts so often that a solve takes ~600 matvecs
 
 
 def _positive_int(name, value):
@@ -96,8 +97,10 @@ class DMRGOptions:
     max_sweeps : int
         Maximal number of sweeps (default 60).
     eig_tol : float
-        Relative tolerance of the local Lanczos eigensolver (default 1e-10;
-        quimb's default 1e-3 does not reach 1e-8 energies reliably).
+        Relative residual tolerance of the local Lanczos eigensolver (ARPACK, 16
+        Lanczos vectors; default 1e-8, which gave the same 5e-11 final error as
+        1e-10 on the L = 24 chain in half the time; quimb's default 1e-3 does
+        not reach 1e-8 energies reliably).
     penalty : float or "auto"
         Strength ``lambda`` of the constraint penalty ``lambda * V``; ``"auto"``
         (default) is twice the largest sum of ``|c_t|`` over the Pauli terms
@@ -125,7 +128,7 @@ class DMRGOptions:
     cutoff: float = 1e-12
     tol: float = 1e-10
     max_sweeps: int = 60
-    eig_tol: float = 1e-10
+    eig_tol: float = 1e-8
     penalty: float | str = "auto"
     seed: int | None = None
     progress: bool | None = None
@@ -224,6 +227,7 @@ class DMRGBackend(Backend):
 
         dmrg = make_dmrg2()(ham, bond_dims=options.bond_dims, cutoffs=options.cutoff, p0=p0)
         dmrg.opts["local_eig_tol"] = options.eig_tol
+        dmrg.opts["local_eig_ncv"] = _LANCZOS_VECTORS
         show = sys.stderr.isatty() if options.progress is None else options.progress
         history = {"energy": [], "max_bond_dim": [], "discarded_weight": [], "time": []}
         schedule = options.bond_dims
