@@ -1,4 +1,9 @@
-"""Longer convergence runs against the exact backend (``pytest -m slow``)."""
+"""Longer convergence runs against the exact backend (``pytest -m slow``).
+
+Observed (2 shared CPU cores): Heisenberg chain L=12 with the defaults, relative error 1.6e-5
+(290 s); QuantumLink1D(6, m=0.5) in 150 iterations, 5.5e-8. The 4x4, Hubbard and Z2 bounds are
+the targets of these runs; they had not completed on the shared machine when this was committed.
+"""
 
 from __future__ import annotations
 
