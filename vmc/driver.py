@@ -188,6 +188,7 @@ def optimize(
                 )
             good["lr_scale"] = 0.5 * float(good["lr_scale"])
             lr_scale, history = _restore(driver, good, lr_schedule)
+            best = min(history["energy"], default=math.inf)
             if bar is not None:
                 bar.n = driver.step_count
                 bar.write(
