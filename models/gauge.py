@@ -15,11 +15,12 @@ import numpy as np
 
 from manybody.constraints import LinearConstraint, ParityConstraint
 from manybody.lattice import Square
-from manybody.model import check_int
+from manybody.model import Model, check_int
 from manybody.observables import Observable, ObservableFamily
 from manybody.operators import of
 
 __all__ = [
+    "LinkModel",
     "bit",
     "sigma_plus",
     "sigma_minus",
@@ -126,3 +127,20 @@ def check_gauge_square(Lx, Ly, pbc) -> Square:
                 f"{name} must be >= 3 on a periodic direction (got {n}); use pbc=False or a larger lattice"
             )
     return lattice
+
+
+class LinkModel(Model):
+    """Base of the pure-gauge models whose qubits are the links of a ``Square`` lattice
+    (one qubit per link, ordered for DMRG/VMC by ``link_order``)."""
+
+    @property
+    def n_qubits(self) -> int:
+        return len(self.lattice.links)
+
+    @property
+    def n_sites(self) -> int:
+        return self.n_qubits
+
+    @property
+    def qubit_order(self) -> np.ndarray:
+        return link_order(self.lattice)

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from manybody.constraints import LinearConstraint
-from manybody.model import Model, check_real, observable
+from manybody.model import check_real, observable
 from manybody.models.gauge import (
+    LinkModel,
     check_gauge_square,
     electric_field_family,
     gauss_violation,
-    link_order,
     sigma_minus,
     sigma_plus,
 )
@@ -20,7 +18,7 @@ from manybody.operators import of
 __all__ = ["QuantumLink2D"]
 
 
-class QuantumLink2D(Model):
+class QuantumLink2D(LinkModel):
     r"""U(1) quantum link model with spin-1/2 links on the square lattice (no matter).
 
     .. math::
@@ -89,18 +87,6 @@ class QuantumLink2D(Model):
             pbc=pbc,
             charges=charges,
         )
-
-    @property
-    def n_qubits(self) -> int:
-        return len(self.lattice.links)
-
-    @property
-    def n_sites(self) -> int:
-        return self.n_qubits
-
-    @property
-    def qubit_order(self) -> np.ndarray:
-        return link_order(self.lattice)
 
     @property
     def constraints(self) -> list:

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from manybody.constraints import ParityConstraint
-from manybody.model import Model, check_real, observable
-from manybody.models.gauge import check_gauge_square, electric_field_family, gauss_violation, link_order
+from manybody.model import check_real, observable
+from manybody.models.gauge import LinkModel, check_gauge_square, electric_field_family, gauss_violation
 from manybody.observables import Observable
 from manybody.operators import of
 
 __all__ = ["Z2Gauge"]
 
 
-class Z2Gauge(Model):
+class Z2Gauge(LinkModel):
     r"""Z2 lattice gauge theory on the square lattice: the toric code in a field.
 
     Stated in the usual (magnetic) basis, with one qubit per link,
@@ -73,18 +71,6 @@ class Z2Gauge(Model):
             pbc=pbc,
             charges=charges,
         )
-
-    @property
-    def n_qubits(self) -> int:
-        return len(self.lattice.links)
-
-    @property
-    def n_sites(self) -> int:
-        return self.n_qubits
-
-    @property
-    def qubit_order(self) -> np.ndarray:
-        return link_order(self.lattice)
 
     @property
     def constraints(self) -> list:
