@@ -61,7 +61,8 @@ def test_optimisation_on_a_fake_device_is_recorded_and_retrievable(dimer, tmp_pa
     # noisy energy: within 15% of the exact -3/4 (readout mitigated, gate noise not), and variational within noise
     assert abs(res.energy + 0.75) < 0.15 * 0.75
     rows = list_jobs(folder)
-    assert [r["job_id"] for r in rows] == info["job_ids"]
+    # every submitted job is recorded once (records created within the same second have no defined order)
+    assert sorted(r["job_id"] for r in rows) == sorted(info["job_ids"])
     assert all(r["status"] == "DONE" and r["local"] and r["backend"] == "fake_manila" for r in rows)
     final = load_record(info["job_ids"][-1], folder)
     assert final.info["purpose"] == "final"
