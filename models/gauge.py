@@ -15,7 +15,7 @@ import numpy as np
 
 from manybody.constraints import LinearConstraint, ParityConstraint
 from manybody.lattice import Square
-from manybody.model import Model, check_int
+from manybody.model import Model, check_int, observable
 from manybody.observables import Observable, ObservableFamily
 from manybody.operators import of
 
@@ -144,3 +144,7 @@ class LinkModel(Model):
     @property
     def qubit_order(self) -> np.ndarray:
         return link_order(self.lattice)
+
+    @observable("gauss_violation", default=True)
+    def _gauss_violation(self):
+        return gauss_violation(self.constraints)

@@ -8,7 +8,6 @@ from manybody.models.gauge import (
     LinkModel,
     check_gauge_square,
     electric_field_family,
-    gauss_violation,
     sigma_minus,
     sigma_plus,
 )
@@ -149,7 +148,3 @@ class QuantumLink2D(LinkModel):
             0.5,
             "<E_l> = <S^z_l> per link, axis = (tail, head)",
         )
-
-    @observable("gauss_violation", default=True)
-    def _gauss_violation(self):
-        return gauss_violation(self.constraints)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from manybody.constraints import ParityConstraint
 from manybody.model import check_real, observable
-from manybody.models.gauge import LinkModel, check_gauge_square, electric_field_family, gauss_violation
+from manybody.models.gauge import LinkModel, check_gauge_square, electric_field_family
 from manybody.observables import Observable
 from manybody.operators import of
 
@@ -119,7 +119,3 @@ class Z2Gauge(LinkModel):
             1.0,
             "<Z_l> per link (electric basis; X_l in the magnetic one), axis = (tail, head)",
         )
-
-    @observable("gauss_violation", default=True)
-    def _gauss_violation(self):
-        return gauss_violation(self.constraints)
