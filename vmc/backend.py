@@ -30,10 +30,9 @@ from manybody.vmc.driver import optimize
 from manybody.vmc.masking import ConstraintAutomaton
 from manybody.vmc.network import ARTransformer
 from manybody.vmc.operators import estimates_from_local_values, local_values, to_pauli_strings
+from manybody.vmc.signs import SIGN_RULES, SignRule, sign_rule
 
 __all__ = ["VMCBackend", "VMCOptions", "VMCState", "device_name"]
-
-_SIGN_RULES = ("auto", "marshall", "none")
 
 
 def _check_int(name, value, minimum, allow_none=False):
@@ -79,9 +78,12 @@ class VMCOptions:
     d_model, n_heads, n_layers : int
         Transformer width, attention heads (divides d_model), blocks.
     sign_rule : str
-        ``"marshall"``: fixed Marshall sign ``(-1)^(spins down on sublattice A)`` (bipartite
-        antiferromagnetic Heisenberg models); ``"none"``; ``"auto"``: Marshall for Heisenberg
-        models with ``J > 0``, ``J2 = 0``, no DM term on a bipartite lattice.
+        Fixed sign structure (:mod:`manybody.vmc.signs`): ``"marshall"`` (``(-1)^(spins down
+        on sublattice A)``, bipartite Heisenberg), ``"hubbard_chain"`` (the sign of reordering
+        the interleaved fermion modes into all-up-then-all-down, Hubbard chains), ``"none"``;
+        ``"auto"``: the rule that is exact for the model (Marshall for ``J > 0``, ``J2 = 0``, no
+        DM on a bipartite lattice; hubbard_chain for ``t > 0`` on an open chain, or periodic
+        with odd ``n_up`` and ``n_down``), else none.
     chunk_size : int or None
         Samples per forward/backward chunk (memory); None = all at once.
     checkpoint_dir : str or None
@@ -136,8 +138,8 @@ class VMCOptions:
         _check_int("chunk_size", self.chunk_size, 1, allow_none=True)
         if self.d_model % self.n_heads:
             raise ValueError(f"d_model ({self.d_model}) must be a multiple of n_heads ({self.n_heads})")
-        if self.sign_rule not in _SIGN_RULES:
-            raise ValueError(f"sign_rule must be one of {_SIGN_RULES}, got {self.sign_rule!r}")
+        if self.sign_rule not in SIGN_RULES:
+            raise ValueError(f"sign_rule must be one of {SIGN_RULES}, got {self.sign_rule!r}")
         for name in ("progress", "use_cache"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
@@ -171,37 +173,20 @@ def device_name() -> str:
     return devices[0].platform + (f" x{len(devices)}" if len(devices) > 1 else "")
 
 
-def _sign_rule(model, rule: str) -> np.ndarray | None:
-    """Per-qubit phase added for bit 1: pi on sublattice A (Marshall), or None."""
-    from manybody.models.heisenberg import Heisenberg, bipartition
-
-    if rule == "none":
-        return None
-    is_heisenberg = isinstance(model, Heisenberg)
-    sublattice = bipartition(model.lattice) if is_heisenberg else None
-    if rule == "auto":
-        p = model.params if is_heisenberg else {}
-        plain = is_heisenberg and p.get("J", 1.0) > 0 and not p.get("J2", 0.0) and not np.any(p.get("D", 0.0))
-        return np.where(sublattice > 0, np.pi, 0.0) if plain and sublattice is not None else None
-    if sublattice is None:
-        raise ValueError(
-            "sign_rule='marshall' needs a Heisenberg model on a bipartite lattice; "
-            f"got {model.name} (allowed sign_rule values: {_SIGN_RULES})"
-        )
-    return np.where(sublattice > 0, np.pi, 0.0)
-
-
 def build_network(model, config: dict) -> ARTransformer:
     """The masked transformer for ``model`` with hyper-parameters ``config``."""
     order = np.asarray(model.qubit_order, dtype=int)
     automaton = ConstraintAutomaton(model.n_qubits, model.constraints, order)
-    offset = config.get("phase_offset")
+    rule = SignRule.from_dict(config.get("sign_rule"))
+    linear = None if rule is None or rule.linear is None else np.asarray(rule.linear, dtype=int)[order]
+    pairs = None if rule is None else rule.pair_matrix(model.n_qubits)
     hashable = nk.utils.HashableArray
     return ARTransformer(
         hilbert=nk.hilbert.Qubit(model.n_qubits),
         order=hashable(order),
         transitions=hashable(automaton.transitions) if model.constraints else None,
-        phase_offset=None if offset is None else hashable(np.asarray(offset, dtype=float)[order]),
+        sign_linear=None if linear is None else hashable(linear),
+        sign_pairs=None if pairs is None else hashable(pairs[np.ix_(order, order)]),
         d_model=config["d_model"],
         n_heads=config["n_heads"],
         n_layers=config["n_layers"],
@@ -232,7 +217,7 @@ class VMCBackend(Backend):
 
     def check_model(self, model, options: VMCOptions) -> None:
         ConstraintAutomaton(model.n_qubits, model.constraints, np.asarray(model.qubit_order, dtype=int))
-        _sign_rule(model, options.sign_rule)
+        sign_rule(model, options.sign_rule)
         if options.warm_start is not None:
             config, _ = _read_state(Path(options.warm_start) / "state")
             if config.get("n_qubits") != model.n_qubits:
@@ -242,13 +227,13 @@ class VMCBackend(Backend):
                 )
 
     def solve(self, model, options: VMCOptions) -> Solution:
-        offset = _sign_rule(model, options.sign_rule)
+        rule = sign_rule(model, options.sign_rule)
         config = {
             "n_qubits": model.n_qubits,
             "d_model": options.d_model,
             "n_heads": options.n_heads,
             "n_layers": options.n_layers,
-            "phase_offset": None if offset is None else offset.tolist(),
+            "sign_rule": None if rule is None else rule.to_dict(),
         }
         params = None
         if options.warm_start is not None:
@@ -282,7 +267,7 @@ class VMCBackend(Backend):
         transitions = vs.model.transitions
         info.update(
             n_eval_samples=options.n_eval_samples,
-            sign_rule="marshall" if offset is not None else "none",
+            sign_rule="none" if rule is None else rule.name,
             automaton_max_states=1 if transitions is None else int(np.asarray(transitions).shape[1]),
         )
         return Solution(

@@ -86,8 +86,15 @@ class ARTransformer(nk.models.AbstractARNN):
         Qubits in sampling order.
     transitions : HashableArray of int32, shape (N, S, 2), optional
         ``ConstraintAutomaton.transitions`` (None: no constraint).
-    phase_offset : HashableArray of float, shape (N,), optional
-        Fixed phase added when qubit ``order[t]`` has bit 1 (Marshall sign rule: pi on one sublattice).
+    sign_linear : HashableArray of int, shape (N,), optional
+        Fixed sign rule, linear part ``c`` (sampling order): the amplitude gets the sign
+        ``(-1)^(c.b + sum_{s<t} P_ts b_s b_t)`` (Marshall: ``c`` = sublattice A).
+    sign_pairs : HashableArray of int, shape (N, N), optional
+        Fixed sign rule, pair part ``P`` (sampling order, symmetric 0/1).
+    phase_init_scale : float
+        Standard deviation of the phase head's initial weights. Non-zero, so that the
+        initial state is not real positive: for a real Hamiltonian the energy gradient along
+        the phases vanishes at a real positive state, which would then never learn signs.
     d_model, n_heads, n_layers : int
         Width, attention heads and number of blocks.
     use_cache : bool
@@ -96,11 +103,13 @@ class ARTransformer(nk.models.AbstractARNN):
 
     order: nk.utils.HashableArray = None
     transitions: nk.utils.HashableArray | None = None
-    phase_offset: nk.utils.HashableArray | None = None
+    sign_linear: nk.utils.HashableArray | None = None
+    sign_pairs: nk.utils.HashableArray | None = None
     d_model: int = 32
     n_heads: int = 4
     n_layers: int = 2
     use_cache: bool = True
+    phase_init_scale: float = 0.5
     param_dtype: type = jnp.float64
     machine_pow: int = 2
 
@@ -117,8 +126,9 @@ class ARTransformer(nk.models.AbstractARNN):
             for i in range(self.n_layers)
         ]
         self.ln_out = nn.LayerNorm(param_dtype=self.param_dtype)
-        zeros = nn.initializers.zeros
-        self.head = nn.Dense(4, kernel_init=zeros, param_dtype=self.param_dtype, dtype=self.param_dtype)
+        dense = dict(param_dtype=self.param_dtype, dtype=self.param_dtype)
+        self.logit_head = nn.Dense(2, kernel_init=nn.initializers.zeros, **dense)
+        self.phase_head = nn.Dense(2, kernel_init=nn.initializers.normal(self.phase_init_scale), **dense)
 
     # -- orders ------------------------------------------------------------------
 
@@ -138,8 +148,8 @@ class ARTransformer(nk.models.AbstractARNN):
 
     def _outputs(self, h):
         """Logits and phases, each (batch, seq, 2), from the last hidden states."""
-        out = self.head(self.ln_out(h))
-        return out[..., :2], out[..., 2:]
+        h = self.ln_out(h)
+        return self.logit_head(h), self.phase_head(h)
 
     def _masked_log_prob(self, logits, allowed):
         logits = jnp.where(allowed, logits, -jnp.inf)
@@ -159,11 +169,15 @@ class ARTransformer(nk.models.AbstractARNN):
         nxt = jnp.take_along_axis(row, bit[:, None], axis=1)[:, 0]
         return jnp.where(state >= 0, nxt, -1)
 
-    def _phase_offset(self, t):
-        if self.phase_offset is None:
-            return 0.0
-        offset = jnp.asarray(np.asarray(self.phase_offset))[t]
-        return jnp.stack([jnp.zeros_like(offset), offset], axis=-1)
+    def _sign_phase(self, bits):
+        """Phase (batch, N, 2) of the fixed sign rule: pi * (c_t + sum_{s<t} P_ts b_s) for bit 1."""
+        phase = jnp.zeros(bits.shape, dtype=self.param_dtype)
+        if self.sign_linear is not None:
+            phase = phase + jnp.asarray(np.asarray(self.sign_linear), dtype=self.param_dtype)
+        if self.sign_pairs is not None:
+            earlier = np.tril(np.asarray(self.sign_pairs), k=-1)
+            phase = phase + bits.astype(self.param_dtype) @ jnp.asarray(earlier.T, dtype=self.param_dtype)
+        return jnp.stack([jnp.zeros_like(phase), jnp.pi * phase], axis=-1)
 
     # -- AbstractARNN interface ----------------------------------------------------
 
@@ -183,7 +197,7 @@ class ARTransformer(nk.models.AbstractARNN):
 
         _, allowed = jax.lax.scan(step, jnp.zeros_like(bits[:, 0]), jnp.arange(n))
         log_p = self._masked_log_prob(logits, jnp.swapaxes(allowed, 0, 1))
-        log_psi = 0.5 * log_p + 1j * (phase + self._phase_offset(jnp.arange(n)))
+        log_psi = 0.5 * log_p + 1j * (phase + self._sign_phase(bits))
         return self.inverse_reorder(log_psi, axis=1)
 
     def conditional(self, inputs, index):

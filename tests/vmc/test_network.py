@@ -10,7 +10,7 @@ import pytest
 
 from manybody.vmc import build_network, make_vstate
 
-CONFIG = {"d_model": 8, "n_heads": 2, "n_layers": 2, "phase_offset": None}
+CONFIG = {"d_model": 8, "n_heads": 2, "n_layers": 2, "sign_rule": None}
 NAMES = [
     "heisenberg_sz",
     "hubbard_numbers",

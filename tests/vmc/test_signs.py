@@ -1,0 +1,81 @@
+"""Fixed sign rules: the exact ground state times the rule is positive where the rule is exact
+(exact diagonalisation in the constrained sector), and the network carries the rule exactly."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from manybody.exact import sector_hamiltonian
+from manybody.lattice import Chain, Square
+from manybody.models import Heisenberg, Hubbard
+from manybody.vmc import build_network
+from manybody.vmc.signs import sign_rule
+
+
+def _ground_state(model):
+    """Exact ground state in the constrained sector and its configurations (N_sector, n_qubits)."""
+    import scipy.sparse.linalg
+
+    h, basis = sector_hamiltonian(model)
+    _, vecs = scipy.sparse.linalg.eigsh(h, k=1, which="SA")
+    return vecs[:, 0], basis.bits()
+
+
+@pytest.mark.parametrize(
+    "model, rule",
+    [
+        (Heisenberg(Chain(8)), "marshall"),
+        (Heisenberg(Square(2, 3)), "marshall"),
+        (Hubbard(Chain(4), U=4.0), "hubbard_chain"),
+        (Hubbard(Chain(6), U=2.0, n_up=3, n_down=2), "hubbard_chain"),
+        (Hubbard(Chain(6, pbc=True), U=4.0, n_up=3, n_down=3), "hubbard_chain"),
+    ],
+    ids=["heisenberg_chain", "heisenberg_2x3", "hubbard_L4", "hubbard_L6_3_2", "hubbard_pbc_L6_odd"],
+)
+def test_auto_rule_makes_the_exact_ground_state_positive(model, rule):
+    chosen = sign_rule(model, "auto")
+    assert chosen is not None and chosen.name == rule
+    psi, bits = _ground_state(model)
+    signed = chosen.sign(bits) * psi
+    signed *= np.sign(signed[np.argmax(np.abs(signed))])
+    assert signed.min() > -1e-10
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        Heisenberg(Chain(8), J2=0.5),
+        Hubbard(Chain(4, pbc=True), U=4.0),  # even n_up: the boundary hopping is not stoquastic
+        Hubbard(Chain(4), t=-1.0),
+    ],
+    ids=["j1j2", "hubbard_pbc_even", "hubbard_negative_t"],
+)
+def test_auto_rule_is_none_where_no_rule_is_exact(model):
+    assert sign_rule(model, "auto") is None
+
+
+def test_explicit_rule_that_does_not_apply_raises():
+    with pytest.raises(ValueError, match="hubbard_chain.*Hubbard model on a Chain"):
+        sign_rule(Hubbard(Square(2, 2)), "hubbard_chain")
+    with pytest.raises(ValueError, match="sign_rule must be one of"):
+        sign_rule(Hubbard(Chain(4)), "fermi")
+
+
+@pytest.mark.parametrize("model", [Heisenberg(Chain(6)), Hubbard(Chain(3), n_up=2, n_down=1)])
+def test_network_phase_is_the_rule_when_the_phase_head_is_zero(model, helpers):
+    rule = sign_rule(model, "auto")
+    net = build_network(
+        model,
+        {"d_model": 8, "n_heads": 2, "n_layers": 1, "sign_rule": rule.to_dict(), "n_qubits": model.n_qubits},
+    )
+    bits = helpers["all_bits"](model.n_qubits)
+    params = net.init(jax.random.PRNGKey(0), jnp.asarray(bits))["params"]
+    params = jax.tree_util.tree_map_with_path(
+        lambda path, x: jnp.zeros_like(x) if "phase_head" in jax.tree_util.keystr(path) else x, params
+    )
+    inside = helpers["satisfied"](model, bits)
+    log_psi = np.asarray(net.apply({"params": params}, jnp.asarray(bits[inside])))
+    np.testing.assert_allclose(np.exp(1j * log_psi.imag), rule.sign(bits[inside]), atol=1e-12)

@@ -1,0 +1,135 @@
+"""Fixed sign rules: known sign structures built into the wave function.
+
+A sign rule multiplies the network's amplitude by
+
+    s(b) = (-1)^(sum_q c_q b_q + sum_{p<q} P_pq b_p b_q),
+
+with ``c`` (linear part) and ``P`` (pair part, symmetric 0/1) indexed by qubit.
+The network then only has to learn the remaining (ideally positive) amplitude.
+For a real Hamiltonian whose ground state has exactly this sign structure, the
+phases it would otherwise have to learn are parities of counts, which gradient
+descent finds slowly or not at all.
+
+* ``"marshall"``: ``c_q = 1`` on sublattice A, i.e. ``(-1)^(spins down on A)``
+  (bit 1 is spin down). Exact for the antiferromagnetic Heisenberg model
+  (``J > 0``, no ``J2``/DM) on a bipartite lattice; an approximation elsewhere.
+* ``"hubbard_chain"``: ``P = 1`` for each pair (down at site i, up at site j > i):
+  the sign of reordering the interleaved modes ``2 i + s`` into all-up-then-all-down.
+  In the block order the Hubbard chain with open boundaries (or periodic with odd
+  ``n_up`` and ``n_down``) and ``t > 0`` is stoquastic, so its ground state is
+  positive there (Perron-Frobenius) and this rule gives the exact signs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["SignRule", "SIGN_RULES", "sign_rule"]
+
+SIGN_RULES = ("auto", "marshall", "hubbard_chain", "none")
+
+
+@dataclass(frozen=True)
+class SignRule:
+    """A fixed sign ``(-1)^(c.b + sum_{p<q} P_pq b_p b_q)``; ``linear`` is ``c``, ``pairs`` lists (p, q)."""
+
+    name: str
+    linear: tuple[int, ...] | None = None
+    pairs: tuple[tuple[int, int], ...] | None = None
+
+    def to_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "linear": None if self.linear is None else list(self.linear),
+            "pairs": None if self.pairs is None else [list(p) for p in self.pairs],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict | None) -> SignRule | None:
+        if data is None:
+            return None
+        pairs = data.get("pairs")
+        return cls(
+            data["name"],
+            None if data.get("linear") is None else tuple(data["linear"]),
+            None if pairs is None else tuple(tuple(p) for p in pairs),
+        )
+
+    def sign(self, bits: np.ndarray) -> np.ndarray:
+        """The sign (+1/-1) of each configuration, ``bits`` (..., N) with qubit q in column q."""
+        bits = np.asarray(bits, dtype=int)
+        exponent = np.zeros(bits.shape[:-1], dtype=int)
+        if self.linear is not None:
+            exponent += bits @ np.asarray(self.linear, dtype=int)
+        for p, q in self.pairs or ():
+            exponent += bits[..., p] * bits[..., q]
+        return 1 - 2 * (exponent % 2)
+
+    def pair_matrix(self, n: int) -> np.ndarray | None:
+        """``P`` as a symmetric (n, n) 0/1 matrix, or None."""
+        if self.pairs is None:
+            return None
+        matrix = np.zeros((n, n), dtype=int)
+        for p, q in self.pairs:
+            matrix[p, q] = matrix[q, p] = 1
+        return matrix
+
+
+def _marshall(model) -> SignRule | None:
+    from manybody.models.heisenberg import Heisenberg, bipartition
+
+    sublattice = bipartition(model.lattice) if isinstance(model, Heisenberg) else None
+    if sublattice is None:
+        return None
+    return SignRule("marshall", linear=tuple(int(s > 0) for s in sublattice))
+
+
+def _hubbard_chain(model) -> SignRule | None:
+    from manybody.lattice import Chain
+    from manybody.models.hubbard import Hubbard, mode
+
+    if not isinstance(model, Hubbard) or not isinstance(model.lattice, Chain):
+        return None
+    n = model.lattice.n_sites
+    pairs = tuple(sorted((mode(i, 1), mode(j, 0)) for i in range(n) for j in range(i + 1, n)))
+    return SignRule("hubbard_chain", pairs=pairs)
+
+
+def _exact_for(model, name: str) -> bool:
+    """Whether rule ``name`` is the exact ground-state sign structure of ``model`` ("auto")."""
+    p = model.params
+    if name == "marshall":
+        return p.get("J", 1.0) > 0 and not p.get("J2", 0.0) and not np.any(p.get("D", 0.0))
+    return p["t"] > 0 and (not model.lattice.pbc or (p["n_up"] % 2 == 1 and p["n_down"] % 2 == 1))
+
+
+def sign_rule(model, name: str) -> SignRule | None:
+    """The sign rule ``name`` (one of ``SIGN_RULES``) for ``model``, or None.
+
+    ``"auto"`` picks the rule that is exact for the model, if any. An explicit rule
+    that does not apply to the model (Marshall on a non-bipartite lattice or a
+    non-Heisenberg model, ``hubbard_chain`` on anything but a Hubbard chain) raises.
+    """
+    if name not in SIGN_RULES:
+        raise ValueError(f"sign_rule must be one of {SIGN_RULES}, got {name!r}")
+    if name == "none":
+        return None
+    builders = {"marshall": _marshall, "hubbard_chain": _hubbard_chain}
+    if name == "auto":
+        for rule_name, build in builders.items():
+            rule = build(model)
+            if rule is not None and _exact_for(model, rule_name):
+                return rule
+        return None
+    rule = builders[name](model)
+    if rule is None:
+        needs = {
+            "marshall": "a Heisenberg model on a bipartite lattice",
+            "hubbard_chain": "a Hubbard model on a Chain",
+        }[name]
+        raise ValueError(
+            f"sign_rule={name!r} needs {needs}; got {model.name} (allowed sign_rule values: {SIGN_RULES})"
+        )
+    return rule
