@@ -26,6 +26,7 @@ from manybody.circuits.gradient import shift_form
 from manybody.circuits.ibm import CHANNELS, MODES, fake_backend
 from manybody.circuits.optimize import OPTIMIZERS, Objective, minimize
 from manybody.observables import Estimate
+from manybody.validation import check_bool, check_choice, check_int, check_real
 
 __all__ = ["VQEBackend", "VQEOptions", "VQEState", "reevaluate"]
 
@@ -34,27 +35,6 @@ _ESTIMATOR_FIELDS = (
     "optimization_level", "resilience_level", "measure_mitigation", "zne", "zne_noise_factors",
     "twirling", "dynamical_decoupling", "max_execution_time", "record_dir",
 )  # fmt: skip
-
-
-def _choice(name, value, allowed):
-    if value not in allowed:
-        raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
-
-
-def _int(name, value, minimum, allow_none=False):
-    if value is None and allow_none:
-        return
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(
-            f"{name} must be an integer >= {minimum}{' or None' if allow_none else ''}, got {value!r}"
-        )
-
-
-def _opt_bool(name, value):
-    if value is not None and not isinstance(value, bool):
-        raise ValueError(
-            f"{name} must be True, False or None (the resilience level's default), got {value!r}"
-        )
 
 
 @dataclass
@@ -155,27 +135,25 @@ class VQEOptions:
     record_dir: str | None = None
 
     def __post_init__(self):
-        _choice("ansatz", self.ansatz, ANSATZE)
-        _int("reps", self.reps, 1, allow_none=True)
+        check_choice("ansatz", self.ansatz, ANSATZE)
+        check_int("reps", self.reps, minimum=1, allow_none=True)
         if not isinstance(self.multi_angle, bool):
             raise ValueError(f"multi_angle must be True or False, got {self.multi_angle!r}")
-        _choice("initial_state", self.initial_state, INITIAL_STATES)
-        _choice("estimator", self.estimator, ESTIMATORS)
-        _choice("optimizer", self.optimizer, ("auto", *OPTIMIZERS))
-        _int("maxiter", self.maxiter, 0)
-        _int("n_restarts", self.n_restarts, 1)
-        _int("seed", self.seed, 0, allow_none=True)
-        _int("optimization_level", self.optimization_level, 0)
+        check_choice("initial_state", self.initial_state, INITIAL_STATES)
+        check_choice("estimator", self.estimator, ESTIMATORS)
+        check_choice("optimizer", self.optimizer, ("auto", *OPTIMIZERS))
+        check_int("maxiter", self.maxiter, minimum=0)
+        check_int("n_restarts", self.n_restarts, minimum=1)
+        check_int("seed", self.seed, minimum=0, allow_none=True)
+        check_int("optimization_level", self.optimization_level, minimum=0)
         if self.optimization_level > 3:
             raise ValueError(f"optimization_level must be 0, 1, 2 or 3, got {self.optimization_level!r}")
-        _choice("resilience_level", self.resilience_level, (0, 1, 2))
-        _choice("mode", self.mode, MODES)
+        check_choice("resilience_level", self.resilience_level, (0, 1, 2))
+        check_choice("mode", self.mode, MODES)
         if self.channel is not None:
-            _choice("channel", self.channel, CHANNELS)
-        if not isinstance(self.tol, (int, float)) or not 0 <= self.tol < 1:
-            raise ValueError(f"tol must be a number in [0, 1), got {self.tol!r}")
-        if not isinstance(self.penalty, (int, float)) or self.penalty < 0:
-            raise ValueError(f"penalty must be a number >= 0, got {self.penalty!r}")
+            check_choice("channel", self.channel, CHANNELS)
+        check_real("tol", self.tol, low=0.0, high=1.0, high_open=True)
+        check_real("penalty", self.penalty, low=0.0)
         exact = self.estimator in ("statevector", "qiskit_statevector")
         if exact and self.shots is not None:
             raise ValueError(
@@ -183,15 +161,15 @@ class VQEOptions:
             )
         if not exact:
             self.shots = 4096 if self.shots is None else self.shots
-            _int("shots", self.shots, 1)
+            check_int("shots", self.shots, minimum=1)
         for name in ("measure_mitigation", "zne", "twirling"):
-            _opt_bool(name, getattr(self, name))
+            check_bool(name, getattr(self, name), allow_none=True)
         if self.dynamical_decoupling not in (None, True, False, "XX", "XpXm", "XY4"):
             raise ValueError(
                 "dynamical_decoupling must be None, True, False, 'XX', 'XpXm' or 'XY4', "
                 f"got {self.dynamical_decoupling!r}"
             )
-        _int("max_execution_time", self.max_execution_time, 1, allow_none=True)
+        check_int("max_execution_time", self.max_execution_time, minimum=1, allow_none=True)
         if self.noise_model is not None and self.estimator != "aer":
             raise ValueError("noise_model is used with estimator='aer' only")
         if self.noise_model is not None and not str(self.noise_model).startswith("fake_"):

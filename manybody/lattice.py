@@ -22,6 +22,8 @@ from functools import cached_property
 
 import numpy as np
 
+from manybody.validation import check_int
+
 __all__ = [
     "Lattice",
     "Chain",
@@ -34,12 +36,6 @@ __all__ = [
 ]
 
 _TOL = 1e-8
-
-
-def _check_size(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
 
 
 class Lattice:
@@ -138,7 +134,7 @@ class BravaisLattice(Lattice):
     """
 
     def __init__(self, extent, vectors, basis, pbc):
-        self.extent = tuple(_check_size(f"extent[{k}]", n) for k, n in enumerate(extent))
+        self.extent = tuple(check_int(f"extent[{k}]", n, minimum=1) for k, n in enumerate(extent))
         self.vectors = np.asarray(vectors, dtype=float)
         self.basis = np.asarray(basis, dtype=float)
         dim = len(self.extent)
@@ -248,7 +244,7 @@ class Chain(BravaisLattice):
     kind = "chain"
 
     def __init__(self, L: int, pbc: bool = False):
-        super().__init__((_check_size("L", L),), [[1.0]], [[0.0]], pbc)
+        super().__init__((check_int("L", L, minimum=1),), [[1.0]], [[0.0]], pbc)
 
     @property
     def L(self) -> int:
@@ -263,7 +259,7 @@ class _Lattice2D(BravaisLattice):
     _basis: list
 
     def __init__(self, Lx: int, Ly: int, pbc: bool | tuple[bool, bool] = False):
-        extent = (_check_size("Lx", Lx), _check_size("Ly", Ly))
+        extent = (check_int("Lx", Lx, minimum=1), check_int("Ly", Ly, minimum=1))
         super().__init__(extent, self._vectors, self._basis, pbc)
 
     @property
@@ -363,7 +359,7 @@ class Graph(Lattice):
         if any(len(e) != 2 or e[0] == e[1] or min(e) < 0 for e in edges):
             raise ValueError("edges must be pairs of distinct non-negative site indices")
         n_max = 1 + max((max(e) for e in edges), default=-1)
-        self._n = _check_size("n_sites", n_sites if n_sites is not None else max(n_max, 1))
+        self._n = check_int("n_sites", n_sites if n_sites is not None else max(n_max, 1), minimum=1)
         if n_max > self._n:
             raise ValueError(f"edges name site {n_max - 1} but n_sites is {self._n}")
         self._edges = sorted({(min(e), max(e)) for e in edges})

@@ -12,7 +12,7 @@ Writing a model
 Subclass :class:`Model`, set ``name``, store the parameters with
 ``self._set_params(...)`` in ``__init__``, implement ``build_hamiltonian``,
 ``n_qubits`` and (optionally) ``constraints``; mark observable builders with
-:func:`observable`::
+:func:`observable`; check parameters with :mod:`manybody.validation`::
 
     class Ising(Model):
         name = "ising"
@@ -27,7 +27,6 @@ Subclass :class:`Model`, set ``name``, store the parameters with
 
 from __future__ import annotations
 
-import math
 from functools import cached_property
 from typing import Any, ClassVar
 
@@ -43,35 +42,10 @@ __all__ = [
     "from_dict",
     "model_class",
     "registered_models",
-    "check_real",
-    "check_int",
     "check_lattice",
 ]
 
 _MODELS: dict[str, type[Model]] = {}
-
-
-def check_real(name: str, value, *, positive: bool = False, nonnegative: bool = False) -> float:
-    """A finite real parameter, or ``ValueError`` naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise ValueError(f"{name} must be a real number, got {value!r}")
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value!r}")
-    if positive and value <= 0:
-        raise ValueError(f"{name} must be > 0, got {value!r}")
-    if nonnegative and value < 0:
-        raise ValueError(f"{name} must be >= 0, got {value!r}")
-    return value
-
-
-def check_int(name: str, value, *, minimum: int | None = None) -> int:
-    """An integer parameter (at least ``minimum``), or ``ValueError`` naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"{name} must be an integer, got {value!r}")
-    if minimum is not None and value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
-    return int(value)
 
 
 def check_lattice(lattice, allowed: tuple[type, ...] = (Lattice,)) -> Lattice:

@@ -15,9 +15,10 @@ import numpy as np
 
 from manybody.constraints import LinearConstraint, ParityConstraint
 from manybody.lattice import Square
-from manybody.model import Model, check_int, observable
+from manybody.model import Model, observable
 from manybody.observables import Observable, ObservableFamily
 from manybody.operators import of
+from manybody.validation import check_int
 
 __all__ = [
     "LinkModel",

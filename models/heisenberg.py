@@ -6,9 +6,10 @@ import numpy as np
 
 from manybody.constraints import LinearConstraint
 from manybody.families import correlation_vs_distance, structure_factor
-from manybody.model import Model, check_lattice, check_real, observable
+from manybody.model import Model, check_lattice, observable
 from manybody.observables import Observable
 from manybody.operators import of, spin, spin_dot
+from manybody.validation import check_real
 
 __all__ = ["Heisenberg", "total_sz_constraint", "bipartition"]
 

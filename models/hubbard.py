@@ -6,9 +6,10 @@ import json
 
 from manybody.constraints import LinearConstraint
 from manybody.families import correlation_vs_distance
-from manybody.model import Model, check_int, check_lattice, check_real, observable
+from manybody.model import Model, check_lattice, observable
 from manybody.observables import Observable, ObservableFamily
 from manybody.operators import of
+from manybody.validation import check_int, check_real
 
 __all__ = ["Hubbard", "mode"]
 

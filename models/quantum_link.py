@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from manybody.constraints import LinearConstraint
-from manybody.model import Model, check_int, check_real, observable
+from manybody.model import Model, observable
 from manybody.models.gauge import bit, electric_field_family, gauss_violation, relabel, sigma_plus
 from manybody.observables import Observable, ObservableFamily
 from manybody.operators import of, to_qubit_operator
+from manybody.validation import check_int, check_real
 
 __all__ = ["QuantumLink1D"]
 

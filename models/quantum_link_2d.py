@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from manybody.constraints import LinearConstraint
-from manybody.model import check_real, observable
+from manybody.model import observable
 from manybody.models.gauge import (
     LinkModel,
     check_gauge_square,
@@ -13,6 +13,7 @@ from manybody.models.gauge import (
 )
 from manybody.observables import Observable
 from manybody.operators import of
+from manybody.validation import check_real
 
 __all__ = ["QuantumLink2D"]
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from manybody.constraints import LinearConstraint
-from manybody.model import Model, check_int, check_real, observable
+from manybody.model import Model, observable
 from manybody.models.gauge import gauss_violation
 from manybody.observables import Observable, ObservableFamily
 from manybody.operators import of
+from manybody.validation import check_int, check_real
 
 __all__ = ["Schwinger"]
 

@@ -8,9 +8,10 @@ import math
 import numpy as np
 
 from manybody.constraints import ParityConstraint
-from manybody.model import Model, check_int, check_real, observable
+from manybody.model import Model, observable
 from manybody.observables import Observable, ObservableFamily
 from manybody.operators import of
+from manybody.validation import check_int, check_real
 
 __all__ = ["SYK", "syk_couplings"]
 
@@ -66,7 +67,7 @@ class SYK(Model):
         n = check_int("n_majoranas", n_majoranas, minimum=4)
         if n % 2:
             raise ValueError(f"n_majoranas must be even (N Majoranas make N/2 qubits), got {n}")
-        J = check_real("J", J, nonnegative=True)
+        J = check_real("J", J, low=0.0)
         seed = check_int("seed", seed, minimum=0)
         if couplings is None:
             couplings = syk_couplings(n, J, seed)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from manybody.constraints import ParityConstraint
-from manybody.model import check_real, observable
+from manybody.model import observable
 from manybody.models.gauge import LinkModel, check_gauge_square, electric_field_family
 from manybody.observables import Observable
 from manybody.operators import of
+from manybody.validation import check_real
 
 __all__ = ["Z2Gauge"]
 

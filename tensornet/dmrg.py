@@ -52,31 +52,13 @@ from manybody.tensornet.mps import (
     sector_configurations,
 )
 from manybody.tensornet.sweeps import make_dmrg2
+from manybody.validation import check_int, check_real
 
 __all__ = ["DMRGBackend", "DMRGOptions"]
 
 _VIOLATION_WARN = 1e-6
 _SPREAD_STEPS = 4
 _LANCZOS_VECTORS = 16  # quimb uses 4: ARPACK then restarts so often that a solve takes ~600 matvecs
-
-
-def _positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
-def _real(name, value, low, high=math.inf, low_open=False):
-    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-    ok = ok and math.isfinite(value) and (value > low if low_open else value >= low) and value < high
-    if not ok:
-        bound = f"> {low}" if low_open else f">= {low}"
-        raise ValueError(
-            f"{name} must be a finite number {bound}"
-            + (f" and < {high}" if high < math.inf else "")
-            + f", got {value!r}"
-        )
-    return float(value)
 
 
 @dataclass
@@ -143,14 +125,14 @@ class DMRGOptions:
             raise ValueError(
                 f"bond_dims must be a positive integer or a non-empty list of them, got {self.bond_dims!r}"
             )
-        self.bond_dims = tuple(_positive_int("bond_dims", d) for d in dims)
-        self.cutoff = _real("cutoff", self.cutoff, 0.0, 1.0)
-        self.tol = _real("tol", self.tol, 0.0, low_open=True)
-        self.max_sweeps = _positive_int("max_sweeps", self.max_sweeps)
-        self.mixer = _real("mixer", self.mixer, 0.0, 1.0)
-        self.eig_tol = _real("eig_tol", self.eig_tol, 0.0, 1.0, low_open=True)
+        self.bond_dims = tuple(check_int("bond_dims", d, minimum=1) for d in dims)
+        self.cutoff = check_real("cutoff", self.cutoff, low=0.0, high=1.0, high_open=True)
+        self.tol = check_real("tol", self.tol, low=0.0, low_open=True)
+        self.max_sweeps = check_int("max_sweeps", self.max_sweeps, minimum=1)
+        self.mixer = check_real("mixer", self.mixer, low=0.0, high=1.0, high_open=True)
+        self.eig_tol = check_real("eig_tol", self.eig_tol, low=0.0, high=1.0, low_open=True, high_open=True)
         if self.penalty != "auto":
-            self.penalty = _real("penalty (a number >= 0 or 'auto')", self.penalty, 0.0)
+            self.penalty = check_real("penalty (a number >= 0 or 'auto')", self.penalty, low=0.0)
         if self.seed is not None:
             if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or self.seed < 0:
                 raise ValueError(f"seed must be a non-negative integer or None, got {self.seed!r}")
@@ -160,7 +142,7 @@ class DMRGOptions:
         if not isinstance(self.variance, bool):
             raise ValueError(f"variance must be True or False, got {self.variance!r}")
         if self.blas_threads is not None:
-            self.blas_threads = _positive_int("blas_threads", self.blas_threads)
+            self.blas_threads = check_int("blas_threads", self.blas_threads, minimum=1)
         self.warm_start = _coerce_warm_start(self.warm_start)
 
 

@@ -26,6 +26,7 @@ import netket as nk
 import numpy as np
 
 from manybody.backends import Backend, Solution
+from manybody.validation import check_bool, check_choice, check_int, check_real
 from manybody.vmc.driver import optimize
 from manybody.vmc.masking import ConstraintAutomaton
 from manybody.vmc.network import ARTransformer
@@ -33,22 +34,6 @@ from manybody.vmc.operators import estimates_from_local_values, local_values, to
 from manybody.vmc.signs import SIGN_RULES, SignRule, sign_rule
 
 __all__ = ["VMCBackend", "VMCOptions", "VMCState", "device_name"]
-
-
-def _check_int(name, value, minimum, allow_none=False):
-    if allow_none and value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        none = " or None" if allow_none else ""
-        raise ValueError(f"{name} must be an integer >= {minimum}{none}, got {value!r}")
-
-
-def _check_float(name, value, lo, hi, allow_none=False):
-    if allow_none and value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo < value <= hi:
-        none = " or None" if allow_none else ""
-        raise ValueError(f"{name} must be a number in ({lo}, {hi}]{none}, got {value!r}")
 
 
 @dataclass
@@ -119,30 +104,23 @@ class VMCOptions:
     use_cache: bool = True
 
     def __post_init__(self):
-        _check_int("seed", self.seed, 0)
-        _check_int("n_iter", self.n_iter, 0)
-        _check_int("n_samples", self.n_samples, 2)
-        _check_int("n_eval_samples", self.n_eval_samples, 2)
-        _check_float("learning_rate", self.learning_rate, 0.0, 10.0)
-        _check_float("lr_final_fraction", self.lr_final_fraction, 0.0, 1.0)
-        _check_float("diag_shift", self.diag_shift, 0.0, 1e3)
-        _check_float("diag_shift_final", self.diag_shift_final, 0.0, 1e3)
-        if self.momentum is not None and (
-            isinstance(self.momentum, bool)
-            or not isinstance(self.momentum, (int, float))
-            or not 0 <= self.momentum < 1
-        ):
-            raise ValueError(f"momentum must be None or a number in [0, 1), got {self.momentum!r}")
+        check_int("seed", self.seed, minimum=0)
+        check_int("n_iter", self.n_iter, minimum=0)
+        check_int("n_samples", self.n_samples, minimum=2)
+        check_int("n_eval_samples", self.n_eval_samples, minimum=2)
+        check_real("learning_rate", self.learning_rate, low=0.0, high=10.0, low_open=True)
+        check_real("lr_final_fraction", self.lr_final_fraction, low=0.0, high=1.0, low_open=True)
+        check_real("diag_shift", self.diag_shift, low=0.0, high=1e3, low_open=True)
+        check_real("diag_shift_final", self.diag_shift_final, low=0.0, high=1e3, low_open=True)
+        check_real("momentum", self.momentum, low=0.0, high=1.0, high_open=True, allow_none=True)
         for name in ("d_model", "n_heads", "n_layers", "checkpoint_every"):
-            _check_int(name, getattr(self, name), 1)
-        _check_int("chunk_size", self.chunk_size, 1, allow_none=True)
+            check_int(name, getattr(self, name), minimum=1)
+        check_int("chunk_size", self.chunk_size, minimum=1, allow_none=True)
         if self.d_model % self.n_heads:
             raise ValueError(f"d_model ({self.d_model}) must be a multiple of n_heads ({self.n_heads})")
-        if self.sign_rule not in SIGN_RULES:
-            raise ValueError(f"sign_rule must be one of {SIGN_RULES}, got {self.sign_rule!r}")
+        check_choice("sign_rule", self.sign_rule, SIGN_RULES)
         for name in ("progress", "use_cache"):
-            if not isinstance(getattr(self, name), bool):
-                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
+            check_bool(name, getattr(self, name))
         for name in ("checkpoint_dir", "warm_start"):
             value = getattr(self, name)
             if value is not None and not isinstance(value, (str, Path)):

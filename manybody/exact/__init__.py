@@ -21,6 +21,7 @@ from manybody.backends import Backend, Solution
 from manybody.exact.sector import MAX_QUBITS, PauliGroups, SectorBasis, pauli_masks
 from manybody.observables import Estimate
 from manybody.operators import of
+from manybody.validation import check_int, check_real
 
 __all__ = ["ExactBackend", "ExactOptions", "ExactState", "sector_hamiltonian"]
 
@@ -44,10 +45,8 @@ class ExactOptions:
     tol: float = 0.0
 
     def __post_init__(self):
-        if isinstance(self.n_states, bool) or not isinstance(self.n_states, int) or self.n_states < 1:
-            raise ValueError(f"n_states must be a positive integer, got {self.n_states!r}")
-        if not isinstance(self.tol, (int, float)) or not 0 <= self.tol < 1:
-            raise ValueError(f"tol must be a number in [0, 1), got {self.tol!r}")
+        check_int("n_states", self.n_states, minimum=1)
+        check_real("tol", self.tol, low=0.0, high=1.0, high_open=True)
 
 
 @dataclass

@@ -83,9 +83,9 @@ def test_graph_and_round_trip():
 @pytest.mark.parametrize(
     "make, match",
     [
-        (lambda: Chain(0), "L must be a positive integer"),
-        (lambda: Chain(-3), "L must be a positive integer"),
-        (lambda: Square(3, 2.5), "Ly must be a positive integer"),
+        (lambda: Chain(0), "L must be an integer >= 1"),
+        (lambda: Chain(-3), "L must be an integer >= 1"),
+        (lambda: Square(3, 2.5), "Ly must be an integer >= 1"),
         (lambda: Square(3, 3, pbc=(True,)), "pbc must be"),
         (lambda: Graph([(0, 0)]), "distinct"),
         (lambda: Graph([(0, 5)], n_sites=3), "n_sites"),

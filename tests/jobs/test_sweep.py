@@ -92,11 +92,11 @@ BAD = {
     "empty axis": (BASE + "[grid]\nJ2 = []\n[backends.exact]\n", r"\[grid\] J2 is empty"),
     "empty range": (BASE + "[grid]\nJ2 = {start = 1, stop = 0}\n[backends.exact]\n", r"\[grid\] J2 is empty"),
     "grid without axes": (BASE + "[grid]\n[backends.exact]\n", r"\[grid\] has no axes"),
-    "wrong type of parameter": (BASE + 'J2 = "big"\n[backends.exact]\n', r"J2 must be a real number"),
+    "wrong type of parameter": (BASE + 'J2 = "big"\n[backends.exact]\n', r"J2 must be a finite real number"),
     "wrong type of axis": (BASE + "[grid]\nJ2 = 0.5\n[backends.exact]\n", r"\[grid\] J2 must be a list"),
     "wrong type of option": (
         BASE + "[backends.exact]\nn_states = 1.5\n",
-        r"n_states must be a positive integer",
+        r"n_states must be an integer >= 1",
     ),
     "wrong type of run option": (
         BASE + '[backends.exact]\n[run]\nworkers = "two"\n',

@@ -124,9 +124,9 @@ def test_bad_parameters():
         Hubbard(Chain(5))
     with pytest.raises(ValueError, match="n_down must be in 0..4"):
         Hubbard(Chain(4), n_up=2, n_down=5)
-    with pytest.raises(ValueError, match="n_up must be >= 0"):
+    with pytest.raises(ValueError, match="n_up must be an integer >= 0"):
         Hubbard(Chain(4), n_up=-1, n_down=2)
-    with pytest.raises(ValueError, match="U must be a real number"):
+    with pytest.raises(ValueError, match="U must be a finite real number"):
         Hubbard(Chain(4), U="big")
     with pytest.raises(ValueError, match="lattice must be"):
         Hubbard([0, 1])

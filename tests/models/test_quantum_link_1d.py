@@ -87,5 +87,5 @@ def test_layout_and_errors():
         QuantumLink1D(4, pbc=True)
     with pytest.raises(ValueError, match="even on a ring"):
         QuantumLink1D(5, pbc=True, boundary_fields=None)
-    with pytest.raises(ValueError, match="n_sites must be >= 2"):
+    with pytest.raises(ValueError, match="n_sites must be an integer >= 2"):
         QuantumLink1D(1)

@@ -102,5 +102,5 @@ def test_round_trip_and_errors():
         Schwinger(4, charges=[1, -1])
     with pytest.raises(ValueError, match="total_charge must be in -2..2"):
         Schwinger(4, total_charge=3)
-    with pytest.raises(ValueError, match="x must be a real number"):
+    with pytest.raises(ValueError, match="x must be a finite real number"):
         Schwinger(4, x="1")

@@ -119,11 +119,11 @@ def test_disorder_averaged_ground_energy_larger(n):
 def test_bad_parameters():
     with pytest.raises(ValueError, match="n_majoranas must be even"):
         SYK(9)
-    with pytest.raises(ValueError, match="n_majoranas must be >= 4"):
+    with pytest.raises(ValueError, match="n_majoranas must be an integer >= 4"):
         SYK(2)
     with pytest.raises(ValueError, match="couplings must be 15 finite numbers"):
         SYK(6, couplings=[1.0] * 5)
     with pytest.raises(ValueError, match="parity must be 0, 1 or None"):
         SYK(8, parity=2)
-    with pytest.raises(ValueError, match="J must be >= 0"):
+    with pytest.raises(ValueError, match="J must be a finite real number >= 0"):
         SYK(8, J=-1.0)

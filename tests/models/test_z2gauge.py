@@ -68,7 +68,7 @@ def test_conventions_and_errors():
         Z2Gauge(3, 3, charges=[0, 9])
     with pytest.raises(ValueError, match="Ly must be >= 3 on a periodic direction"):
         Z2Gauge(3, 2)
-    with pytest.raises(ValueError, match="Lx must be >= 2"):
+    with pytest.raises(ValueError, match="Lx must be an integer >= 2"):
         Z2Gauge(1, 3, pbc=False)
-    with pytest.raises(ValueError, match="h must be a real number"):
+    with pytest.raises(ValueError, match="h must be a finite real number"):
         Z2Gauge(3, 3, h=None)
