@@ -29,7 +29,7 @@ from manybody.backends import Backend, Solution
 from manybody.validation import check_bool, check_choice, check_int, check_real
 from manybody.vmc.driver import optimize
 from manybody.vmc.masking import ConstraintAutomaton
-from manybody.vmc.network import ARTransformer
+from manybody.vmc.network import PHASE_INIT_SCALE, ARTransformer
 from manybody.vmc.operators import estimates_from_local_values, local_values, to_pauli_strings
 from manybody.vmc.signs import SIGN_RULES, SignRule, sign_rule
 
@@ -169,6 +169,7 @@ def build_network(model, config: dict) -> ARTransformer:
         n_heads=config["n_heads"],
         n_layers=config["n_layers"],
         use_cache=config.get("use_cache", True),
+        phase_init_scale=0.0 if rule is not None and rule.exact else PHASE_INIT_SCALE,
     )
 
 

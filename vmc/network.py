@@ -31,10 +31,16 @@ import jax.numpy as jnp
 import netket as nk
 import numpy as np
 
-__all__ = ["ARTransformer", "MASKED_LOGP"]
+__all__ = ["ARTransformer", "MASKED_LOGP", "PHASE_INIT_SCALE"]
 
 MASKED_LOGP = -1.0e5
 """Log-probability given to a masked bit: exp(MASKED_LOGP) is exactly 0 in float64 and float32."""
+
+PHASE_INIT_SCALE = 0.1
+"""Default std of the phase head's initial weights (used when no exact sign rule applies).
+Measured (relative error of the energy, seed 0): Hubbard chain L=4, U=4 without a sign rule,
+150 iterations: 0.67 from a zero phase head, 0.14 with 0.1, 0.03-0.16 with 0.5 (network sizes
+differ), 0.44 with 1.5; QuantumLink1D(6, m=0.5), 80 iterations: 2e-5 (zero), 1.4e-6 (0.1), 4e-2 (0.5)."""
 
 _BOS = 2
 
@@ -92,9 +98,9 @@ class ARTransformer(nk.models.AbstractARNN):
     sign_pairs : HashableArray of int, shape (N, N), optional
         Fixed sign rule, pair part ``P`` (sampling order, symmetric 0/1).
     phase_init_scale : float
-        Standard deviation of the phase head's initial weights. Non-zero, so that the
-        initial state is not real positive: for a real Hamiltonian the energy gradient along
-        the phases vanishes at a real positive state, which would then never learn signs.
+        Standard deviation of the phase head's initial weights. Non-zero unless a sign rule
+        gives the exact signs: for a real Hamiltonian the energy gradient along the phases
+        vanishes at a state with real positive amplitudes, which would never learn its signs.
     d_model, n_heads, n_layers : int
         Width, attention heads and number of blocks.
     use_cache : bool
@@ -109,7 +115,7 @@ class ARTransformer(nk.models.AbstractARNN):
     n_heads: int = 4
     n_layers: int = 2
     use_cache: bool = True
-    phase_init_scale: float = 0.5
+    phase_init_scale: float = PHASE_INIT_SCALE
     param_dtype: type = jnp.float64
     machine_pow: int = 2
 

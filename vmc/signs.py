@@ -22,7 +22,7 @@ descent finds slowly or not at all.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -33,15 +33,20 @@ SIGN_RULES = ("auto", "marshall", "hubbard_chain", "none")
 
 @dataclass(frozen=True)
 class SignRule:
-    """A fixed sign ``(-1)^(c.b + sum_{p<q} P_pq b_p b_q)``; ``linear`` is ``c``, ``pairs`` lists (p, q)."""
+    """A fixed sign ``(-1)^(c.b + sum_{p<q} P_pq b_p b_q)``; ``linear`` is ``c``, ``pairs`` lists (p, q).
+
+    ``exact``: the rule is the exact ground-state sign structure of the model it was built for.
+    """
 
     name: str
     linear: tuple[int, ...] | None = None
     pairs: tuple[tuple[int, int], ...] | None = None
+    exact: bool = False
 
     def to_dict(self) -> dict:
         return {
             "name": self.name,
+            "exact": self.exact,
             "linear": None if self.linear is None else list(self.linear),
             "pairs": None if self.pairs is None else [list(p) for p in self.pairs],
         }
@@ -55,6 +60,7 @@ class SignRule:
             data["name"],
             None if data.get("linear") is None else tuple(data["linear"]),
             None if pairs is None else tuple(tuple(p) for p in pairs),
+            bool(data.get("exact", False)),
         )
 
     def sign(self, bits: np.ndarray) -> np.ndarray:
@@ -121,7 +127,7 @@ def sign_rule(model, name: str) -> SignRule | None:
         for rule_name, build in builders.items():
             rule = build(model)
             if rule is not None and _exact_for(model, rule_name):
-                return rule
+                return replace(rule, exact=True)
         return None
     rule = builders[name](model)
     if rule is None:
@@ -132,4 +138,4 @@ def sign_rule(model, name: str) -> SignRule | None:
         raise ValueError(
             f"sign_rule={name!r} needs {needs}; got {model.name} (allowed sign_rule values: {SIGN_RULES})"
         )
-    return rule
+    return replace(rule, exact=_exact_for(model, name))
