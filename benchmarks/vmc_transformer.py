@@ -4,8 +4,9 @@ RBM + Metropolis, on the same model and sample count; then accuracy in a fixed w
 Figures (JSON, to compare across machines; runs unchanged on GPU):
 
 * ``throughput``: per network, samples per second (``MCState.sample`` after compilation) and
-  seconds per ``VMC_SR`` iteration (sampling + local energies + SR update), for the Heisenberg
-  chain L=20 and the 4x4 periodic square lattice;
+  seconds per ``VMC_SR`` iteration (sampling + local energies + SR update, with the vmc
+  backend's SR/minSR choice for every network), for the Heisenberg chain L=20 and the 4x4
+  periodic square lattice;
 * ``accuracy``: ``manybody.solve(backend="vmc")`` with as many iterations as fit the budget
   (estimated from the measured s/iteration), relative error against the reference energies.
 
@@ -30,6 +31,7 @@ from manybody.lattice import Chain, Square
 from manybody.models import Heisenberg
 from manybody.vmc import make_vstate, to_pauli_strings
 from manybody.vmc.backend import VMCOptions, device_name
+from manybody.vmc.driver import sr_driver
 
 MODELS = {
     "chain_L20": lambda: Heisenberg(Chain(20)),
@@ -81,15 +83,7 @@ def throughput(model, n_samples: int, repeats: int) -> dict:
     out = {}
     for name, vs in _vstates(model, n_samples, opts).items():
         t_sample = _timed(lambda vs=vs: (vs.reset(), vs.samples)[1], repeats)
-        use_ntk = vs.n_parameters > vs.n_samples
-        driver = nk.driver.VMC_SR(
-            hamiltonian,
-            optax.sgd(0.005),
-            diag_shift=1e-2,
-            variational_state=vs,
-            use_ntk=use_ntk,
-            mode="complex",
-        )
+        driver = sr_driver(vs, hamiltonian, optax.sgd(0.005), diag_shift=1e-2)
 
         def step(driver=driver):
             driver.reset_step()
@@ -101,7 +95,8 @@ def throughput(model, n_samples: int, repeats: int) -> dict:
             "n_parameters": int(vs.n_parameters),
             "samples_per_second": n_samples / t_sample,
             "seconds_per_iteration": _timed(step, repeats),
-            "sr_mode": "minSR" if use_ntk else "SR",
+            "sr_mode": "minSR" if driver.use_ntk else "SR",
+            "ntk_on_the_fly": driver.on_the_fly,
         }
         print(name, out[name], flush=True)
     return out

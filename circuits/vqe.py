@@ -317,6 +317,8 @@ class VQEBackend(Backend):
             info["constraint_violation"] = float(evs[0, 2])
         state = VQEState(ansatz.spec, np.asarray(theta, dtype=float), options.estimator_config())
         state._cache.update(ansatz=ansatz, shift=shift)
+        if "job_ids" in info:  # the observables' jobs (expect, right after solve) are listed too
+            state._cache["job_ids"] = info["job_ids"]
         return Solution(
             energy=energy,
             state=state,
@@ -341,7 +343,9 @@ class VQEBackend(Backend):
             return []
         shift = state.shift(model)
         adapter = state.adapter(model)
+        n_jobs = len(adapter.job_ids)
         evs, stds = adapter.run(shift.circuit, ops, shift.angles(state.parameters)[None], purpose="expect")
+        state._cache.get("job_ids", []).extend(adapter.job_ids[n_jobs:])
         shots = None if adapter.exact else adapter.opts.shots
         return [Estimate(mean=float(m), error=float(s), n_samples=shots) for m, s in zip(evs[0], stds[0])]
 

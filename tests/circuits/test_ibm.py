@@ -121,6 +121,9 @@ def test_reevaluate_on_device_with_mitigation_options(dimer, tmp_path):
     assert dev.info["n_iterations"] == 0 and dev.info["estimator_calls"] == 1
     assert dev.info["mode"] == "session"
     assert abs(dev.energy + 0.75) < 0.03
+    # the energy job and the job of the default observables, both listed and recorded
+    purposes = [load_record(job, folder).info["purpose"] for job in dev.info["job_ids"]]
+    assert purposes == ["final", "expect"] and dev.observables
     opts = load_record(dev.info["job_ids"][0], folder).info["options"]
     assert opts["resilience_level"] == 2 and opts["max_execution_time"] == 300
     assert opts["resilience"] == {
