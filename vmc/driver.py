@@ -132,7 +132,6 @@ def sr_driver(vstate, hamiltonian, optimizer, diag_shift, momentum=None) -> nk.d
         variational_state=vstate,
         use_ntk=use_ntk,
         on_the_fly=use_ntk and vstate.n_parameters * vstate.n_samples > _DENSE_JACOBIAN_MAX,
-        mode="complex",
     )
 
 
