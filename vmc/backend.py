@@ -69,9 +69,9 @@ class VMCOptions:
         Fixed sign structure (:mod:`manybody.vmc.signs`): ``"marshall"`` (``(-1)^(spins down
         on sublattice A)``, bipartite Heisenberg), ``"hubbard_chain"`` (the sign of reordering
         the interleaved fermion modes into all-up-then-all-down, Hubbard chains), ``"none"``;
-        ``"auto"``: the rule that is exact for the model (Marshall for ``J > 0``, ``J2 = 0``, no
-        DM on a bipartite lattice; hubbard_chain for ``t > 0`` on an open chain, or periodic
-        with odd ``n_up`` and ``n_down``), else none.
+        ``"auto"``: Marshall where it is exact (``J > 0``, ``J2 = 0``, no DM, bipartite lattice),
+        hubbard_chain on Hubbard chains with ``t > 0`` (exact when open, or periodic with odd
+        ``n_up`` and ``n_down``; else right up to the boundary hopping), otherwise none.
     chunk_size : int or None
         Samples per forward/backward chunk (memory); None = all at once.
     checkpoint_dir : str or None

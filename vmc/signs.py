@@ -17,7 +17,9 @@ descent finds slowly or not at all.
   the sign of reordering the interleaved modes ``2 i + s`` into all-up-then-all-down.
   In the block order the Hubbard chain with open boundaries (or periodic with odd
   ``n_up`` and ``n_down``) and ``t > 0`` is stoquastic, so its ground state is
-  positive there (Perron-Frobenius) and this rule gives the exact signs.
+  positive there (Perron-Frobenius) and this rule gives the exact signs. On a periodic chain
+  with an even ``n_up`` or ``n_down`` only the boundary hopping has the other sign; the rule
+  is then a good start that the network corrects.
 """
 
 from __future__ import annotations
@@ -114,7 +116,8 @@ def _exact_for(model, name: str) -> bool:
 def sign_rule(model, name: str) -> SignRule | None:
     """The sign rule ``name`` (one of ``SIGN_RULES``) for ``model``, or None.
 
-    ``"auto"`` picks the rule that is exact for the model, if any. An explicit rule
+    ``"auto"`` picks the rule that is exact for the model, if any, and ``hubbard_chain`` for
+    every Hubbard chain with ``t > 0`` (exact up to the boundary hopping when periodic). An explicit rule
     that does not apply to the model (Marshall on a non-bipartite lattice or a
     non-Heisenberg model, ``hubbard_chain`` on anything but a Hubbard chain) raises.
     """
@@ -126,8 +129,14 @@ def sign_rule(model, name: str) -> SignRule | None:
     if name == "auto":
         for rule_name, build in builders.items():
             rule = build(model)
-            if rule is not None and _exact_for(model, rule_name):
-                return replace(rule, exact=True)
+            if rule is None:
+                continue
+            exact = _exact_for(model, rule_name)
+            # the reordering sign is right but for the boundary hopping on periodic chains (even
+            # fillings), which the network learns: Hubbard L=4 periodic, 150 iterations: 4.7e-4
+            # relative error with it, 0.14 without. Marshall away from its exact cases can be wrong.
+            if exact or (rule_name == "hubbard_chain" and model.params["t"] > 0):
+                return replace(rule, exact=exact)
         return None
     rule = builders[name](model)
     if rule is None:
