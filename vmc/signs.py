@@ -24,9 +24,12 @@ descent finds slowly or not at all.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
+
+from manybody.validation import check_choice
 
 __all__ = ["SignRule", "SIGN_RULES", "sign_rule"]
 
@@ -105,12 +108,41 @@ def _hubbard_chain(model) -> SignRule | None:
     return SignRule("hubbard_chain", pairs=pairs)
 
 
-def _exact_for(model, name: str) -> bool:
-    """Whether rule ``name`` is the exact ground-state sign structure of ``model`` ("auto")."""
+def _marshall_exact(model) -> bool:
     p = model.params
-    if name == "marshall":
-        return p.get("J", 1.0) > 0 and not p.get("J2", 0.0) and not np.any(p.get("D", 0.0))
+    return p["J"] > 0 and not p["J2"] and not np.any(p["D"])
+
+
+def _hubbard_chain_exact(model) -> bool:
+    p = model.params
     return p["t"] > 0 and (not model.lattice.pbc or (p["n_up"] % 2 == 1 and p["n_down"] % 2 == 1))
+
+
+@dataclass(frozen=True)
+class _Kind:
+    """How to build a rule (None: it does not apply to the model), when it is exact, when "auto" uses it."""
+
+    build: Callable
+    exact: Callable
+    by_default: Callable
+    needs: str
+
+
+_KINDS = {
+    "marshall": _Kind(
+        _marshall, _marshall_exact, _marshall_exact, "a Heisenberg model on a bipartite lattice"
+    ),
+    # hubbard_chain also by default where not exact: only the boundary hopping of a periodic chain
+    # with even fillings has the other sign, which the network learns (Hubbard L=4 periodic, 150
+    # iterations: 4.7e-4 relative error with the rule, 0.14 without). Marshall away from its exact
+    # cases can be wrong everywhere.
+    "hubbard_chain": _Kind(
+        _hubbard_chain,
+        _hubbard_chain_exact,
+        lambda model: model.params["t"] > 0,
+        "a Hubbard model on a Chain",
+    ),
+}
 
 
 def sign_rule(model, name: str) -> SignRule | None:
@@ -121,30 +153,17 @@ def sign_rule(model, name: str) -> SignRule | None:
     that does not apply to the model (Marshall on a non-bipartite lattice or a
     non-Heisenberg model, ``hubbard_chain`` on anything but a Hubbard chain) raises.
     """
-    if name not in SIGN_RULES:
-        raise ValueError(f"sign_rule must be one of {SIGN_RULES}, got {name!r}")
+    check_choice("sign_rule", name, SIGN_RULES)
     if name == "none":
         return None
-    builders = {"marshall": _marshall, "hubbard_chain": _hubbard_chain}
-    if name == "auto":
-        for rule_name, build in builders.items():
-            rule = build(model)
-            if rule is None:
-                continue
-            exact = _exact_for(model, rule_name)
-            # the reordering sign is right but for the boundary hopping on periodic chains (even
-            # fillings), which the network learns: Hubbard L=4 periodic, 150 iterations: 4.7e-4
-            # relative error with it, 0.14 without. Marshall away from its exact cases can be wrong.
-            if exact or (rule_name == "hubbard_chain" and model.params["t"] > 0):
-                return replace(rule, exact=exact)
-        return None
-    rule = builders[name](model)
-    if rule is None:
-        needs = {
-            "marshall": "a Heisenberg model on a bipartite lattice",
-            "hubbard_chain": "a Hubbard model on a Chain",
-        }[name]
-        raise ValueError(
-            f"sign_rule={name!r} needs {needs}; got {model.name} (allowed sign_rule values: {SIGN_RULES})"
-        )
-    return replace(rule, exact=_exact_for(model, name))
+    for rule_name in _KINDS if name == "auto" else (name,):
+        kind = _KINDS[rule_name]
+        rule = kind.build(model)
+        if rule is None and name != "auto":
+            raise ValueError(
+                f"sign_rule={name!r} needs {kind.needs}; got {model.name} "
+                f"(allowed sign_rule values: {SIGN_RULES})"
+            )
+        if rule is not None and (name != "auto" or kind.by_default(model)):
+            return replace(rule, exact=kind.exact(model))
+    return None
