@@ -237,14 +237,12 @@ def unit_preserves(unit, constraints) -> bool:
 
 
 def _enumerate_sector(model) -> np.ndarray:
-    from manybody.exact.sector import SectorBasis
-
     if model.n_qubits > _MAX_ENUMERATE:
         raise ValueError(
             f"initial_state='basis' enumerates the sector, which is limited to {_MAX_ENUMERATE} qubits "
             f"(this model has {model.n_qubits}); use initial_state='zero' or 'singlets'"
         )
-    return SectorBasis(model.n_qubits, model.constraints).states
+    return model.problem.sector().states
 
 
 def initial_bits(model) -> np.ndarray:

@@ -58,15 +58,18 @@ def check_lattice(lattice, allowed: tuple[type, ...] = (Lattice,)) -> Lattice:
     return lattice
 
 
-def observable(name: str, default: bool = False):
+def observable(name: str, default: bool = False, applies=None):
     """Mark a method ``(self) -> Observable | ObservableFamily`` as a named observable.
 
     ``default=True`` puts it in the set ``solve`` evaluates when no
-    observables are requested.
+    observables are requested. ``applies(model) -> bool`` (optional) says
+    whether the observable is defined for a given instance (e.g. a staggered
+    magnetisation needs a bipartite lattice); where it is not, the name is
+    left out of ``observable_names`` and the defaults.
     """
 
     def mark(fn):
-        fn._observable = (name, default)
+        fn._observable = (name, default, applies)
         return fn
 
     return mark
@@ -76,7 +79,7 @@ class Model:
     """Base class of all models. See the module docstring for how to write one."""
 
     name: ClassVar[str] = ""
-    _observables: ClassVar[dict[str, tuple[str, bool]]] = {}
+    _observables: ClassVar[dict[str, tuple]] = {}
     params: dict[str, Any]
     lattice: Lattice | None = None
 
@@ -86,8 +89,8 @@ class Model:
         for klass in reversed(cls.__mro__):
             for attr, fn in vars(klass).items():
                 if hasattr(fn, "_observable"):
-                    obs_name, default = fn._observable
-                    found[obs_name] = (attr, default)
+                    obs_name, default, applies = fn._observable
+                    found[obs_name] = (attr, default, applies)
         cls._observables = found
         if cls.name:
             if cls.name in _MODELS and _MODELS[cls.name].__qualname__ != cls.__qualname__:
@@ -133,6 +136,10 @@ class Model:
         """A trusted ground-state energy for these exact parameters, if known."""
         return None
 
+    def sign_structures(self) -> list:
+        """Known sign structures of the ground state (``manybody.signs.SignStructure``), if any."""
+        return []
+
     # -- derived -----------------------------------------------------------------
 
     @cached_property
@@ -148,6 +155,13 @@ class Model:
         if n_qubits_of(qop) > self.n_qubits:
             raise ValueError(f"{self.name}: the Hamiltonian acts beyond its {self.n_qubits} qubits")
         return qop
+
+    @cached_property
+    def problem(self):
+        """The compiled problem every backend reads (:class:`manybody.problem.CompiledProblem`)."""
+        from manybody.problem import compile_problem
+
+        return compile_problem(self)
 
     @property
     def e_inf(self) -> float:
@@ -166,15 +180,20 @@ class Model:
 
     @property
     def observable_names(self) -> list[str]:
-        return list(self._observables)
+        """The observables defined for this instance."""
+        return [n for n, (_, _, applies) in self._observables.items() if applies is None or applies(self)]
 
     @property
     def default_observables(self) -> list[str]:
-        return [n for n, (_, default) in self._observables.items() if default]
+        return [n for n in self.observable_names if self._observables[n][1]]
 
     def observable(self, name: str):
         """Build the named observable (``Observable`` or ``ObservableFamily``)."""
-        if name not in self._observables:
+        if name in self._observables and name not in self.observable_names:
+            raise ValueError(
+                f"observable {name!r} is not defined for {self!r}; allowed: {self.observable_names}"
+            )
+        if name not in self.observable_names:
             raise ValueError(
                 f"unknown observable {name!r} for model {self.name!r}; allowed: {self.observable_names}"
             )

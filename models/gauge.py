@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from manybody.constraints import LinearConstraint, ParityConstraint
+from manybody.constraints import ParityConstraint, constraint_operator
 from manybody.lattice import Square
 from manybody.model import Model, observable
 from manybody.observables import Observable, ObservableFamily
@@ -25,7 +25,6 @@ __all__ = [
     "bit",
     "sigma_plus",
     "sigma_minus",
-    "constraint_operator",
     "gauss_violation",
     "electric_field_family",
     "relabel",
@@ -50,23 +49,6 @@ def sigma_minus(q: int):
     """``|1><0|`` on qubit ``q`` = ``(X - iY) / 2`` (S^-)."""
     QubitOperator = of().QubitOperator
     return QubitOperator(f"X{q}", 0.5) - QubitOperator(f"Y{q}", 0.5j)
-
-
-def constraint_operator(c):
-    """The generator of a constraint as a diagonal ``QubitOperator``.
-
-    ``LinearConstraint``: ``sum_k w_k b_{q_k} - value`` (zero in the sector);
-    ``ParityConstraint``: ``prod_k Z_{q_k}`` (``(-1)^parity`` in the sector).
-    """
-    QubitOperator = of().QubitOperator
-    if isinstance(c, ParityConstraint):
-        return QubitOperator(tuple((q, "Z") for q in c.qubits), 1.0)
-    if isinstance(c, LinearConstraint):
-        op = QubitOperator((), -c.value)
-        for q, w in zip(c.qubits, c.weights):
-            op += bit(q) * w
-        return op
-    raise TypeError(f"unknown constraint type {type(c).__name__}")
 
 
 def gauss_violation(constraints, name: str = "gauss_violation") -> Observable:

@@ -9,6 +9,7 @@ from manybody.families import correlation_vs_distance, structure_factor
 from manybody.model import Model, check_lattice, observable
 from manybody.observables import Observable
 from manybody.operators import of, spin, spin_dot
+from manybody.signs import SignStructure
 from manybody.validation import check_real
 
 __all__ = ["Heisenberg", "total_sz_constraint", "bipartition"]
@@ -142,6 +143,21 @@ class Heisenberg(Model):
         key = (json.dumps(self.lattice.to_dict()), p["J2"], p["Delta"])
         return _REFERENCES.get(key)
 
+    def sign_structures(self) -> list[SignStructure]:
+        """Marshall's rule ``(-1)^(spins down on sublattice A)`` on a bipartite lattice.
+
+        Exact (and recommended) for ``J > 0`` without ``J2`` or DM terms (Marshall,
+        Proc. R. Soc. A 232, 109 (1955); the S^z-conserving XXZ form holds for any
+        ``Delta``); elsewhere an approximation a backend may still be asked to use.
+        """
+        sublattice = bipartition(self.lattice)
+        if sublattice is None:
+            return []
+        p = self.params
+        exact = p["J"] > 0 and not p["J2"] and not any(p["D"])
+        linear = tuple(int(s > 0) for s in sublattice)
+        return [SignStructure("marshall", linear=linear, exact=exact, recommended=exact)]
+
     def build_hamiltonian(self):
         p = self.params
         QubitOperator = of().QubitOperator
@@ -164,7 +180,9 @@ class Heisenberg(Model):
         op = sum((spin("z", i) for i in range(1, n)), spin("z", 0)) * (1.0 / n)
         return Observable("magnetization_z", op, "m_z = (1/N) sum_i S^z_i")
 
-    @observable("staggered_magnetization_sq", default=True)
+    @observable(
+        "staggered_magnetization_sq", default=True, applies=lambda m: bipartition(m.lattice) is not None
+    )
     def _staggered_sq(self):
         sign = bipartition(self.lattice)
         if sign is None:

@@ -9,6 +9,7 @@ from manybody.families import correlation_vs_distance
 from manybody.model import Model, check_lattice, observable
 from manybody.observables import Observable, ObservableFamily
 from manybody.operators import of
+from manybody.signs import SignStructure
 from manybody.validation import check_int, check_real
 
 __all__ = ["Hubbard", "mode"]
@@ -96,6 +97,25 @@ class Hubbard(Model):
     @property
     def qubits_per_site(self) -> int:
         return 2
+
+    def sign_structures(self) -> list[SignStructure]:
+        """On a chain: the sign of reordering the modes ``2 i + s`` into all-up-then-all-down.
+
+        In the block order the open chain with ``t > 0`` (and the periodic chain
+        with odd ``n_up`` and ``n_down``) is stoquastic, so its ground state is
+        positive there (Perron-Frobenius) and this sign is exact; the pairs are
+        (down at site i, up at site j > i). On a periodic chain with an even
+        filling only the boundary hopping has the other sign: the structure is
+        approximate but still recommended for ``t > 0``.
+        """
+        from manybody.lattice import Chain
+
+        if not isinstance(self.lattice, Chain):
+            return []
+        p, n = self.params, self.lattice.n_sites
+        pairs = tuple(sorted((mode(i, 1), mode(j, 0)) for i in range(n) for j in range(i + 1, n)))
+        exact = p["t"] > 0 and (not self.lattice.pbc or (p["n_up"] % 2 == 1 and p["n_down"] % 2 == 1))
+        return [SignStructure("hubbard_chain", pairs=pairs, exact=exact, recommended=p["t"] > 0)]
 
     @property
     def constraints(self) -> list:

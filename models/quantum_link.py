@@ -117,7 +117,7 @@ class QuantumLink1D(Model):
                 weights.append(-1.0)
             else:
                 value += 0.5 - left
-            out.append(LinearConstraint(f"gauss[{x}]", qubits, weights, value))
+            out.append(LinearConstraint(f"gauss[{x}]", qubits, weights, value, local=True))
         return out
 
     def build_hamiltonian(self):

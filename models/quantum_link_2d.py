@@ -95,7 +95,11 @@ class QuantumLink2D(LinkModel):
             links = sorted(links)
             # G_v = sum_l s_l (1/2 - b_l)  =>  sum_l (-s_l) b_l = g_v - sum_l s_l / 2
             value = g - sum(s for _, s in links) / 2
-            out.append(LinearConstraint(f"gauss[{v}]", [l for l, _ in links], [-s for _, s in links], value))
+            out.append(
+                LinearConstraint(
+                    f"gauss[{v}]", [l for l, _ in links], [-s for _, s in links], value, local=True
+                )
+            )
         return out
 
     @property

@@ -77,7 +77,7 @@ class Z2Gauge(LinkModel):
     def constraints(self) -> list:
         charged = set(self.params["charges"])
         return [
-            ParityConstraint(f"gauss[{v}]", tuple(sorted(l for l, _ in links)), int(v in charged))
+            ParityConstraint(f"gauss[{v}]", tuple(sorted(l for l, _ in links)), int(v in charged), local=True)
             for v, links in enumerate(self.lattice.vertex_links)
         ]
 

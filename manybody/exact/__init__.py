@@ -6,6 +6,12 @@ and its lowest eigenpairs are found with ARPACK's Lanczos (``eigsh``), or a
 dense ``eigh`` for small sectors. Observables are exact (error 0). This is
 the oracle every other backend is tested against; it handles up to 30
 qubits, comfortably ~24 spins in the S^z = 0 sector.
+
+Before building anything it counts the sector and estimates the memory the
+basis, the sparse matrix and the Lanczos vectors need
+(:func:`memory_estimate`); a problem that does not fit in ``max_memory``
+(default: 80 % of the memory available now) is refused with the numbers and
+the alternatives.
 """
 
 from __future__ import annotations
@@ -18,12 +24,12 @@ import scipy.linalg
 import scipy.sparse.linalg as spla
 
 from manybody.backends import Backend, Solution
-from manybody.exact.sector import MAX_QUBITS, PauliGroups, SectorBasis, pauli_masks
 from manybody.observables import Estimate
-from manybody.operators import of
+from manybody.pauli import PauliGroups
+from manybody.sector import DENSE_INDEX_MAX_QUBITS, MAX_QUBITS, SectorBasis
 from manybody.validation import check_int, check_real
 
-__all__ = ["ExactBackend", "ExactOptions", "ExactState", "sector_hamiltonian"]
+__all__ = ["ExactBackend", "ExactOptions", "ExactState", "sector_hamiltonian", "memory_estimate"]
 
 _DENSE_MAX_DIM = 1500
 
@@ -39,14 +45,19 @@ class ExactOptions:
         evaluated on the lowest, the others' energies go to ``info["energies"]``.
     tol : float
         Relative tolerance of the Lanczos eigensolver (0 = machine precision).
+    max_memory : float or None
+        Largest memory estimate (GiB) the backend accepts before it refuses;
+        None: 80 % of the memory available when ``solve`` starts.
     """
 
     n_states: int = 1
     tol: float = 0.0
+    max_memory: float | None = None
 
     def __post_init__(self):
-        check_int("n_states", self.n_states, minimum=1)
-        check_real("tol", self.tol, low=0.0, high=1.0, high_open=True)
+        self.n_states = check_int("n_states", self.n_states, minimum=1)
+        self.tol = check_real("tol", self.tol, low=0.0, high=1.0, high_open=True)
+        self.max_memory = check_real("max_memory", self.max_memory, low=0.0, low_open=True, allow_none=True)
 
 
 @dataclass
@@ -71,9 +82,41 @@ def sector_hamiltonian(model, basis: SectorBasis | None = None):
     basis : SectorBasis
         ``basis.states[k]`` is the integer basis state of row ``k``.
     """
+    problem = model.problem
     if basis is None:
-        basis = SectorBasis(model.n_qubits, model.constraints)
-    return PauliGroups(model.qubit_hamiltonian).matrix(basis, "Hamiltonian"), basis
+        basis = problem.sector()
+    return PauliGroups(problem.hamiltonian).matrix(basis, "Hamiltonian"), basis
+
+
+def memory_estimate(problem, n_states: int = 1) -> tuple[int, float]:
+    """``(sector dimension, bytes)`` the exact backend needs for ``problem``, estimated before any work.
+
+    Counts: the look-up table (4 bytes per basis state of the full space, up to
+    27 qubits), the basis (8 bytes per state), the sparse matrix while it is
+    assembled (about 56 bytes per non-zero, at most one per state and flip mask
+    of the Hamiltonian) and the Lanczos vectors (about ``20 + 2 n_states``
+    vectors of 16 bytes per state).
+    """
+    dim = problem.sector_dimension()
+    n_flip_masks = len(np.unique(problem.pauli.x, axis=0)) + 1
+    nbytes = 8 * dim + 56 * dim * n_flip_masks + 16 * dim * (20 + 2 * n_states)
+    if problem.n_qubits <= DENSE_INDEX_MAX_QUBITS:
+        nbytes += 4 * 2**problem.n_qubits
+    return dim, float(nbytes)
+
+
+def _available_memory() -> float:
+    """Bytes of memory available now (``MemAvailable``; total memory where that is not readable)."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return 1024.0 * int(line.split()[1])
+    except OSError:
+        pass
+    import os
+
+    return float(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
 
 
 class ExactBackend(Backend):
@@ -85,6 +128,18 @@ class ExactBackend(Backend):
             raise ValueError(
                 f"the exact backend handles at most {MAX_QUBITS} qubits, {model.name} has "
                 f"{model.n_qubits}: use backend='dmrg' or 'vmc'"
+            )
+        dim, nbytes = memory_estimate(model.problem, options.n_states)
+        if dim == 0:
+            names = [c.name for c in model.problem.constraints]
+            raise ValueError(f"the constraints {names} admit no state: the sector is empty")
+        limit = 0.8 * _available_memory() if options.max_memory is None else options.max_memory * 2**30
+        if nbytes > limit:
+            raise ValueError(
+                f"the exact backend would need about {nbytes / 2**30:.3g} GiB for {model.name} "
+                f"({model.n_qubits} qubits, sector dimension {dim:,}), more than max_memory="
+                f"{limit / 2**30:.3g} GiB: fix a constraint sector (e.g. sz=0, n_up/n_down), "
+                f"use backend='dmrg' or 'vmc', or raise max_memory"
             )
 
     def solve(self, model, options: ExactOptions) -> Solution:
@@ -111,14 +166,7 @@ class ExactBackend(Backend):
         )
 
     def expect(self, state: ExactState, model, operators) -> list[Estimate]:
-        union = of().QubitOperator()
-        union.terms = {term: 1.0 for op in operators for term in op.terms}
-        values = PauliGroups(union).expectations(state.basis, state.psi)
-        out = []
-        for op in operators:
-            mean = sum(complex(c) * values[pauli_masks(t)[:2]] for t, c in op.terms.items())
-            out.append(Estimate(mean=float(np.real(mean)), error=0.0))
-        return out
+        return [Estimate(mean=m, error=0.0) for m in PauliGroups.expect(operators, state.basis, state.psi)]
 
     def save_state(self, state: ExactState, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
@@ -131,7 +179,7 @@ class ExactBackend(Backend):
 
     def load_state(self, folder: Path, model) -> ExactState:
         with np.load(folder / "exact_state.npz", allow_pickle=False) as f:
-            basis = SectorBasis(model.n_qubits, model.constraints)
+            basis = model.problem.sector()
             if not np.array_equal(basis.states, f["states"]):
                 raise ValueError(f"{folder}: the saved basis does not match the model's sector")
             return ExactState(basis, f["vectors"], f["energies"])

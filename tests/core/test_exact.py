@@ -6,10 +6,10 @@ import scipy.sparse as sp
 
 import manybody as mb
 from manybody.exact import sector_hamiltonian
-from manybody.exact.sector import SectorBasis
 from manybody.lattice import Chain, Square
 from manybody.models import Heisenberg
 from manybody.operators import of
+from manybody.sector import SectorBasis
 
 
 def dense_full_space(qop, n_qubits):

@@ -10,8 +10,8 @@ import pytest
 import scipy.sparse.linalg as spla
 
 import manybody as mb
+from manybody.constraints import constraint_operator
 from manybody.exact import sector_hamiltonian
-from manybody.exact.sector import PauliGroups, SectorBasis
 from manybody.lattice import Chain, Square
 from manybody.models import (
     SYK,
@@ -23,8 +23,9 @@ from manybody.models import (
     Z2Gauge,
     from_dict,
 )
-from manybody.models.gauge import constraint_operator
 from manybody.operators import of
+from manybody.pauli import PauliGroups
+from manybody.sector import SectorBasis
 
 MODELS = [
     Heisenberg(Chain(6), J2=0.3, h=0.1),
