@@ -30,19 +30,52 @@ from manybody.observables import evaluate, resolve_observables
 __all__ = [
     "Backend",
     "Solution",
+    "BackendSpec",
     "register_backend",
+    "backend_spec",
     "get_backend",
     "available_backends",
     "make_options",
     "solve",
 ]
 
-_REGISTRY: dict[str, Any] = {
-    "exact": "manybody.exact:ExactBackend",
-    "dmrg": "manybody.tensornet:DMRGBackend",
-    "vmc": "manybody.vmc:VMCBackend",
-    "vqe": "manybody.circuits:VQEBackend",
-}
+
+@dataclass(frozen=True)
+class BackendSpec:
+    """What the registry knows of a backend without importing it.
+
+    Attributes
+    ----------
+    name : str
+    target : str or type
+        The backend class, or ``"module:Class"`` imported on first use.
+    options : str or type
+        The backend's ``Options`` dataclass, or ``"module:Class"`` of a module that
+        imports no heavy library, so that options are checked in milliseconds.
+    uses_gpu : bool
+        Runs on a GPU when one is present (job schedulers ask for one).
+    supports_warm_start : bool
+        Accepts ``warm_start`` (a previous result) as an option.
+    supports_checkpoint : bool
+        Accepts ``checkpoint_dir`` and resumes from it.
+    """
+
+    name: str
+    target: Any
+    options: Any
+    uses_gpu: bool = False
+    supports_warm_start: bool = False
+    supports_checkpoint: bool = False
+
+
+def _load(target):
+    if not isinstance(target, str):
+        return target
+    module, _, attr = target.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+_REGISTRY: dict[str, BackendSpec] = {}
 _INSTANCES: dict[str, Backend] = {}
 
 
@@ -102,9 +135,25 @@ class Backend:
         raise NotImplementedError(f"backend {self.name!r} cannot load a state")
 
 
-def register_backend(name: str, target) -> None:
-    """Register a backend class, or a ``"module:Class"`` string imported on first use."""
-    _REGISTRY[name] = target
+def register_backend(
+    name: str,
+    target,
+    *,
+    options=None,
+    uses_gpu: bool = False,
+    supports_warm_start: bool = False,
+    supports_checkpoint: bool = False,
+) -> None:
+    """Register a backend class, or a ``"module:Class"`` string imported on first use.
+
+    ``options``: its Options dataclass (or ``"module:Class"``); default: the class's ``Options``
+    attribute, which imports the backend to check options.
+    """
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"a backend name must be a non-empty string, got {name!r}")
+    if options is None:
+        options = f"{target}.Options" if isinstance(target, str) else target.Options
+    _REGISTRY[name] = BackendSpec(name, target, options, uses_gpu, supports_warm_start, supports_checkpoint)
     _INSTANCES.pop(name, None)
 
 
@@ -112,30 +161,66 @@ def available_backends() -> list[str]:
     return sorted(_REGISTRY)
 
 
+def backend_spec(name: str) -> BackendSpec:
+    """The registry entry of ``name`` (nothing heavy is imported)."""
+    if name not in _REGISTRY:
+        raise ValueError(f"unknown backend {name!r}; allowed: {available_backends()}")
+    return _REGISTRY[name]
+
+
+def _options_class(spec: BackendSpec) -> type:
+    options = spec.options
+    if isinstance(options, str) and options.endswith(".Options"):
+        return _load(options.removesuffix(".Options")).Options
+    return _load(options)
+
+
 def get_backend(name: str) -> Backend:
     """The backend registered under ``name`` (imported on first use)."""
     if name in _INSTANCES:
         return _INSTANCES[name]
-    if name not in _REGISTRY:
-        raise ValueError(f"unknown backend {name!r}; allowed: {available_backends()}")
-    target = _REGISTRY[name]
-    if isinstance(target, str):
-        module, _, attr = target.partition(":")
-        try:
-            target = getattr(importlib.import_module(module), attr)
-        except (ImportError, AttributeError) as err:
-            raise ValueError(f"backend {name!r} is not available: {err}") from err
-    _INSTANCES[name] = target()
+    spec = backend_spec(name)
+    try:
+        cls = _load(spec.target)
+    except (ImportError, AttributeError) as err:
+        raise ValueError(f"backend {name!r} is not available: {err}") from err
+    _INSTANCES[name] = cls()
     return _INSTANCES[name]
 
 
-def make_options(backend: Backend, options: dict):
-    """Build the backend's Options, rejecting unknown names with the allowed list."""
-    allowed = [f.name for f in dataclasses.fields(backend.Options)]
+def make_options(backend, options: dict):
+    """Build a backend's Options from a dict, rejecting unknown names with the allowed list.
+
+    ``backend`` is a registered name (the backend itself is not imported) or a Backend.
+    """
+    if isinstance(backend, str):
+        spec = backend_spec(backend)
+        name, cls = spec.name, _options_class(spec)
+    else:
+        name, cls = backend.name, backend.Options
+    allowed = [f.name for f in dataclasses.fields(cls)]
     unknown = sorted(set(options) - set(allowed))
     if unknown:
-        raise ValueError(f"unknown option(s) {unknown} for backend {backend.name!r}; allowed: {allowed}")
-    return backend.Options(**options)
+        raise ValueError(f"unknown option(s) {unknown} for backend {name!r}; allowed: {allowed}")
+    return cls(**options)
+
+
+register_backend("exact", "manybody.exact:ExactBackend", options="manybody.exact:ExactOptions")
+register_backend(
+    "dmrg",
+    "manybody.tensornet:DMRGBackend",
+    options="manybody.tensornet:DMRGOptions",
+    supports_warm_start=True,
+)
+register_backend(
+    "vmc",
+    "manybody.vmc:VMCBackend",
+    options="manybody.vmc:VMCOptions",
+    uses_gpu=True,
+    supports_warm_start=True,
+    supports_checkpoint=True,
+)
+register_backend("vqe", "manybody.circuits:VQEBackend", options="manybody.circuits:VQEOptions")
 
 
 def solve(model: Model, backend: str = "exact", observables=None, **options):
@@ -161,10 +246,10 @@ def solve(model: Model, backend: str = "exact", observables=None, **options):
 
     if not isinstance(model, Model):
         raise TypeError(f"model must be a manybody Model, got {type(model).__name__}")
+    opts = make_options(backend, options)
     be = get_backend(backend)
-    opts = make_options(be, options)
-    obs = resolve_observables(model, observables)
     be.check_model(model, opts)
+    obs = resolve_observables(model, observables)
     start = time.perf_counter()
     sol = be.solve(model, opts)
     solve_time = time.perf_counter() - start
