@@ -111,12 +111,17 @@ def _status(args) -> int:
     store = Store(args.results)
     status = store.status()
     total = sum(len(v) for v in status.values())
-    print(f"{store.root}: {total} points: " + ", ".join(f"{len(v)} {k}" for k, v in status.items()))
+    counts = [f"{len(status[k])} {k}" for k in ("done", "failed", "pending")]
+    if status["corrupt"]:
+        counts.append(f"{len(status['corrupt'])} corrupt (rerun to recompute)")
+    print(f"{store.root}: {total} points: " + ", ".join(counts))
+    for p in status["corrupt"]:
+        print(f"  corrupt {p.id} {p.label} {p.params}: {store.problem(p.id)}")
     for p in status["failed"]:
         record = store.failure(p.id) or {}
         print(f"  failed {p.id} {p.label} {p.params}: {record.get('error')}")
         if args.failed:
-            print("    " + record.get("traceback", "").rstrip().replace("\n", "\n    "))
+            print("    " + str(record.get("traceback", "")).rstrip().replace("\n", "\n    "))
     return 0
 
 

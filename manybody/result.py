@@ -14,46 +14,26 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import json
-import math
-import os
 import shutil
-import tempfile
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from manybody.io import atomic_folder, dump_json, load_json, to_jsonable
 from manybody.observables import Estimate, evaluate, resolve_observables
 from manybody.provenance import git_commit, package_versions
 
-__all__ = ["Result", "jsonable"]
+__all__ = ["Result", "ResultLoadError"]
 
 FORMAT_VERSION = 1
+_REQUIRED = ("model", "backend", "options", "energy")
 
 
-def jsonable(value):
-    """Convert options and info values to JSON types (unknown objects by ``repr``)."""
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return jsonable(value.tolist())
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return repr(value)
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    if isinstance(value, complex):
-        return [value.real, value.imag]
-    if isinstance(value, Path):
-        return str(value)
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return jsonable(dataclasses.asdict(value))
-    return repr(value)
+class ResultLoadError(ValueError):
+    """A saved result folder whose files do not load; the message names the folder."""
 
 
 @dataclass
@@ -114,7 +94,7 @@ class Result:
         return cls(
             model=model.to_dict(),
             backend=backend,
-            options=jsonable(options),
+            options=to_jsonable(options, lossy=True),
             energy=float(solution.energy),
             energy_error=float(solution.energy_error),
             variance=None if solution.variance is None else float(solution.variance),
@@ -123,7 +103,7 @@ class Result:
             reference_energy=model.reference_energy,
             observables=dict(observables),
             history={k: np.asarray(v) for k, v in solution.history.items()},
-            info=jsonable({**solution.info, "solve_time": solve_time}),
+            info=to_jsonable({**solution.info, "solve_time": solve_time}, lossy=True),
             wall_time=wall_time,
             device=solution.device,
             seed=solution.seed,
@@ -221,49 +201,71 @@ class Result:
             },
             "observables": {k: v.to_dict() for k, v in self.observables.items()},
         }
-        return jsonable(out)
+        return to_jsonable(out, lossy=True)
 
     def save(self, path) -> Path:
         """Write the result (and the backend's state, if it can) to folder ``path``."""
         from manybody.backends import get_backend
 
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-        try:
-            with open(tmp / "result.json", "w") as f:
-                json.dump(self.to_dict(), f, indent=1)
+        with atomic_folder(path) as tmp:
+            (tmp / "result.json").write_text(dump_json(self.to_dict()))
             np.savez(tmp / "history.npz", **self.history)
             if self._state is not None or self._state_folder is not None:
                 try:
                     get_backend(self.backend).save_state(self.state, tmp / "state")
                 except NotImplementedError:
                     shutil.rmtree(tmp / "state", ignore_errors=True)
-            if path.exists():
-                old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old.", dir=path.parent))
-                os.replace(path, old / "x")
-                os.replace(tmp, path)
-                shutil.rmtree(old, ignore_errors=True)
-            else:
-                os.replace(tmp, path)
-        finally:
-            if tmp.exists():
-                shutil.rmtree(tmp, ignore_errors=True)
         return path
 
     @classmethod
     def load(cls, path) -> Result:
-        """Read a result written by ``save``; its state loads on first use."""
+        """Read a result written by ``save``; its state loads on first use.
+
+        Raises
+        ------
+        FileNotFoundError
+            ``path`` holds no ``result.json``.
+        ResultLoadError
+            The files are there but do not load (truncated, corrupted, written
+            by another program or format version); the message names the
+            folder and what is wrong.
+        """
         path = Path(path)
         if not (path / "result.json").is_file():
             raise FileNotFoundError(f"no saved result at {path} (expected {path / 'result.json'})")
-        with open(path / "result.json") as f:
-            data = json.load(f)
+
+        def bad(what):
+            return ResultLoadError(f"cannot load the result in {path}: {what}")
+
+        try:
+            data = load_json(path / "result.json")
+        except (ValueError, OSError) as err:
+            raise bad(err) from None
+        if not isinstance(data, dict):
+            raise bad(f"result.json holds a {type(data).__name__}, not a result")
         version = data.pop("format_version", None)
         if version != FORMAT_VERSION:
-            raise ValueError(f"{path}: unsupported result format {version!r} (expected {FORMAT_VERSION})")
-        data["observables"] = {k: Estimate.from_dict(v) for k, v in data["observables"].items()}
-        with np.load(path / "history.npz", allow_pickle=False) as h:
-            data["history"] = {k: h[k] for k in h.files}
+            raise bad(f"unsupported result format {version!r} (expected {FORMAT_VERSION})")
+        names = {f.name for f in dataclasses.fields(cls) if not f.name.startswith("_")}
+        missing = sorted(n for n in names if n not in data and n in _REQUIRED)
+        unknown = sorted(set(data) - names)
+        if missing or unknown:
+            raise bad(f"result.json has missing keys {missing} and unknown keys {unknown}")
+        try:
+            data["observables"] = {
+                k: Estimate.from_dict(v) for k, v in dict(data.get("observables", {})).items()
+            }
+        except (TypeError, ValueError, KeyError, AttributeError) as err:
+            raise bad(f"malformed observables ({type(err).__name__}: {err})") from None
+        if not isinstance(data["energy"], (int, float)) or isinstance(data["energy"], bool):
+            raise bad(f"energy is {data['energy']!r}, not a number")
+        try:
+            with np.load(path / "history.npz", allow_pickle=False) as h:
+                data["history"] = {k: h[k] for k in h.files}
+        except FileNotFoundError:
+            raise bad("history.npz is missing") from None
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
+            raise bad(f"history.npz does not load ({type(err).__name__}: {err})") from None
         state_folder = path / "state"
         return cls(**data, _state_folder=state_folder if state_folder.exists() else None)

@@ -310,7 +310,7 @@ def run_sweep(
 
         def todo(p: Point) -> bool:
             state = store.state(p.id)
-            return state == "pending" or (state == "failed" and retry_failed)
+            return state in ("pending", "corrupt") or (state == "failed" and retry_failed)
 
         pending = [p for p in sweep.points if todo(p)]
         report = RunReport(store.root, len(sweep.points), len(sweep.points) - len(pending))

@@ -49,6 +49,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from manybody.io import to_jsonable
 from manybody.jobs.grid import check_keys, combinations, model_kwargs, parse_grid
 from manybody.jobs.plugins import load_plugins
 from manybody.model import model_class
@@ -186,7 +187,7 @@ def point_id(model: dict, backend: str, options: dict, observables, warm_start=N
     key = {"model": model, "backend": backend, "options": options, "observables": observables}
     if warm_start:
         key["warm_start"] = warm_start
-    text = json.dumps(key, sort_keys=True, separators=(",", ":"), default=repr)
+    text = json.dumps(to_jsonable(key, lossy=True), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
