@@ -36,7 +36,6 @@ __all__ = [
     "spin",
     "spin_dot",
     "to_qubit_operator",
-    "pauli_terms",
     "hermitian_part_error",
     "n_qubits_of",
 ]
@@ -97,12 +96,6 @@ def to_qubit_operator(op):
         terms[term] = c.real if abs(c.imag) <= 1e-14 * scale else c
     qop.terms = terms
     return qop
-
-
-def pauli_terms(qop):
-    """Iterate ``(coefficient, ((qubit, 'X'|'Y'|'Z'), ...))`` of a qubit operator."""
-    for term, c in qop.terms.items():
-        yield c, term
 
 
 def n_qubits_of(qop) -> int:

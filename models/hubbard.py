@@ -15,7 +15,7 @@ from manybody.validation import check_int, check_real
 __all__ = ["Hubbard", "mode"]
 
 # Ground-state energies at t = 1, U = 4, mu = 0, half filling n_up = n_down = L/2
-# (open chains; DESIGN.md "Reference energies", reproduced by the exact backend).
+# (open chains; exact diagonalisation, reproduced by the exact backend in the tests).
 _REFERENCES = {
     '{"kind": "chain", "L": 8, "pbc": false}': -4.235806999129688,
     '{"kind": "chain", "L": 10, "pbc": false}': -5.380618820415,
