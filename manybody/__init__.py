@@ -26,6 +26,7 @@ if _os.path.isfile(_os.path.join(_root, "pyproject.toml")) and _os.path.isdir(_o
 
 from manybody import lattice, models  # noqa: E402
 from manybody.backends import available_backends, get_backend, register_backend, solve  # noqa: E402
+from manybody.evolution import Evolution, evolve  # noqa: E402
 from manybody.observables import Estimate, Observable, ObservableFamily  # noqa: E402
 from manybody.result import Result  # noqa: E402
 
@@ -35,6 +36,8 @@ __all__ = [
     "lattice",
     "models",
     "solve",
+    "evolve",
+    "Evolution",
     "available_backends",
     "get_backend",
     "register_backend",

@@ -58,6 +58,9 @@ class BackendSpec:
         Accepts ``warm_start`` (a previous result) as an option.
     supports_checkpoint : bool
         Accepts ``checkpoint_dir`` and resumes from it.
+    evolve_options : str, type or None
+        The Options dataclass of ``evolve`` (real-time evolution), or None if the
+        backend does not evolve states.
     """
 
     name: str
@@ -66,6 +69,7 @@ class BackendSpec:
     uses_gpu: bool = False
     supports_warm_start: bool = False
     supports_checkpoint: bool = False
+    evolve_options: Any = None
 
 
 def _load(target):
@@ -118,6 +122,7 @@ class Backend:
 
     name: ClassVar[str] = ""
     Options: ClassVar[type] = type(None)
+    EvolveOptions: ClassVar[type | None] = None
 
     def check_model(self, model: Model, options) -> None:
         """Raise ``ValueError`` if this backend cannot treat ``model`` (before heavy work)."""
@@ -127,6 +132,10 @@ class Backend:
 
     def expect(self, state, model: Model, operators: list) -> list:
         raise NotImplementedError
+
+    def evolve(self, model: Model, initial, times, options):
+        """Yield a ``manybody.evolution.Snapshot`` at each of ``times`` (see ``manybody.evolve``)."""
+        raise NotImplementedError(f"backend {self.name!r} does not evolve states")
 
     def save_state(self, state, folder: Path) -> None:
         raise NotImplementedError(f"backend {self.name!r} cannot save its state")
@@ -143,17 +152,21 @@ def register_backend(
     uses_gpu: bool = False,
     supports_warm_start: bool = False,
     supports_checkpoint: bool = False,
+    evolve_options=None,
 ) -> None:
     """Register a backend class, or a ``"module:Class"`` string imported on first use.
 
     ``options``: its Options dataclass (or ``"module:Class"``); default: the class's ``Options``
-    attribute, which imports the backend to check options.
+    attribute, which imports the backend to check options. ``evolve_options``: the same for
+    ``evolve``, None if the backend does not evolve states. The flags are those of :class:`BackendSpec`.
     """
     if not isinstance(name, str) or not name:
         raise ValueError(f"a backend name must be a non-empty string, got {name!r}")
     if options is None:
         options = f"{target}.Options" if isinstance(target, str) else target.Options
-    _REGISTRY[name] = BackendSpec(name, target, options, uses_gpu, supports_warm_start, supports_checkpoint)
+    _REGISTRY[name] = BackendSpec(
+        name, target, options, uses_gpu, supports_warm_start, supports_checkpoint, evolve_options
+    )
     _INSTANCES.pop(name, None)
 
 
@@ -168,8 +181,8 @@ def backend_spec(name: str) -> BackendSpec:
     return _REGISTRY[name]
 
 
-def _options_class(spec: BackendSpec) -> type:
-    options = spec.options
+def _options_class(spec: BackendSpec, evolve: bool = False) -> type:
+    options = spec.evolve_options if evolve else spec.options
     if isinstance(options, str) and options.endswith(".Options"):
         return _load(options.removesuffix(".Options")).Options
     return _load(options)
@@ -188,16 +201,20 @@ def get_backend(name: str) -> Backend:
     return _INSTANCES[name]
 
 
-def make_options(backend, options: dict):
-    """Build a backend's Options from a dict, rejecting unknown names with the allowed list.
+def make_options(backend, options: dict, evolve: bool = False):
+    """Build a backend's Options (``evolve``: its evolution options) from a dict, rejecting
+    unknown names with the allowed list.
 
     ``backend`` is a registered name (the backend itself is not imported) or a Backend.
     """
     if isinstance(backend, str):
         spec = backend_spec(backend)
-        name, cls = spec.name, _options_class(spec)
+        if evolve and spec.evolve_options is None:
+            able = [n for n, s in _REGISTRY.items() if s.evolve_options is not None]
+            raise ValueError(f"backend {spec.name!r} does not evolve states; backends that do: {able}")
+        name, cls = spec.name, _options_class(spec, evolve)
     else:
-        name, cls = backend.name, backend.Options
+        name, cls = backend.name, backend.EvolveOptions if evolve else backend.Options
     allowed = [f.name for f in dataclasses.fields(cls)]
     unknown = sorted(set(options) - set(allowed))
     if unknown:
@@ -205,7 +222,12 @@ def make_options(backend, options: dict):
     return cls(**options)
 
 
-register_backend("exact", "manybody.exact:ExactBackend", options="manybody.exact:ExactOptions")
+register_backend(
+    "exact",
+    "manybody.exact:ExactBackend",
+    options="manybody.exact:ExactOptions",
+    evolve_options="manybody.exact:ExactEvolveOptions",
+)
 register_backend(
     "dmrg",
     "manybody.tensornet:DMRGBackend",

@@ -136,6 +136,10 @@ class Model:
         """A trusted ground-state energy for these exact parameters, if known."""
         return None
 
+    def named_states(self) -> dict:
+        """Basis states with a physical name (``{"neel": bits}``, ...), each in the sector."""
+        return {}
+
     def sign_structures(self) -> list:
         """Known sign structures of the ground state (``manybody.signs.SignStructure``), if any."""
         return []

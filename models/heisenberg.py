@@ -144,6 +144,17 @@ class Heisenberg(Model):
         key = (json.dumps(self.lattice.to_dict()), p["J2"], p["Delta"])
         return _REFERENCES.get(key)
 
+    def named_states(self) -> dict:
+        """``"neel"``: spin down (bit 1) on the sublattice of site 1, on a bipartite lattice
+        whose Neel state lies in the ``sz`` sector."""
+        sublattice = bipartition(self.lattice)
+        if sublattice is None:
+            return {}
+        bits = (sublattice != sublattice[0]).astype(np.int8)
+        if any(not c.satisfied(bits) for c in self.constraints):
+            return {}
+        return {"neel": bits}
+
     def sign_structures(self) -> list[SignStructure]:
         """Marshall's rule ``(-1)^(spins down on sublattice A)`` on a bipartite lattice.
 

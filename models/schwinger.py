@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from manybody.constraints import LinearConstraint
 from manybody.model import Model, observable
 from manybody.models.gauge import gauss_violation
@@ -89,6 +91,13 @@ class Schwinger(Model):
     @property
     def n_qubits(self) -> int:
         return self.params["n_sites"]
+
+    def named_states(self) -> dict:
+        """``"vacuum"``: the bare (strong-coupling) vacuum, odd sites filled and even sites empty
+        (every staggered charge ``Q_n = 0``); only in the neutral sector."""
+        if self.params["total_charge"] != 0:
+            return {}
+        return {"vacuum": (np.arange(self.n_qubits) % 2).astype(np.int8)}
 
     @property
     def constraints(self) -> list:

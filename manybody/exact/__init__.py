@@ -24,12 +24,21 @@ import scipy.linalg
 import scipy.sparse.linalg as spla
 
 from manybody.backends import Backend, Solution
+from manybody.evolution import Snapshot
 from manybody.observables import Estimate
 from manybody.pauli import PauliGroups
 from manybody.sector import DENSE_INDEX_MAX_QUBITS, MAX_QUBITS, SectorBasis
 from manybody.validation import check_int, check_real
 
-__all__ = ["ExactBackend", "ExactOptions", "ExactState", "sector_hamiltonian", "memory_estimate"]
+__all__ = [
+    "ExactBackend",
+    "ExactOptions",
+    "ExactEvolveOptions",
+    "ExactState",
+    "sector_hamiltonian",
+    "memory_estimate",
+    "half_chain_entropy",
+]
 
 _DENSE_MAX_DIM = 1500
 
@@ -58,6 +67,45 @@ class ExactOptions:
         self.n_states = check_int("n_states", self.n_states, minimum=1)
         self.tol = check_real("tol", self.tol, low=0.0, high=1.0, high_open=True)
         self.max_memory = check_real("max_memory", self.max_memory, low=0.0, low_open=True, allow_none=True)
+
+
+@dataclass
+class ExactEvolveOptions:
+    """Options of the exact evolution (Krylov action of ``exp(-i H dt)``, SciPy's ``expm_multiply``).
+
+    Attributes
+    ----------
+    entropy : bool
+        Compute the entanglement entropy of the middle cut of the qubit order at every
+        time (needs the full 2^n vector: at most 24 qubits).
+    max_memory : float or None
+        As for the ground state (GiB).
+    """
+
+    entropy: bool = True
+    max_memory: float | None = None
+
+    def __post_init__(self):
+        from manybody.validation import check_bool
+
+        self.entropy = check_bool("entropy", self.entropy)
+        self.max_memory = check_real("max_memory", self.max_memory, low=0.0, low_open=True, allow_none=True)
+
+
+_ENTROPY_MAX_QUBITS = 24
+
+
+def half_chain_entropy(basis: SectorBasis, psi: np.ndarray, order: np.ndarray) -> float:
+    """Von Neumann entropy (nats) of the first ``n // 2`` qubits of ``order`` in the state ``psi``."""
+    n = basis.n_qubits
+    full = np.zeros(2**n, dtype=psi.dtype)
+    full[basis.states] = psi
+    # axis k of the (2,)*n tensor is qubit n-1-k (qubit 0 is the least significant bit)
+    tensor = full.reshape((2,) * n).transpose([n - 1 - q for q in order])
+    s = np.linalg.svd(tensor.reshape(2 ** (n // 2), -1), compute_uv=False)
+    p = s[s > 1e-15] ** 2
+    p = p / p.sum()
+    return float(-(p * np.log(p)).sum())
 
 
 @dataclass
@@ -122,6 +170,7 @@ def _available_memory() -> float:
 class ExactBackend(Backend):
     name = "exact"
     Options = ExactOptions
+    EvolveOptions = ExactEvolveOptions
 
     def check_model(self, model, options) -> None:
         if model.n_qubits > MAX_QUBITS:
@@ -129,7 +178,7 @@ class ExactBackend(Backend):
                 f"the exact backend handles at most {MAX_QUBITS} qubits, {model.name} has "
                 f"{model.n_qubits}: use backend='dmrg' or 'vmc'"
             )
-        dim, nbytes = memory_estimate(model.problem, options.n_states)
+        dim, nbytes = memory_estimate(model.problem, getattr(options, "n_states", 1))
         if dim == 0:
             names = [c.name for c in model.problem.constraints]
             raise ValueError(f"the constraints {names} admit no state: the sector is empty")
@@ -164,6 +213,31 @@ class ExactBackend(Backend):
             variance=variance,
             info=info,
         )
+
+    def evolve(self, model, initial, times, options: ExactEvolveOptions):
+        """``psi(t) = exp(-i H t) psi(0)`` on the sector, step by step between the requested times."""
+        self.check_model(model, options)
+        H, basis = sector_hamiltonian(model)
+        if initial.result is not None:
+            start = initial.result.state
+            if not np.array_equal(start.basis.states, basis.states):
+                raise ValueError("initial: the result's sector differs from the evolved model's sector")
+            psi0 = start.psi.astype(complex)
+        else:
+            idx, _ = basis.index(np.array([int(np.dot(initial.bits, 1 << np.arange(basis.n_qubits)))]))
+            psi0 = np.zeros(basis.dim, dtype=complex)
+            psi0[idx[0]] = 1.0
+        entropy = options.entropy and basis.n_qubits <= _ENTROPY_MAX_QUBITS
+        order = model.problem.qubit_order
+        psi, now = psi0, 0.0
+        for t in times:
+            if t > now:
+                psi = spla.expm_multiply(-1j * (t - now) * H, psi)
+                now = t
+            info = {"loschmidt_echo": abs(np.vdot(psi0, psi)) ** 2}
+            if entropy:
+                info["entropy"] = half_chain_entropy(basis, psi, order)
+            yield Snapshot(float(t), ExactState(basis, psi[:, None], np.array([np.nan])), info)
 
     def expect(self, state: ExactState, model, operators) -> list[Estimate]:
         return [Estimate(mean=m, error=0.0) for m in PauliGroups.expect(operators, state.basis, state.psi)]
