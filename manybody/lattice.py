@@ -61,11 +61,6 @@ class Lattice:
         raise NotImplementedError
 
     @property
-    def edges(self) -> list[tuple[int, int]]:
-        """Nearest-neighbour bonds (alias of ``bonds(1)``)."""
-        return self.bonds(1)
-
-    @property
     def order(self) -> np.ndarray:
         """A 1D ordering of the sites (used by DMRG and autoregressive models)."""
         return np.arange(self.n_sites)
@@ -116,6 +111,35 @@ class Lattice:
         return f"{type(self).__name__}({args})"
 
 
+def _check_pbc(pbc, dim: int) -> tuple[bool, ...]:
+    """``pbc`` as one bool per direction: True/False, or a list/tuple of ``dim`` of them."""
+    if isinstance(pbc, (bool, np.bool_)):
+        return (bool(pbc),) * dim
+    if (
+        isinstance(pbc, (list, tuple))
+        and len(pbc) == dim
+        and all(isinstance(p, (bool, np.bool_)) for p in pbc)
+    ):
+        return tuple(bool(p) for p in pbc)
+    per = f" or a list of {dim} (one per direction)" if dim > 1 else ""
+    raise ValueError(f"pbc must be True or False{per}, got {pbc!r}")
+
+
+def _check_pairs(name: str, pairs, n_sites: int | None = None) -> list[tuple[int, int]]:
+    """Bonds as sorted unique ``(i, j)``, ``i < j``: pairs of distinct non-negative integers."""
+    out = set()
+    for k, e in enumerate(pairs):
+        ok = isinstance(e, (list, tuple, np.ndarray)) and len(e) == 2
+        ok = ok and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 0 for v in e)
+        if not ok or e[0] == e[1]:
+            what = "a self-bond" if ok else "not a pair of site indices"
+            raise ValueError(f"{name}[{k}] = {e!r} is {what}: bonds are pairs (i, j) of distinct sites >= 0")
+        if n_sites is not None and max(e) >= n_sites:
+            raise ValueError(f"{name}[{k}] = {e!r} names site {max(e)} but n_sites is {n_sites}")
+        out.add((int(min(e)), int(max(e))))
+    return sorted(out)
+
+
 class BravaisLattice(Lattice):
     """A Bravais lattice with a basis, ``extent`` unit cells along each primitive
     vector, open or periodic per direction.
@@ -137,13 +161,7 @@ class BravaisLattice(Lattice):
         self.extent = tuple(check_int(f"extent[{k}]", n, minimum=1) for k, n in enumerate(extent))
         self.vectors = np.asarray(vectors, dtype=float)
         self.basis = np.asarray(basis, dtype=float)
-        dim = len(self.extent)
-        if isinstance(pbc, (bool, np.bool_)):
-            pbc = (bool(pbc),) * dim
-        pbc = tuple(bool(p) for p in pbc)
-        if len(pbc) != dim:
-            raise ValueError(f"pbc must be a bool or {dim} bools, got {pbc!r}")
-        self._pbc = pbc
+        self._pbc = _check_pbc(pbc, len(self.extent))
 
     @property
     def pbc(self):
@@ -258,7 +276,10 @@ class _Lattice2D(BravaisLattice):
     _vectors: list
     _basis: list
 
-    def __init__(self, Lx: int, Ly: int, pbc: bool | tuple[bool, bool] = False):
+    def __init__(self, Lx: int, Ly: int | None = None, pbc: bool | tuple[bool, bool] = False):
+        if Ly is None:
+            name = type(self).__name__
+            raise TypeError(f"{name} needs both extents Lx and Ly (unit cells), e.g. {name}({Lx!r}, {Lx!r})")
         extent = (check_int("Lx", Lx, minimum=1), check_int("Ly", Ly, minimum=1))
         super().__init__(extent, self._vectors, self._basis, pbc)
 
@@ -355,19 +376,20 @@ class Graph(Lattice):
     kind = "graph"
 
     def __init__(self, edges, n_sites: int | None = None, next_nearest=None, coords=None):
-        edges = [tuple(int(v) for v in e) for e in edges]
-        if any(len(e) != 2 or e[0] == e[1] or min(e) < 0 for e in edges):
-            raise ValueError("edges must be pairs of distinct non-negative site indices")
-        n_max = 1 + max((max(e) for e in edges), default=-1)
-        self._n = check_int("n_sites", n_sites if n_sites is not None else max(n_max, 1), minimum=1)
-        if n_max > self._n:
-            raise ValueError(f"edges name site {n_max - 1} but n_sites is {self._n}")
-        self._edges = sorted({(min(e), max(e)) for e in edges})
-        nn = [tuple(int(v) for v in e) for e in (next_nearest or [])]
-        self._nnn = sorted({(min(e), max(e)) for e in nn})
+        if n_sites is not None:
+            n_sites = check_int("n_sites", n_sites, minimum=1)
+        self._edges = _check_pairs("edges", edges, n_sites)
+        n_max = 1 + max((j for _, j in self._edges), default=0)
+        self._n = n_sites if n_sites is not None else n_max
+        self._nnn = _check_pairs("next_nearest", next_nearest or [], self._n)
         if coords is None:
             coords = np.arange(self._n, dtype=float)[:, None]
-        self._coords = np.asarray(coords, dtype=float).reshape(self._n, -1)
+        coords = np.asarray(coords, dtype=float)
+        if coords.ndim == 1:
+            coords = coords[:, None]
+        if coords.ndim != 2 or len(coords) != self._n or not np.all(np.isfinite(coords)):
+            raise ValueError(f"coords must be {self._n} rows of finite coordinates, got shape {coords.shape}")
+        self._coords = coords
 
     @property
     def n_sites(self) -> int:

@@ -17,7 +17,7 @@ import numpy as np
 
 from manybody.operators import hermitian_part_error, to_qubit_operator
 
-__all__ = ["Estimate", "Observable", "ObservableFamily", "resolve_observables", "evaluate"]
+__all__ = ["Estimate", "Estimates", "Observable", "ObservableFamily", "resolve_observables", "evaluate"]
 
 
 def _plain(x):
@@ -25,6 +25,16 @@ def _plain(x):
         return None
     arr = np.asarray(x)
     return arr.tolist() if arr.ndim else arr.item()
+
+
+_REPR_VALUES = 8  # values of a family shown by Estimate.__repr__
+
+
+class Estimates(dict):
+    """Observable name -> :class:`Estimate`; an unknown name raises a ``KeyError`` listing the known ones."""
+
+    def __missing__(self, key):
+        raise KeyError(f"no observable {key!r} in these results; available: {sorted(self)}")
 
 
 @dataclass(frozen=True)
@@ -59,7 +69,14 @@ class Estimate:
     def __repr__(self) -> str:
         if np.ndim(self.mean) == 0:
             return f"Estimate({float(self.mean):.10g} +/- {float(self.error):.2g})"
-        return f"Estimate({self.axis_name or 'index'}: {np.size(self.mean)} values)"
+        mean, error = np.ravel(self.mean), np.ravel(self.error)
+        shown = _REPR_VALUES if mean.size > _REPR_VALUES + 2 else mean.size
+        more = f", ... ({mean.size} values)" if shown < mean.size else ""
+        values = ", ".join(f"{m:.6g}" for m in mean[:shown]) + more
+        text = f"Estimate({self.axis_name or 'index'}: [{values}]"
+        if error.size == mean.size and np.any(error != 0):
+            text += " +/- [" + ", ".join(f"{e:.2g}" for e in error[:shown]) + (", ..." if more else "") + "]"
+        return text + ")"
 
     def to_dict(self) -> dict:
         return {
@@ -101,6 +118,9 @@ class Observable:
 
     def __post_init__(self):
         qop = to_qubit_operator(self.operator)
+        bad = [c for c in qop.terms.values() if not np.isfinite(c)]
+        if bad:
+            raise ValueError(f"observable {self.name!r} has non-finite coefficients {bad[:3]}")
         if hermitian_part_error(qop) > 1e-12:
             raise ValueError(f"observable {self.name!r} is not Hermitian")
         object.__setattr__(self, "qubit_operator", qop)
@@ -177,13 +197,27 @@ def resolve_observables(model, observables) -> list:
     out = []
     for obs in observables:
         if isinstance(obs, str):
-            out.append(model.observable(obs))
+            try:
+                out.append(model.observable(obs))
+            except ValueError as err:  # the model lists the allowed names; "all" is allowed too
+                if obs in model.observable_names:
+                    raise
+                raise ValueError(f'{err}, or "all" for every one of them') from None
         elif isinstance(obs, (Observable, ObservableFamily)):
             out.append(obs)
         else:
             raise TypeError(
                 f"observables must be names or Observable/ObservableFamily objects, got {type(obs).__name__}"
             )
+    n_qubits = model.n_qubits
+    for obs in out:
+        for qop in obs.qubit_operators:
+            top = max((q for term in qop.terms for q, _ in term), default=-1)
+            if top >= n_qubits:
+                raise ValueError(
+                    f"observable {obs.name!r} acts on qubit {top}, but model {model.name!r} has "
+                    f"{n_qubits} qubits (0..{n_qubits - 1})"
+                )
     names = [o.name for o in out]
     if len(set(names)) != len(names):
         raise ValueError(f"observable names must be unique, got {names}")
@@ -202,4 +236,4 @@ def evaluate(backend, state, model, observables) -> dict[str, Estimate]:
         raise RuntimeError(
             f"backend {backend.name!r} returned {len(estimates)} estimates for {len(flat)} operators"
         )
-    return {obs.name: obs.collect(estimates[a:b]) for obs, a, b in spans}
+    return Estimates({obs.name: obs.collect(estimates[a:b]) for obs, a, b in spans})

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from manybody.io import atomic_folder, dump_json, load_json, to_jsonable
-from manybody.observables import Estimate, evaluate, resolve_observables
+from manybody.observables import Estimate, Estimates, evaluate, resolve_observables
 from manybody.provenance import git_commit, package_versions
 
 __all__ = ["Result", "ResultLoadError"]
@@ -88,6 +88,9 @@ class Result:
     _state: Any = field(default=None, repr=False, compare=False)
     _state_folder: Path | None = field(default=None, repr=False, compare=False)
     _model_object: Any = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self):
+        self.observables = Estimates(self.observables)
 
     @classmethod
     def from_solution(cls, model, backend, options, solution, observables, wall_time, solve_time):

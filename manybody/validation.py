@@ -2,6 +2,11 @@
 
 Each check returns the normalised value or raises ``ValueError`` naming the
 parameter, what is allowed and what was given, before any heavy work starts.
+
+Real numbers must be finite and at most ``MAX_ABS = 1e15`` in magnitude: a
+coupling of 1e308 would overflow the squares behind variances and penalties
+long after the run started, and no physical parameter or option of this suite
+needs more than 15 orders of magnitude.
 """
 
 from __future__ import annotations
@@ -10,7 +15,9 @@ import math
 
 import numpy as np
 
-__all__ = ["check_int", "check_real", "check_choice", "check_bool"]
+__all__ = ["MAX_ABS", "check_int", "check_real", "check_choice", "check_bool"]
+
+MAX_ABS = 1e15
 
 
 def check_int(name: str, value, *, minimum: int | None = None, allow_none: bool = False) -> int | None:
@@ -38,11 +45,17 @@ def check_real(
     high_open: bool = False,
     allow_none: bool = False,
 ) -> float | None:
-    """A finite real number in the interval given by ``low``/``high`` (open ends when ``*_open``)."""
+    """A finite real number, ``|value| <= MAX_ABS``, in the interval given by ``low``/``high``
+    (open ends when ``*_open``)."""
     if value is None and allow_none:
         return None
     ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
     ok = ok and math.isfinite(value)
+    if ok and abs(value) > MAX_ABS:
+        raise ValueError(
+            f"{name} = {value!r} is too large in magnitude: at most {MAX_ABS:g} "
+            "(larger values overflow energies and variances)"
+        )
     if ok and low is not None:
         ok = value > low if low_open else value >= low
     if ok and high is not None:

@@ -6,7 +6,23 @@ that axis (run in order, each starting from the previous result). A task
 runs in a worker, which saves each result into the store itself (a
 shared filesystem is needed on a cluster) and records failures with their
 traceback; the calling process only schedules, reports progress, and
-records points whose worker died.
+records points whose worker died. What a point prints (a backend's progress
+bar, warnings) goes to ``RESULTS/logs/<id>.log``.
+
+When things go wrong
+--------------------
+* A point whose own code raises is recorded as failed (cause ``"error"``)
+  and not run again unless ``retry_failed``.
+* A local worker process that dies (killed, out of memory, segfault) takes
+  down the pool: the points it and the other workers were running are
+  recorded as failed with cause ``"worker_died"`` and run again, each alone in
+  a one-worker pool (so that an innocent point never dies with a culprit
+  twice), up to ``[run] worker_retries`` more times (default 2); a later plain
+  rerun retries them too while under that bound.
+* Local workers die with the run: each sets ``PR_SET_PDEATHSIG`` (Linux) or
+  watches its parent's pid (elsewhere), and holds a shared lock on
+  ``RESULTS/.workers.lock``; a new run waits a few seconds for the workers of
+  a killed run to exit and refuses to start beside them.
 
 Executors
 ---------
@@ -20,19 +36,23 @@ Executors
 * ``workers=0``: in the calling process, one point after the other (debugging,
   notebooks).
 * Dask: ``scheduler="tcp://host:8786"`` (or a ``distributed.Client``); points
-  of ``gpu_backends`` (VMC) ask for one unit of the ``gpu_resource`` worker
-  resource when a worker of the cluster declares it.
+  of backends registered with ``uses_gpu`` (VMC; or ``[run] gpu_backends``) ask
+  for one unit of the ``gpu_resource`` worker resource when a worker of the
+  cluster declares it.
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
 import contextlib
+import dataclasses
 import multiprocessing
 import os
 import shutil
+import signal
 import socket
 import sys
+import threading
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -40,8 +60,11 @@ from pathlib import Path
 
 from manybody.jobs.store import Store
 from manybody.jobs.sweep import Point, RunOptions, Sweep, load_sweep, parse_sweep
+from manybody.validation import check_int
 
 __all__ = ["run_sweep", "RunReport", "make_tasks", "run_task", "output_folder"]
+
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 @dataclass
@@ -97,10 +120,10 @@ def run_task(task: dict) -> list[dict]:
     """Run a task's points in order (the function executed by workers).
 
     ``task`` holds plain data: ``root`` (results folder), ``points`` (point
-    dicts), ``retry_failed``, ``skip`` (ids not to run), ``plugins`` and ``env``
-    (environment variables for Dask workers, applied if JAX is not yet
-    imported in the worker's process). Each point's result
-    is saved to the store, or its failure recorded; returns one
+    dicts), ``run`` (ids the run wants computed: others are skipped unless
+    done), ``plugins`` and ``env`` (environment variables for Dask workers,
+    applied if JAX is not yet imported in the worker's process). Each point's
+    result is saved to the store, or its failure recorded; returns one
     ``{"id", "status", "error"}`` per point run.
     """
     if "jax" not in sys.modules:
@@ -110,22 +133,23 @@ def run_task(task: dict) -> list[dict]:
     from manybody.model import from_dict
 
     store = Store(task["root"])
+    wanted = set(task["run"])
     out, previous = [], None
     for data in task["points"]:
         point = Point.from_dict(data)
-        state = store.state(point.id)
-        if state == "done":
+        if store.state(point.id) == "done":
             previous = store.result_dir(point.id)
             continue
-        if point.id in task.get("skip", ()) or (state == "failed" and not task.get("retry_failed")):
+        if point.id not in wanted:
             continue
         store.mark_running(point.id)
         try:
-            load_plugins(task.get("plugins", []))
-            options = _runtime_options(point, store, previous)
-            res = solve(
-                from_dict(point.model), backend=point.backend, observables=point.observables, **options
-            )
+            with _point_log(store, point.id):
+                load_plugins(task.get("plugins", []))
+                options = _runtime_options(point, store, previous)
+                res = solve(
+                    from_dict(point.model), backend=point.backend, observables=point.observables, **options
+                )
             res.info["sweep_point"] = {
                 "id": point.id,
                 "label": point.label,
@@ -147,25 +171,68 @@ def run_task(task: dict) -> list[dict]:
     return out
 
 
+@contextlib.contextmanager
+def _point_log(store: Store, pid: str):
+    """Send what Python code prints while a point runs to ``logs/<id>.log`` (appended):
+    backend progress bars and warnings would otherwise garble the sweep's own display."""
+    folder = store.root / "logs"
+    folder.mkdir(exist_ok=True)
+    with (
+        open(folder / f"{pid}.log", "a") as log,
+        contextlib.redirect_stdout(log),
+        contextlib.redirect_stderr(log),
+    ):
+        yield
+
+
 def _runtime_options(point: Point, store: Store, previous: Path | None) -> dict:
     """The point's options plus what the run supplies (not part of the point's id):
-    ``warm_start`` (the previous result along the axis), ``progress=False`` (the sweep has
-    its own progress bar) and a per-point ``checkpoint_dir`` in the store (so that an
-    interrupted VMC point resumes), each only where the backend has that option and the
-    sweep file does not set it."""
-    import dataclasses
+    ``warm_start`` (the previous result along the axis) and, for backends registered with
+    ``supports_checkpoint``, a per-point ``checkpoint_dir`` in the store (so that an
+    interrupted point resumes), unless the sweep file sets it."""
+    from manybody.backends import backend_spec
 
-    from manybody.backends import get_backend
-
-    fields = {f.name for f in dataclasses.fields(get_backend(point.backend).Options)}
     options = dict(point.options)
     if point.warm_start and previous is not None:
         options["warm_start"] = str(previous)
-    if "progress" in fields:
-        options.setdefault("progress", False)
-    if "checkpoint_dir" in fields:
+    if backend_spec(point.backend).supports_checkpoint:
         options.setdefault("checkpoint_dir", str(store.root / "checkpoints" / point.id))
     return options
+
+
+def _worker_init(parent_pid: int, root: str) -> None:
+    """Initializer of local worker processes: die with the run, and hold the workers' lock."""
+    _die_with_parent(parent_pid)
+    Store(root).hold_worker_lock()
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """End this process when ``parent_pid`` (the run) ends.
+
+    Linux: ``prctl(PR_SET_PDEATHSIG, SIGKILL)``, so the kernel kills this process
+    when its parent dies (even by SIGKILL). Elsewhere: a daemon thread that polls
+    ``os.getppid()`` once a second. Either way, a parent that died before this
+    ran is noticed at once (the process was re-parented).
+    """
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            armed = libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0
+        except (OSError, AttributeError):
+            armed = False
+        if os.getppid() != parent_pid:
+            os._exit(1)
+        if armed:
+            return
+
+    def watch():
+        while os.getppid() == parent_pid:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="manybody-parent-watch", daemon=True).start()
 
 
 def output_folder(sweep: Sweep) -> Path:
@@ -227,13 +294,18 @@ class _Inline(cf.Executor):
 
 
 @contextlib.contextmanager
-def _executors(run: RunOptions, n_tasks: int, scheduler):
+def _executors(run: RunOptions, n_tasks: int, scheduler, root):
     """Yield ``submit(task, wants_gpu) -> Future`` for the chosen executor."""
     if scheduler is not None:
         import distributed
 
         own = isinstance(scheduler, str)
-        client = distributed.Client(scheduler) if own else scheduler
+        try:
+            client = distributed.Client(scheduler, timeout=30) if own else scheduler
+        except Exception as err:  # noqa: BLE001 - wrong address, not a Dask scheduler, unreachable
+            raise RuntimeError(
+                f"cannot connect to the Dask scheduler at {scheduler!r}: {type(err).__name__}: {err}"
+            ) from None
         try:
             try:
                 workers = client.scheduler_info(n_workers=-1)["workers"]
@@ -259,7 +331,12 @@ def _executors(run: RunOptions, n_tasks: int, scheduler):
     env.update({k: str(threads) for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")})
     # workers are spawned on demand (at submit), so the environment stays set while the pool lives
     with _environ(env):
-        pool = cf.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+        pool = cf.ProcessPoolExecutor(
+            workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_worker_init,
+            initargs=(os.getpid(), str(root)),
+        )
         try:
             yield lambda task, wants_gpu: pool.submit(run_task, task)
         finally:
@@ -288,7 +365,8 @@ def run_sweep(
     scheduler : str or distributed.Client, optional
         Run on a Dask cluster (overrides ``[run] scheduler``).
     retry_failed : bool
-        Run the points recorded as failed again (by default they are skipped).
+        Run the points recorded as failed again (by default only those whose
+        worker died, up to ``[run] worker_retries`` times, are).
     progress : bool
         Show a progress bar (tqdm, on stderr).
 
@@ -297,10 +375,15 @@ def run_sweep(
     RunReport
     """
     start = time.perf_counter()
+    check_int("workers", workers, minimum=0, allow_none=True)
+    if scheduler is not None and not isinstance(scheduler, str) and not hasattr(scheduler, "get_executor"):
+        raise ValueError(
+            f"scheduler must be an address (tcp://host:8786) or a distributed.Client, got {scheduler!r}"
+        )
     sweep = _as_sweep(sweep)
     run = sweep.run
     if workers is not None:
-        run = RunOptions(**{**run.__dict__, "workers": workers})
+        run = dataclasses.replace(run, workers=workers)
     scheduler = scheduler if scheduler is not None else run.scheduler
     store = Store(out if out is not None else output_folder(sweep))
     with store.lock():
@@ -310,24 +393,38 @@ def run_sweep(
 
         def todo(p: Point) -> bool:
             state = store.state(p.id)
-            return state in ("pending", "corrupt") or (state == "failed" and retry_failed)
+            if state == "failed" and not retry_failed:
+                record = store.failure(p.id) or {}
+                return (
+                    record.get("cause") == "worker_died" and store.worker_deaths(p.id) <= run.worker_retries
+                )
+            return state != "done"
 
         pending = [p for p in sweep.points if todo(p)]
+        if retry_failed:
+            for p in pending:
+                store.clear_failure(p.id)  # a fresh count of worker deaths
         report = RunReport(store.root, len(sweep.points), len(sweep.points) - len(pending))
-        tasks = [t for t in make_tasks(sweep.points, sweep.groups) if any(todo(p) for p in t)]
+        ids = {p.id for p in pending}
+        tasks = [t for t in make_tasks(sweep.points, sweep.groups) if any(p.id in ids for p in t)]
         if tasks:
-            _run_tasks(store, sweep, run, scheduler, tasks, retry_failed, report, progress, len(pending))
+            _run_tasks(store, sweep, run, scheduler, tasks, ids, report, progress)
     report.seconds = time.perf_counter() - start
     return report
 
 
-def _run_tasks(store, sweep, run, scheduler, tasks, retry_failed, report, progress, n_pending):
-    """Submit the tasks; if a local worker process dies (killed, out of memory, crash),
-    record the points it was running as failed and resubmit the rest to a fresh pool."""
+_DIED = "the worker process died (killed, out of memory or crashed) while running this point"
+
+
+def _run_tasks(store, sweep, run, scheduler, tasks, ids, report, progress):
+    """Submit the tasks. If a local worker process dies, the pool breaks: the points that
+    were running are recorded as failed (cause ``"worker_died"``, counted) and run again,
+    each alone in a one-worker pool, while their count is within ``run.worker_retries``;
+    tasks that had not started go back to the normal pool."""
     from tqdm.auto import tqdm
 
     env = _worker_env(run)
-    given_up: set[str] = set()  # points recorded as failed by this process (never retried in this run)
+    ids = set(ids)
 
     def finish(outcomes, bar):
         for o in outcomes:
@@ -336,30 +433,50 @@ def _run_tasks(store, sweep, run, scheduler, tasks, retry_failed, report, progre
             if o["status"] == "failed":
                 bar.write(f"point {o['id']} failed: {o['error']}")
 
-    def give_up(points, error, err, bar):
-        out = []
+    def fail(points, error, err, bar, cause="error", count_death=False):
+        """Record ``points`` as failed; return those to retry (worker deaths within the bound)."""
+        final, again = [], []
         for p in points:
-            if store.state(p.id) != "done" and p.id not in given_up:
-                store.record_failure(p, error, "".join(traceback.format_exception(err)))
-                given_up.add(p.id)
-                out.append({"id": p.id, "status": "failed", "error": error})
-        finish(out, bar)
+            if store.state(p.id) == "done" or p.id not in ids:
+                continue
+            deaths = store.worker_deaths(p.id) + 1 if count_death else 0
+            retry = count_death and deaths <= run.worker_retries
+            text = error if not count_death else f"{error} ({deaths} time{'s' * (deaths > 1)})"
+            if count_death and not retry:
+                text += (
+                    f": not retried again (worker_retries = {run.worker_retries}; rerun with --retry-failed)"
+                )
+            store.record_failure(p, text, "".join(traceback.format_exception(err)), cause, deaths)
+            if retry:
+                again.append(p)
+            else:
+                ids.discard(p.id)
+                final.append({"id": p.id, "status": "failed", "error": text})
+        finish(final, bar)
+        return again
 
-    with tqdm(total=n_pending, unit="point", desc=sweep.name, disable=not progress) as bar:
-        while tasks:
+    normal, isolated = list(tasks), []
+    with tqdm(total=len(ids), unit="point", desc=sweep.name, disable=not progress) as bar:
+        while normal or isolated:
+            alone = bool(isolated)
+            batch = isolated if alone else normal
+            if alone:
+                isolated = []
+            else:
+                normal = []
             broken, err = [], None
-            with _executors(run, len(tasks), scheduler) as submit:
+            batch_run = dataclasses.replace(run, workers=1) if alone else run
+            with _executors(batch_run, len(batch), scheduler, store.root.resolve()) as submit:
                 futures = {}
-                for t in tasks:
+                for t in batch:
                     payload = {
                         "root": str(store.root.resolve()),
                         "points": [p.to_dict() for p in t],
-                        "retry_failed": retry_failed,
-                        "skip": sorted(given_up),
+                        "run": sorted(ids & {p.id for p in t}),
                         "plugins": sweep.plugins,
                         "env": env if scheduler is not None else {},  # local workers inherit it
                     }
-                    futures[submit(payload, t[0].backend in run.gpu_backends)] = t
+                    futures[submit(payload, run.wants_gpu(t[0].backend))] = t
                 for fut in cf.as_completed(futures):
                     try:
                         finish(fut.result(), bar)
@@ -367,13 +484,22 @@ def _run_tasks(store, sweep, run, scheduler, tasks, retry_failed, report, progre
                         broken.append(futures[fut])
                         err = e
                     except Exception as e:  # noqa: BLE001 - e.g. a Dask worker killed repeatedly
-                        error = f"the task of this point failed outside the point: {type(e).__name__}: {e}"
-                        give_up([p for p in futures[fut] if store.state(p.id) == "pending"], error, e, bar)
+                        died = type(e).__name__ == "KilledWorker"
+                        error = _DIED if died else "the task of this point failed outside the point"
+                        points = [p for p in futures[fut] if store.state(p.id) != "done"]
+                        fail(
+                            points,
+                            f"{error}: {type(e).__name__}: {e}",
+                            e,
+                            bar,
+                            "worker_died" if died else "error",
+                        )
             held = store.running()
-            running = [p for t in broken for p in t if p.id in held]
-            if broken and not running:  # died outside any point: give up on all, so that the loop ends
-                running = [p for t in broken for p in t if store.state(p.id) == "pending"]
-            error = "the worker process died (killed, out of memory or crashed) while running this point"
-            give_up(running, error + " or one running at the same time", err, bar)
+            for t in broken:
+                dead = [p for p in t if p.id in held]
+                if dead:
+                    if fail(dead, _DIED, err, bar, "worker_died", count_death=True):
+                        isolated.append(t)
+                elif any(p.id in ids and store.state(p.id) != "done" for p in t):
+                    (isolated if alone else normal).append(t)  # had not started
             store.clear_running()
-            tasks = [t for t in broken if any(store.state(p.id) == "pending" for p in t)]

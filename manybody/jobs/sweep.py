@@ -45,7 +45,9 @@ import dataclasses
 import hashlib
 import inspect
 import json
+import time
 import tomllib
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,13 +56,30 @@ from manybody.jobs.grid import check_keys, combinations, model_kwargs, parse_gri
 from manybody.jobs.plugins import load_plugins
 from manybody.model import model_class
 
-__all__ = ["SweepError", "Sweep", "Point", "RunOptions", "load_sweep", "parse_sweep", "point_id"]
+__all__ = [
+    "SweepError",
+    "SweepWarning",
+    "MAX_POINTS",
+    "Sweep",
+    "Point",
+    "RunOptions",
+    "load_sweep",
+    "parse_sweep",
+    "point_id",
+]
 
 _TOP_KEYS = {"name", "output", "observables", "plugins", "model", "grid", "backends", "run"}
 
 
+MAX_POINTS = 1_000_000
+
+
 class SweepError(ValueError):
     """A sweep file is invalid; the message names the file and the offending key."""
+
+
+class SweepWarning(UserWarning):
+    """Something about a sweep worth knowing before it runs (a very large grid)."""
 
 
 @dataclass(frozen=True)
@@ -85,11 +104,16 @@ class RunOptions:
         ``XLA_PYTHON_CLIENT_MEM_FRACTION`` in the workers (e.g. 0.45 for two
         workers per GPU).
     gpu_resource : str
-        Name of the Dask worker resource that the points of ``gpu_backends``
+        Name of the Dask worker resource that the points of GPU backends
         ask for (one unit) when some worker of the cluster declares it; ""
         disables this.
-    gpu_backends : tuple of str
-        Backends whose points want a GPU (default: ``("vmc",)``).
+    gpu_backends : tuple of str or None
+        Backends whose points want a GPU (default None: those registered with
+        ``uses_gpu``, see ``manybody.backends.backend_spec``).
+    worker_retries : int
+        How many more times a point is run, alone in a fresh worker, after the
+        worker process running it died (killed, out of memory, crashed); a
+        point whose own code raised is not retried (default 2).
     """
 
     workers: int | None = None
@@ -98,7 +122,16 @@ class RunOptions:
     xla_preallocate: bool = False
     xla_mem_fraction: float | None = None
     gpu_resource: str = "GPU"
-    gpu_backends: tuple = ("vmc",)
+    gpu_backends: tuple | None = None
+    worker_retries: int = 2
+
+    def wants_gpu(self, backend: str) -> bool:
+        """Whether the points of ``backend`` ask for a GPU."""
+        from manybody.backends import backend_spec
+
+        return (
+            backend in self.gpu_backends if self.gpu_backends is not None else backend_spec(backend).uses_gpu
+        )
 
 
 @dataclass(frozen=True)
@@ -268,9 +301,12 @@ def _parse_run(fail, table) -> RunOptions:
     frac = _typed(fail, table, "xla_mem_fraction", (int, float), None, w)
     if frac is not None and not 0 < frac <= 1:
         fail(f"[run] xla_mem_fraction must be in (0, 1], got {frac}")
-    gpu = _typed(fail, table, "gpu_backends", list, ["vmc"], w)
-    if not all(isinstance(b, str) for b in gpu):
+    gpu = _typed(fail, table, "gpu_backends", list, None, w)
+    if gpu is not None and not all(isinstance(b, str) for b in gpu):
         fail(f"[run] gpu_backends must be a list of backend names, got {gpu!r}")
+    retries = _typed(fail, table, "worker_retries", int, 2, w)
+    if retries < 0:
+        fail(f"[run] worker_retries must be >= 0, got {retries}")
     return RunOptions(
         workers=workers,
         scheduler=_typed(fail, table, "scheduler", str, None, w),
@@ -278,7 +314,8 @@ def _parse_run(fail, table) -> RunOptions:
         xla_preallocate=_typed(fail, table, "xla_preallocate", bool, False, w),
         xla_mem_fraction=frac,
         gpu_resource=_typed(fail, table, "gpu_resource", str, "GPU", w),
-        gpu_backends=tuple(gpu),
+        gpu_backends=None if gpu is None else tuple(gpu),
+        worker_retries=retries,
     )
 
 
@@ -307,7 +344,7 @@ def _model_params(cls) -> list[str]:
 
 
 def _parse_backends(fail, table, groups) -> dict:
-    from manybody.backends import _REGISTRY, available_backends, get_backend
+    from manybody.backends import backend_spec
 
     if table is None:
         fail("missing [backends] table (e.g. [backends.exact])")
@@ -320,21 +357,18 @@ def _parse_backends(fail, table, groups) -> dict:
             fail(f"{where} must be a table of options, got {opts!r}")
         opts = dict(opts)
         name = opts.pop("backend", label)
-        if name not in _REGISTRY:
-            fail(f"{where}: unknown backend {name!r}; allowed: {available_backends()}")
         try:
-            be = get_backend(name)
+            spec = backend_spec(name)
         except ValueError as err:
             fail(f"{where}: {err}")
         warm = opts.pop("warm_start", False)
-        if "checkpoint_dir" in opts:
+        if spec.supports_checkpoint and "checkpoint_dir" in opts:
             fail(
                 f"{where} checkpoint_dir: a sweep gives each point its own (RESULTS/checkpoints/<id>): remove it"
             )
-        fields = [f.name for f in dataclasses.fields(be.Options)]
         if warm is not False:
-            if "warm_start" not in fields:
-                fail(f"{where} warm_start: backend {name!r} has no warm_start option")
+            if not spec.supports_warm_start:
+                fail(f"{where} warm_start: backend {name!r} does not start from a previous result")
             axes = [a for g in groups for a in g]
             if warm is True:
                 if len(groups) != 1:
@@ -350,25 +384,41 @@ def _expand(fail, model: dict, axes: dict, groups: list, backends: dict, observa
     from manybody.backends import get_backend, make_options
     from manybody.model import from_dict
 
+    combos = combinations(axes, groups)
+    n_points = len(combos) * len(backends)
+    if n_points > MAX_POINTS:
+        fail(f"the sweep has {n_points} points, more than {MAX_POINTS}: split it into several sweeps")
+    options = {}
+    for label, spec in backends.items():
+        try:
+            options[label] = make_options(spec["backend"], spec["options"])
+        except (ValueError, TypeError) as err:
+            fail(f"[backends.{label}]: {err}")
     points, seen = [], {}
-    for idx, params in combinations(axes, groups):
+    start, warned = time.perf_counter(), False
+    for k, (idx, params) in enumerate(combos):
+        if not warned and k >= 10 and (elapsed := time.perf_counter() - start) > 2.0:
+            left = elapsed / k * (len(combos) - k)
+            if left > 5.0:
+                warnings.warn(
+                    f"validating {n_points} points (every model is built and checked): about "
+                    f"{left:.0f} s more; the run stores one folder per point",
+                    SweepWarning,
+                    stacklevel=3,
+                )
+            warned = True
         kwargs = model_kwargs(model, params)
         at = f" at {params}" if params else ""
         try:
             m = from_dict({"model": model["name"], **kwargs})
         except (ValueError, TypeError) as err:
-            fail(f"[model] parameters{at}: {err}")
+            fail(_model_error(err, model, combos, params))
         names = _observable_names(fail, m, observables)
         mdict = m.to_dict()
         for label, spec in backends.items():
-            be = get_backend(spec["backend"])
             where = f"[backends.{label}]"
             try:
-                opts = make_options(be, spec["options"])
-            except (ValueError, TypeError) as err:
-                fail(f"{where}: {err}")
-            try:
-                be.check_model(m, opts)
+                get_backend(spec["backend"]).check_model(m, options[label])
             except ValueError as err:
                 fail(f"{where}{at}: {err}")
             pid = point_id(mdict, spec["backend"], spec["options"], names, spec["warm_start"])
@@ -391,6 +441,22 @@ def _expand(fail, model: dict, axes: dict, groups: list, backends: dict, observa
     return points
 
 
+def _model_error(err: Exception, model: dict, combos: list, params: dict) -> str:
+    """The message for a model that cannot be built: naming the grid point only if the
+    error depends on it (a fixed parameter's error is the same at another grid point)."""
+    from manybody.model import from_dict
+
+    other = next((q for _, q in combos if q != params), None)
+    if other is None:
+        return f"[model] parameters: {err}"
+    try:
+        from_dict({"model": model["name"], **model_kwargs(model, other)})
+    except (ValueError, TypeError) as again:
+        if str(again) == str(err):
+            return f"[model] parameters: {err}"
+    return f"[model] parameters at {params}: {err}"
+
+
 def _observable_names(fail, model, observables) -> list[str]:
     if observables is None:
         return list(model.default_observables)
@@ -399,6 +465,7 @@ def _observable_names(fail, model, observables) -> list[str]:
     for o in observables:
         if o not in model.observable_names:
             fail(
-                f"observables: unknown observable {o!r} for model {model.name!r}; allowed: {model.observable_names}"
+                f"observables: unknown observable {o!r} for model {model.name!r}; "
+                f'allowed: {model.observable_names}, or "all" for every one of them'
             )
     return list(observables)

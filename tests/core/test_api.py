@@ -75,7 +75,7 @@ def test_model_round_trip():
         (
             lambda: Heisenberg(Chain(5, pbc=True)).observable("staggered_magnetization_sq"),
             ValueError,
-            "bipartite",
+            "staggered_magnetization_sq' is not defined for",
         ),
         (lambda: from_dict({"model": "nope"}), ValueError, "unknown model 'nope'"),
         (

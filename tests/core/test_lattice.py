@@ -90,8 +90,27 @@ def test_graph_and_round_trip():
         (lambda: Graph([(0, 0)]), "distinct"),
         (lambda: Graph([(0, 5)], n_sites=3), "n_sites"),
         (lambda: lattice_from_dict({"kind": "hexagon"}), "unknown lattice kind"),
+        (lambda: Square(2, 2, pbc="ab"), r"pbc must be True or False or a list of 2 .* got 'ab'"),
+        (lambda: Chain(4, pbc=None), "pbc must be True or False, got None"),
+        (lambda: Chain(4, pbc=1), "pbc must be True or False, got 1"),
+        (lambda: Graph([(0, 1)], next_nearest=[(1, 1)]), r"next_nearest\[0\] = \(1, 1\) is a self-bond"),
+        (lambda: Graph([(0, 1)], next_nearest=[(0, 4)]), r"next_nearest\[0\].*names site 4 but n_sites is 2"),
+        (lambda: Graph([(0, "a")]), r"edges\[0\] = \(0, 'a'\) is not a pair of site indices"),
+        (lambda: Graph([(0, 1)], coords=[[0.0], [np.nan]]), "coords must be 2 rows of finite"),
     ],
 )
 def test_bad_lattices(make, match):
     with pytest.raises(ValueError, match=match):
         make()
+
+
+def test_2d_lattice_with_one_extent_names_the_public_class():
+    with pytest.raises(TypeError, match=r"^Square needs both extents Lx and Ly .* Square\(4, 4\)$") as info:
+        Square(4)
+    assert "_Lattice2D" not in str(info.value)
+
+
+def test_single_site_chain_has_no_bonds():
+    """One site is a valid lattice (the Hubbard atom): no bonds of either order."""
+    lat = Chain(1)
+    assert lat.n_sites == 1 and lat.bonds(1) == [] and lat.bonds(2) == []

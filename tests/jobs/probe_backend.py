@@ -48,4 +48,4 @@ class ProbeBackend(ExactBackend):
         return sol
 
 
-register_backend("probe", ProbeBackend)
+register_backend("probe", ProbeBackend, supports_warm_start=True)

@@ -99,10 +99,10 @@ def test_cli_j1j2_chain_table_plot_and_idempotent_rerun(write_sweep, tmp_path, c
     assert b"<svg" in (tmp_path / "c.svg").read_bytes()[:500]
     capsys.readouterr()
 
-    stamps = {p: p.stat().st_mtime_ns for p in (out / "points").glob("*/result.json")}
+    stamps = {p: p.stat().st_mtime_ns for p in (out / "points").glob("[!.]*/result.json")}
     assert main(["run", str(sweep), "--out", str(out), "--no-progress"]) == 0
     assert "10 skipped (already done or failed), 0 run" in capsys.readouterr().out
-    assert {p: p.stat().st_mtime_ns for p in (out / "points").glob("*/result.json")} == stamps
+    assert {p: p.stat().st_mtime_ns for p in (out / "points").glob("[!.]*/result.json")} == stamps
 
 
 def test_failed_point_is_recorded_and_retried(write_sweep, tmp_path, capsys):
@@ -215,7 +215,7 @@ def test_sigkill_midway_then_rerun_completes_without_corruption(write_sweep, tmp
     proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 90
-        while len(list((out / "points").glob("*/result.json"))) < 2:
+        while len(list((out / "points").glob("[!.]*/result.json"))) < 2:
             assert proc.poll() is None, proc.stderr.read().decode()
             assert time.monotonic() < deadline, "the sweep made no progress"
             time.sleep(0.05)

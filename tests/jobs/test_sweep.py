@@ -116,7 +116,7 @@ BAD = {
     ),
     "warm start unsupported": (
         BASE + "[grid]\nJ2 = [0, 1]\n[backends.exact]\nwarm_start = true\n",
-        r"\[backends.exact\] warm_start: backend 'exact' has no warm_start option",
+        r"\[backends.exact\] warm_start: backend 'exact' does not start from a previous result",
     ),
     "shared checkpoint folder": (
         BASE + '[backends.vmc]\ncheckpoint_dir = "ckpt"\n',
