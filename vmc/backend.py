@@ -16,6 +16,7 @@ the model for ``Result.load(...).expect(...)``.
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ import numpy as np
 
 from manybody.backends import Backend, Solution
 from manybody.validation import check_bool, check_choice, check_int, check_real
+from manybody.vmc.diagnostics import convergence_verdict, is_collapsed, support_check
 from manybody.vmc.driver import optimize
 from manybody.vmc.masking import ConstraintAutomaton
 from manybody.vmc.network import PHASE_INIT_SCALE, ARTransformer
@@ -37,6 +39,8 @@ from manybody.vmc.signs import SIGN_RULES, SignRule, sign_rule
 __all__ = ["VMCBackend", "VMCOptions", "VMCState", "device_name"]
 
 _DTYPES = {"float64": jnp.float64, "float32": jnp.float32}
+MIN_SAMPLES = 32
+"""Fewest samples that give an error bar: NetKet's estimate needs 32 independent blocks."""
 
 
 @dataclass
@@ -114,8 +118,9 @@ class VMCOptions:
     def __post_init__(self):
         check_int("seed", self.seed, minimum=0)
         check_int("n_iter", self.n_iter, minimum=0)
-        check_int("n_samples", self.n_samples, minimum=2)
-        check_int("n_eval_samples", self.n_eval_samples, minimum=2)
+        # NetKet's error of the mean needs at least 32 independent samples (else NaN)
+        check_int("n_samples", self.n_samples, minimum=MIN_SAMPLES)
+        check_int("n_eval_samples", self.n_eval_samples, minimum=MIN_SAMPLES)
         check_real("learning_rate", self.learning_rate, low=0.0, high=10.0, low_open=True)
         check_real("lr_final_fraction", self.lr_final_fraction, low=0.0, high=1.0, low_open=True)
         check_real("diag_shift", self.diag_shift, low=0.0, high=1e3, low_open=True)
@@ -253,18 +258,47 @@ class VMCBackend(Backend):
             chunk_size=options.chunk_size,
         )
         evs = self._eval_vstate(state, model)
-        energy = evs.expect(hamiltonian)
+        stats = evs.expect(hamiltonian)
+        energy, error, variance = (
+            float(np.real(stats.mean)),
+            float(stats.error_of_mean),
+            float(stats.variance),
+        )
+        samples = np.asarray(evs.samples).reshape(-1, model.n_qubits)
+        support = support_check(samples, evs.log_value, hamiltonian)
+        collapsed = is_collapsed(support, variance)
+        if collapsed:
+            # the sampled variance misses every configuration H reaches outside the support:
+            # report the exact variance of the state on its support and the error bar it implies
+            variance = support["support_variance"]
+            error = max(error, float(np.sqrt(variance / len(samples))))
+        verdict = convergence_verdict(history["energy"], energy, variance, model.n_sites, model.e_inf)
+        warnings_ = []
+        if collapsed:
+            verdict.update(converged=False, convergence="not converged: the distribution collapsed")
+            warnings_.append(
+                f"VMC: |psi|^2 collapsed onto {support['n_distinct_samples']} configuration(s) (probability "
+                f"{support['sampled_probability']:.9g}); the sampled variance {stats.variance:.2g} misses the "
+                f"configurations H connects them to, whose exact variance is {variance:.3g}. Lower "
+                "learning_rate or raise diag_shift."
+            )
+        for message in warnings_:
+            warnings.warn(message, RuntimeWarning, stacklevel=2)
         transitions = vs.model.transitions
         info.update(
             n_eval_samples=options.n_eval_samples,
             sign_rule="none" if rule is None else rule.name,
             automaton_max_states=1 if transitions is None else int(np.asarray(transitions).shape[1]),
+            collapsed=collapsed,
+            **support,
+            **verdict,
+            warnings=warnings_,
         )
         return Solution(
-            energy=float(np.real(energy.mean)),
+            energy=energy,
             state=state,
-            energy_error=float(energy.error_of_mean),
-            variance=float(energy.variance),
+            energy_error=error,
+            variance=variance,
             history=history,
             info=info,
             device=device_name(),
