@@ -1,12 +1,16 @@
 """One adapter in front of every estimator the VQE uses.
 
-``EstimatorAdapter(kind, ...)`` runs ``(circuit, observables, parameter rows)``
-as a single PUB and returns ``evs, stds`` of shape (rows, observables):
+``EstimatorAdapter(kind, options, n_qubits)`` runs ``(circuit, observables,
+parameter rows)`` as a single call and returns ``evs, stds`` of shape
+(rows, observables). The estimators, one class each in ``ENGINES``:
 
 ``"statevector"``
-    Exact expectation values from Aer's statevector simulator (``stds = 0``).
+    Exact values from the compiled numpy statevector simulation
+    (:mod:`manybody.circuits.statevector`), with adjoint gradients
+    (``stds = 0``).
 ``"qiskit_statevector"``
-    The same from Qiskit's reference ``StatevectorEstimator`` (slower; a cross-check).
+    The same from Qiskit's reference ``StatevectorEstimator`` (a
+    cross-check; gradients by the parameter-shift rule).
 ``"aer"``
     Aer with a shot budget: the exact (optionally noisy, ``noise_model=<fake
     backend name>``, density matrix) value of ``O`` and ``O^2`` gives the
@@ -29,10 +33,9 @@ import numpy as np
 from qiskit.quantum_info import SparsePauliOp
 
 from manybody.circuits import ibm, records
+from manybody.circuits.statevector import CompiledCircuit, PauliOperator
 
-__all__ = ["ESTIMATORS", "EstimatorAdapter", "two_qubit_count"]
-
-ESTIMATORS = ("statevector", "qiskit_statevector", "aer", "ibm")
+__all__ = ["ENGINES", "EstimatorAdapter", "two_qubit_count"]
 
 
 def two_qubit_count(circuit) -> int:
@@ -44,128 +47,113 @@ def two_qubit_count(circuit) -> int:
     )
 
 
-class EstimatorAdapter:
-    """Evaluate observables on parameter rows of a circuit with the chosen estimator.
+class _Cache:
+    """Objects built once per circuit or operator (keyed by identity; the key object is kept alive)."""
 
-    Parameters
-    ----------
-    kind : str
-        One of ``ESTIMATORS``.
-    options : VQEOptions
-        Reads ``shots, seed, noise_model, ibm_backend, channel, instance, mode,
-        optimization_level, record_dir`` and the resilience options.
-    n_qubits : int
-        Width of the model (checked against the device).
+    def __init__(self, build):
+        self._build = build
+        self._items: dict[int, tuple] = {}
 
-    Attributes
-    ----------
-    calls : int
-        Estimator calls (one PUB each).
-    shots : int
-        Shots spent (shots x parameter rows x measurement bases).
-    job_ids : list of str
-        IBM Runtime jobs submitted.
-    """
+    def __call__(self, obj):
+        key = id(obj)
+        if key not in self._items:
+            self._items[key] = (obj, self._build(obj))
+        return self._items[key][1]
 
-    def __init__(self, kind: str, options, n_qubits: int):
-        if kind not in ESTIMATORS:
-            raise ValueError(f"estimator must be one of {ESTIMATORS}, got {kind!r}")
-        self.kind = kind
+
+class _Engine:
+    """An estimator: ``evaluate(isa, observables, params)`` with ``params`` (rows, 1, n_angles)."""
+
+    exact = False
+    target = None  # the device or fake backend whose ISA the circuit is transpiled to
+
+    def __init__(self, options, n_qubits: int):
         self.opts = options
-        self.calls = 0
-        self.shots = 0
-        self.job_ids: list[str] = []
-        self.notes: list[str] = []
+
+    def evaluate(self, isa, observables, params, purpose: str):
+        raise NotImplementedError
+
+    def info(self) -> dict:
+        return {}
+
+    def close(self) -> None:
+        pass
+
+
+class _CompiledStatevector(_Engine):
+    exact = True
+
+    def __init__(self, options, n_qubits: int):
+        super().__init__(options, n_qubits)
+        self.compiled = _Cache(CompiledCircuit)
+        self.operator = _Cache(PauliOperator)
+
+    def evaluate(self, isa, observables, params, purpose):
+        sim = self.compiled(isa)
+        states = np.stack([sim.state(row) for row in params[:, 0, :]])
+        evs = np.stack([self.operator(op).expectation(states) for op in observables], axis=1)
+        return evs, np.zeros_like(evs)
+
+    def value_and_gradient(self, isa, observable, phi) -> tuple[float, np.ndarray]:
+        return self.compiled(isa).value_and_gradient(phi, self.operator(observable))
+
+
+class _QiskitStatevector(_Engine):
+    exact = True
+
+    def __init__(self, options, n_qubits: int):
+        super().__init__(options, n_qubits)
+        from qiskit.primitives import StatevectorEstimator
+
+        self._estimator = StatevectorEstimator()
+
+    def evaluate(self, isa, observables, params, purpose):
+        res = self._estimator.run([(isa, observables, params)], precision=0.0).result()[0]
+        evs = np.asarray(res.data.evs, dtype=float)
+        return evs, np.zeros_like(evs)
+
+
+class _AerShots(_Engine):
+    def __init__(self, options, n_qubits: int):
+        super().__init__(options, n_qubits)
+        from qiskit_aer.primitives import EstimatorV2
+
+        backend_options = {"method": "statevector"}
+        if options.noise_model is not None:
+            from qiskit_aer.noise import NoiseModel
+
+            self.target = ibm.fake_backend(options.noise_model)
+            ibm.check_width(self.target, n_qubits)
+            backend_options = {
+                "method": "density_matrix",
+                "noise_model": NoiseModel.from_backend(self.target),
+            }
+        self._estimator = EstimatorV2(options={"backend_options": backend_options})
         self.rng = np.random.default_rng(options.seed)
-        self._isa: dict[int, tuple] = {}
-        self._mode = None
-        self.target = None
-        if kind == "ibm":
-            self.target = ibm.resolve_backend(
-                options.ibm_backend, n_qubits, options.channel, options.instance
-            )
-            self.local = options.ibm_backend is not None and options.ibm_backend.startswith("fake_")
-            self._mode = ibm.open_mode(options.mode, self.target)
-            if self._mode.note:
-                self.notes.append(self._mode.note)
-            from qiskit_ibm_runtime.executor_estimator import Estimator
 
-            self._runtime_options = ibm.runtime_options(options, self.local)
-            self._estimator = Estimator(mode=self._mode.target, options=self._runtime_options)
-        elif kind == "aer":
-            from qiskit_aer.primitives import EstimatorV2
+    def evaluate(self, isa, observables, params, purpose):
+        squares = [(op @ op).simplify() for op in observables]
+        res = self._estimator.run([(isa, observables + squares, params)], precision=0.0).result()[0]
+        evs = np.asarray(res.data.evs, dtype=float)
+        k = len(observables)
+        mean, var = evs[:, :k], np.maximum(evs[:, k:] - evs[:, :k] ** 2, 0.0)
+        std = np.sqrt(var / self.opts.shots)
+        return mean + std * self.rng.standard_normal(mean.shape), std
 
-            backend_options = {"method": "statevector"}
-            if options.noise_model is not None:
-                from qiskit_aer.noise import NoiseModel
 
-                self.target = ibm.fake_backend(options.noise_model)
-                ibm.check_width(self.target, n_qubits)
-                backend_options = {
-                    "method": "density_matrix",
-                    "noise_model": NoiseModel.from_backend(self.target),
-                }
-            self._estimator = EstimatorV2(options={"backend_options": backend_options})
-        elif kind == "statevector":
-            from qiskit_aer.primitives import EstimatorV2
+class _IBMRuntime(_Engine):
+    def __init__(self, options, n_qubits: int):
+        super().__init__(options, n_qubits)
+        from qiskit_ibm_runtime.executor_estimator import Estimator
 
-            self._estimator = EstimatorV2(options={"backend_options": {"method": "statevector"}})
-        else:
-            from qiskit.primitives import StatevectorEstimator
+        self.target = ibm.resolve_backend(options.ibm_backend, n_qubits, options.channel, options.instance)
+        self.local = options.ibm_backend is not None and options.ibm_backend.startswith("fake_")
+        self._mode = ibm.open_mode(options.mode, self.target)
+        self._runtime_options = ibm.runtime_options(options, self.local)
+        self._estimator = Estimator(mode=self._mode.target, options=self._runtime_options)
+        self.job_ids: list[str] = []
 
-            self._estimator = StatevectorEstimator()
-
-    @property
-    def device(self) -> str:
-        if self.kind == "ibm":
-            return self.target.name
-        return f"aer:{self.opts.noise_model}" if self.target is not None else "cpu"
-
-    @property
-    def exact(self) -> bool:
-        return self.kind in ("statevector", "qiskit_statevector")
-
-    def isa(self, circuit):
-        """The circuit transpiled for the target device (the circuit itself without a target)."""
-        if self.target is None:
-            return circuit
-        key = id(circuit)
-        if key not in self._isa:
-            from qiskit.transpiler import generate_preset_pass_manager
-
-            pm = generate_preset_pass_manager(
-                optimization_level=self.opts.optimization_level,
-                backend=self.target,
-                seed_transpiler=self.opts.seed,
-            )
-            self._isa[key] = (circuit, pm.run(circuit))
-        return self._isa[key][1]
-
-    def run(self, circuit, observables: list[SparsePauliOp], values, purpose: str = "energy"):
-        """Estimates of ``observables`` on each row of ``values`` (rows, n_params): (rows, K) arrays."""
-        values = np.atleast_2d(np.asarray(values, dtype=float))
-        rows = len(values)
-        isa = self.isa(circuit)
-        if self.target is not None:
-            observables = [op.apply_layout(isa.layout) for op in observables]
-        self.calls += 1
-        params = values[:, None, :]
-        if self.exact:
-            res = self._estimator.run([(isa, observables, params)], precision=0.0).result()[0]
-            return np.asarray(res.data.evs, dtype=float), np.zeros((rows, len(observables)))
-        bases = len(SparsePauliOp.sum(observables).group_commuting(qubit_wise=True))
-        self.shots += self.opts.shots * rows * bases
-        if self.kind == "aer":
-            squares = [(op @ op).simplify() for op in observables]
-            res = self._estimator.run([(isa, observables + squares, params)], precision=0.0).result()[0]
-            evs = np.asarray(res.data.evs, dtype=float)
-            k = len(observables)
-            mean, var = evs[:, :k], np.maximum(evs[:, k:] - evs[:, :k] ** 2, 0.0)
-            std = np.sqrt(var / self.opts.shots)
-            return mean + std * self.rng.standard_normal(mean.shape), std
-        return self._run_ibm(isa, observables, params, purpose)
-
-    def _run_ibm(self, isa, observables, params, purpose):
+    def evaluate(self, isa, observables, params, purpose):
         job = self._estimator.run([(isa, observables, params)])
         job_id = job.job_id()
         self.job_ids.append(job_id)
@@ -199,6 +187,113 @@ class EstimatorAdapter:
         records.save_result(folder, job_id, evs, stds, metadata={"shots": self.opts.shots})
         return evs, stds
 
+    def info(self) -> dict:
+        out = {
+            "mode": self._mode.name,
+            "job_ids": list(self.job_ids),
+            "runtime_options": self._runtime_options,
+        }
+        if self._mode.note:
+            out["notes"] = [self._mode.note]
+        return out
+
+    def close(self) -> None:
+        self._mode.close()
+
+
+ENGINES = {
+    "statevector": _CompiledStatevector,
+    "qiskit_statevector": _QiskitStatevector,
+    "aer": _AerShots,
+    "ibm": _IBMRuntime,
+}
+
+
+class EstimatorAdapter:
+    """Evaluate observables on parameter rows of a circuit with the chosen estimator.
+
+    Parameters
+    ----------
+    kind : str
+        A key of ``ENGINES``.
+    options : VQEOptions
+        Reads ``shots, seed, noise_model, ibm_backend, channel, instance, mode,
+        optimization_level, record_dir`` and the resilience options.
+    n_qubits : int
+        Width of the model (checked against the device).
+
+    Attributes
+    ----------
+    calls : int
+        Estimator calls (one PUB each; an adjoint energy-and-gradient is one call).
+    shots : int
+        Shots spent (shots x parameter rows x measurement bases).
+    """
+
+    def __init__(self, kind: str, options, n_qubits: int):
+        if kind not in ENGINES:
+            raise ValueError(f"estimator must be one of {tuple(ENGINES)}, got {kind!r}")
+        self.kind = kind
+        self.opts = options
+        self.calls = 0
+        self.shots = 0
+        self.engine = ENGINES[kind](options, n_qubits)
+        self._isa = _Cache(self._transpile)
+
+    @property
+    def device(self) -> str:
+        if self.kind == "ibm":
+            return self.target.name
+        return f"aer:{self.opts.noise_model}" if self.target is not None else "cpu"
+
+    @property
+    def target(self):
+        return self.engine.target
+
+    @property
+    def exact(self) -> bool:
+        return self.engine.exact
+
+    @property
+    def job_ids(self) -> list[str]:
+        return getattr(self.engine, "job_ids", [])
+
+    @property
+    def has_gradient(self) -> bool:
+        """Whether the estimator gives the energy and the whole gradient directly (adjoint method)."""
+        return hasattr(self.engine, "value_and_gradient")
+
+    def _transpile(self, circuit):
+        from qiskit.transpiler import generate_preset_pass_manager
+
+        pm = generate_preset_pass_manager(
+            optimization_level=self.opts.optimization_level,
+            backend=self.target,
+            seed_transpiler=self.opts.seed,
+        )
+        return pm.run(circuit)
+
+    def isa(self, circuit):
+        """The circuit transpiled for the target device (the circuit itself without a target)."""
+        return circuit if self.target is None else self._isa(circuit)
+
+    def run(self, circuit, observables: list[SparsePauliOp], values, purpose: str = "energy"):
+        """Estimates of ``observables`` on each row of ``values`` (rows, n_params): (rows, K) arrays."""
+        values = np.atleast_2d(np.asarray(values, dtype=float))
+        isa = self.isa(circuit)
+        if self.target is not None:
+            observables = [op.apply_layout(isa.layout) for op in observables]
+        self.calls += 1
+        if not self.exact:
+            bases = len(SparsePauliOp.sum(observables).group_commuting(qubit_wise=True))
+            self.shots += self.opts.shots * len(values) * bases
+        return self.engine.evaluate(isa, observables, values[:, None, :], purpose)
+
+    def value_and_gradient(self, circuit, observable: SparsePauliOp, values) -> tuple[float, np.ndarray]:
+        """``<observable>`` and its gradient along the circuit's parameters (exact estimators only)."""
+        self.calls += 1
+        return self.engine.value_and_gradient(circuit, observable, np.asarray(values, dtype=float))
+
     def info(self, circuit=None) -> dict:
         """Facts for ``Solution.info``: estimator, device, calls, shots, ISA depth and 2-qubit gates."""
         out = {
@@ -213,14 +308,8 @@ class EstimatorAdapter:
             out.update(
                 isa_depth=isa.depth(), isa_two_qubit_gates=two_qubit_count(isa), target=self.target.name
             )
-        if self.kind == "ibm":
-            out.update(
-                mode=self._mode.name, job_ids=list(self.job_ids), runtime_options=self._runtime_options
-            )
-        if self.notes:
-            out["notes"] = list(self.notes)
+        out.update(self.engine.info())
         return out
 
     def close(self) -> None:
-        if self._mode is not None:
-            self._mode.close()
+        self.engine.close()

@@ -21,7 +21,7 @@ import numpy as np
 from manybody.backends import Backend, Solution
 from manybody.circuits.ansatz import ANSATZE, INITIAL_STATES, AnsatzSpec, build_ansatz
 from manybody.circuits.compiler import constraint_penalty, to_sparse_pauli_op
-from manybody.circuits.estimators import ESTIMATORS, EstimatorAdapter, two_qubit_count
+from manybody.circuits.estimators import ENGINES, EstimatorAdapter, two_qubit_count
 from manybody.circuits.gradient import shift_form
 from manybody.circuits.ibm import CHANNELS, MODES, fake_backend
 from manybody.circuits.optimize import OPTIMIZERS, Objective, minimize
@@ -140,7 +140,7 @@ class VQEOptions:
         if not isinstance(self.multi_angle, bool):
             raise ValueError(f"multi_angle must be True or False, got {self.multi_angle!r}")
         check_choice("initial_state", self.initial_state, INITIAL_STATES)
-        check_choice("estimator", self.estimator, ESTIMATORS)
+        check_choice("estimator", self.estimator, tuple(ENGINES))
         check_choice("optimizer", self.optimizer, ("auto", *OPTIMIZERS))
         check_int("maxiter", self.maxiter, minimum=0)
         check_int("n_restarts", self.n_restarts, minimum=1)
@@ -288,9 +288,9 @@ class VQEBackend(Backend):
                 obj = Objective(adapter, shift, cost)
                 x0 = _initial_parameters(options, ansatz.n_parameters, spec.kind, rng, restart)
                 x, n_iter = minimize(obj, optimizer, x0, options.maxiter, options.tol, rng)
-                runs.append((obj.history[-1] if obj.history else math.inf, x, n_iter, obj.history))
+                runs.append((obj.history[-1] if obj.history else math.inf, x, n_iter, obj))
             final_costs = [r[0] for r in runs]
-            _, theta, n_iter, history = min(runs, key=lambda r: r[0])
+            _, theta, n_iter, best = min(runs, key=lambda r: r[0])
             observables = [H, (H @ H).simplify()]
             if model.constraints:
                 observables.append(to_sparse_pauli_op(constraint_penalty(model.constraints), n))
@@ -324,7 +324,7 @@ class VQEBackend(Backend):
             state=state,
             energy_error=energy_err,
             variance=max(float(evs[0, 1]) - energy**2, 0.0),
-            history={"energy": np.asarray(history, dtype=float)},
+            history={"energy": np.asarray(best.history, dtype=float), "time": np.asarray(best.times)},
             info=info,
             device=adapter.device,
             seed=options.seed,
