@@ -316,7 +316,7 @@ class VMCBackend(Backend):
     def expect(self, state: VMCState, model, operators) -> list:
         vs = self._eval_vstate(state, model)
         samples = np.asarray(vs.samples).reshape(-1, model.n_qubits)
-        return estimates_from_local_values(local_values(vs.log_value, samples, operators))
+        return estimates_from_local_values(local_values(vs, samples, operators))
 
     def save_state(self, state: VMCState, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)

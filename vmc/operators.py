@@ -1,100 +1,278 @@
-"""Qubit operators on NetKet states: the Hamiltonian as ``PauliStrings`` and batched estimators.
+"""Qubit operators on NetKet states: the Hamiltonian as ``PauliStrings`` and batched local estimators.
 
 The network's Hilbert space is ``netket.hilbert.Qubit(n)``: local state
 ``b_q in {0, 1}`` is the manybody bit of qubit ``q`` (``Z_q = (-1)^b_q``), and
 NetKet's ``PauliStrings`` act with the same convention (character ``q`` of a
 Pauli string acts on qubit ``q``), so no relabelling is needed.
 
-Observables are evaluated many at a time: for a list of Hermitian
-``QubitOperator`` s the distinct Pauli strings are grouped by flip mask
-(which qubits an X or Y flips), the amplitude ratio ``psi(x ^ m) / psi(x)``
-is computed once per mask and sample, and every operator's local estimator
-is a linear combination of these ratios with signs
+Local estimators ``O_loc(x) = sum_x' <x|O|x'> psi(x') / psi(x)`` are computed
+for many Pauli sums at once (:class:`FlipPlan`): the distinct flip masks ``m``
+(the qubits an X or Y flips) are evaluated once per sample, and each term is
 
     <x| c P |x ^ m> = c i^{n_Y} (-1)^{popcount((x ^ m) & zy)}
+                    = [c i^{n_Y} (-1)^{popcount(m & zy)}] (-1)^{popcount(x & zy)}
 
-(``zy`` the qubits with Z or Y), as in :mod:`manybody.exact.sector`.
+(``zy`` the qubits with Z or Y), as in :mod:`manybody.exact.sector`. The
+diagonal (``m = 0``) costs no network evaluation. For a network with a
+``log_psi_flipped`` method (:class:`~manybody.vmc.network.ARTransformer`) the
+flipped copies are evaluated from their first flipped position on, reusing the
+sample's keys, values and conditionals before it; masks are grouped by that
+position (at most ``MAX_GROUPS`` groups, chosen to minimise the positions
+evaluated) so that shapes stay static. :class:`PauliSum` plugs this kernel into
+NetKet's ``MCState`` (``local_estimators``, ``expect``, ``VMC_SR``).
 """
 
 from __future__ import annotations
 
+import hashlib
+from functools import partial
+
+import jax
 import jax.numpy as jnp
 import netket as nk
+import netket.jax as nkjax
 import numpy as np
+from netket.utils import HashablePartial
+from netket.vqs import MCState
+from netket.vqs.mc import get_local_kernel, get_local_kernel_arguments
 
 from manybody.observables import Estimate
 
-__all__ = ["to_pauli_strings", "local_values", "estimates_from_local_values"]
+__all__ = [
+    "FlipPlan",
+    "PauliSum",
+    "to_pauli_strings",
+    "local_values",
+    "estimates_from_local_values",
+    "MAX_GROUPS",
+]
+
+MAX_GROUPS = 6
+"""Most groups of flip masks (one compiled suffix length each) in a prefix-reusing evaluation."""
+
+_MEMORY_FLOATS = 2**24
+"""Budget (floats) of the largest intermediate when ``local_values`` picks its own chunk size."""
 
 
-def to_pauli_strings(qop, n_qubits: int, hilbert=None) -> nk.operator.PauliStrings:
-    """A ``QubitOperator`` as NetKet ``PauliStrings`` on ``Qubit(n_qubits)``."""
-    hilbert = hilbert if hilbert is not None else nk.hilbert.Qubit(n_qubits)
-    strings, weights = [], []
+def _pauli_terms(qop, n_qubits: int) -> list[tuple[str, complex]]:
+    """The terms of a ``QubitOperator`` as (Pauli string with character q on qubit q, coefficient)."""
+    terms = []
     for term, c in qop.terms.items():
         chars = ["I"] * n_qubits
         for q, p in term:
             chars[q] = p
-        strings.append("".join(chars))
-        weights.append(complex(c))
-    if not strings:
-        strings, weights = ["I" * n_qubits], [0.0]
-    weights = np.asarray(weights)
+        terms.append(("".join(chars), complex(c)))
+    return terms
+
+
+class FlipPlan:
+    """Static tables for the local estimators of several Pauli sums (hashable by content).
+
+    Parameters
+    ----------
+    operators : list of list of (str, complex)
+        Each operator as its terms: a Pauli string (character ``q`` acts on qubit ``q``) and a
+        coefficient.
+    n_qubits : int
+
+    Attributes
+    ----------
+    masks : ndarray of int8, shape (n_masks, n_qubits)
+        Distinct non-zero flip masks.
+    zy : ndarray of int8, shape (n_terms, n_qubits)
+        Qubits with Z or Y, per term.
+    coeffs : ndarray of complex, shape (n_terms,)
+        ``c i^{n_Y} (-1)^{popcount(m & zy)}``.
+    term_mask : ndarray of int, shape (n_terms,)
+        Index of the term's mask in ``masks``, or -1 for a diagonal term.
+    term_operator : ndarray of int, shape (n_terms,)
+    """
+
+    def __init__(self, operators, n_qubits: int):
+        self.n_qubits, self.n_operators = n_qubits, len(operators)
+        masks, index, zy, coeffs, term_mask, term_operator = [], {}, [], [], [], []
+        for k, terms in enumerate(operators):
+            for string, c in terms:
+                chars = np.array(list(string))
+                flip = np.isin(chars, ("X", "Y")).astype(np.int8)
+                z = np.isin(chars, ("Z", "Y")).astype(np.int8)
+                if flip.any():
+                    key = flip.tobytes()
+                    if key not in index:
+                        index[key] = len(masks)
+                        masks.append(flip)
+                    term_mask.append(index[key])
+                else:
+                    term_mask.append(-1)
+                zy.append(z)
+                coeffs.append(complex(c) * 1j ** int((chars == "Y").sum()) * (-1) ** int(flip @ z))
+                term_operator.append(k)
+        self.masks = np.array(masks, dtype=np.int8).reshape(-1, n_qubits)
+        self.zy = np.array(zy, dtype=np.int8).reshape(-1, n_qubits)
+        self.coeffs = np.array(coeffs, dtype=complex)
+        self.term_mask = np.array(term_mask, dtype=int)
+        self.term_operator = np.array(term_operator, dtype=int)
+        digest = hashlib.sha1()
+        for a in (self.masks, self.zy, self.coeffs, self.term_mask, self.term_operator):
+            digest.update(np.ascontiguousarray(a).tobytes())
+        self._key = (n_qubits, self.n_operators, digest.hexdigest())
+        self._groups = {}
+
+    def __hash__(self):
+        return hash(self._key)
+
+    def __eq__(self, other):
+        return isinstance(other, FlipPlan) and self._key == other._key
+
+    def groups(self, order, max_groups: int = MAX_GROUPS):
+        """Masks grouped by their first flipped position in ``order``, for ``log_psi_flipped``.
+
+        Returns
+        -------
+        groups : tuple of (int, ndarray)
+            ``(start, masks in sampling order)``; a group with first flipped positions
+            ``k_a <= ... <= k_b`` starts at ``k_a + 1``.
+        position : ndarray of int, shape (n_masks,)
+            Where each mask's copy lands in the concatenated output of ``log_psi_flipped``.
+        """
+        order = tuple(int(q) for q in order)
+        if order not in self._groups:
+            self._groups[order] = self._group(np.asarray(order), max_groups)
+        return self._groups[order]
+
+    def _group(self, order, max_groups):
+        n = self.n_qubits
+        ordered = self.masks[:, order].astype(np.int32)
+        first = ordered.argmax(axis=1)
+        values, counts = np.unique(first, return_counts=True)
+        # best[g][j]: least positions evaluated for the first j distinct values in g groups
+        n_values, n_groups = len(values), min(max_groups, len(values))
+        best = np.full((n_groups + 1, n_values + 1), np.inf)
+        cut = np.zeros((n_groups + 1, n_values + 1), dtype=int)
+        best[0, 0] = 0.0
+        cum = np.concatenate([[0], np.cumsum(counts)])
+        for g in range(1, n_groups + 1):
+            for j in range(1, n_values + 1):
+                for i in range(j):
+                    cost = best[g - 1, i] + (cum[j] - cum[i]) * (n - 1 - values[i])
+                    if cost < best[g, j]:
+                        best[g, j], cut[g, j] = cost, i
+        g = int(np.argmin(best[:, n_values]))
+        bounds, j = [], n_values
+        while j > 0:
+            bounds.append((cut[g, j], j))
+            j, g = cut[g, j], g - 1
+        groups, members = [], []
+        for i, j in reversed(bounds):
+            chosen = np.flatnonzero((first >= values[i]) & (first <= values[j - 1]))
+            groups.append((int(values[i]) + 1, ordered[chosen]))
+            members.append(chosen)
+        position = np.empty(len(self.masks), dtype=int)
+        position[np.concatenate(members)] = np.arange(len(self.masks))
+        return tuple(groups), position
+
+
+def _log_psi_and_flipped(model, plan: FlipPlan, variables, samples):
+    """log psi (batch,) of ``samples`` and (batch, n_masks) of ``samples ^ plan.masks``."""
+    samples = jnp.asarray(samples, dtype=jnp.int32)
+    if hasattr(model, "log_psi_flipped"):
+        groups, position = plan.groups(np.asarray(model.order))
+        log_psi, flipped = model.apply(variables, samples, groups, method=model.log_psi_flipped)
+        return log_psi, flipped[:, position]
+    batch, n = samples.shape
+    copies = samples[:, None, :] ^ jnp.asarray(plan.masks, dtype=jnp.int32)[None]
+    log_flipped = model.apply(variables, copies.reshape(-1, n)).reshape(batch, -1)
+    return model.apply(variables, samples), log_flipped
+
+
+def _local_values(model, plan: FlipPlan, variables, samples):
+    """``O_loc`` (batch, n_operators) of every operator of ``plan``."""
+    samples = jnp.asarray(samples, dtype=jnp.int32)
+    if len(plan.masks):
+        log_psi, log_flipped = _log_psi_and_flipped(model, plan, variables, samples)
+        ratios = jnp.exp(log_flipped - log_psi[:, None])
+    else:
+        ratios = jnp.zeros((samples.shape[0], 0))
+    ratios = jnp.concatenate([ratios, jnp.ones_like(ratios[:, :1])], axis=1)  # index -1: diagonal
+    signs = 1 - 2 * ((samples @ jnp.asarray(plan.zy.T, dtype=jnp.int32)) & 1)
+    terms = jnp.asarray(plan.coeffs) * signs * ratios[:, plan.term_mask]
+    return terms @ jnp.asarray(np.eye(plan.n_operators)[plan.term_operator])
+
+
+def _kernel(logpsi, variables, samples, args, *, model, plan, chunk_size=None):
+    """NetKet local-value kernel (``get_local_kernel``) of a :class:`PauliSum`."""
+    fun = partial(_local_values, model, plan)
+    if chunk_size is not None:
+        fun = nkjax.apply_chunked(fun, in_axes=(None, 0), chunk_size=chunk_size)
+    return fun(variables, samples)[:, 0]
+
+
+@jax.tree_util.register_pytree_node_class
+class PauliSum(nk.operator.PauliStrings):
+    """NetKet ``PauliStrings`` whose local estimators on an ``MCState`` use :class:`FlipPlan`.
+
+    Everything else (``get_conn_padded``, ``to_dense``, algebra) is NetKet's.
+    """
+
+    @property
+    def plan(self) -> FlipPlan:
+        if getattr(self, "_plan", None) is None:
+            self._plan = FlipPlan([list(zip(self.operators, np.asarray(self.weights)))], self.hilbert.size)
+        return self._plan
+
+
+@get_local_kernel_arguments.dispatch
+def _(vstate: MCState, op: PauliSum):
+    if vstate.hilbert != op.hilbert:
+        raise ValueError(f"the operator acts on {op.hilbert}, the state on {vstate.hilbert}")
+    return vstate.samples, None
+
+
+@get_local_kernel.dispatch
+def _(vstate: MCState, op: PauliSum):
+    return HashablePartial(_kernel, model=vstate.model, plan=op.plan)
+
+
+@get_local_kernel.dispatch
+def _(vstate: MCState, op: PauliSum, chunk_size: int):
+    return HashablePartial(_kernel, model=vstate.model, plan=op.plan)
+
+
+def to_pauli_strings(qop, n_qubits: int, hilbert=None) -> PauliSum:
+    """A ``QubitOperator`` as a :class:`PauliSum` (NetKet ``PauliStrings``) on ``Qubit(n_qubits)``."""
+    hilbert = hilbert if hilbert is not None else nk.hilbert.Qubit(n_qubits)
+    terms = _pauli_terms(qop, n_qubits) or [("I" * n_qubits, 0.0)]
+    weights = np.array([c for _, c in terms])
     if np.abs(weights.imag).max() == 0:
         weights = weights.real
-    return nk.operator.PauliStrings(hilbert, strings, weights)
+    return PauliSum(hilbert, [s for s, _ in terms], weights)
 
 
-def _term_tables(operators, n_qubits):
-    """Distinct flip masks, and per operator the (mask index, zy bits, coefficient) of each term."""
-    masks, mask_index, tables = [], {}, []
-    for op in operators:
-        rows = []
-        for term, c in op.terms.items():
-            flip = np.zeros(n_qubits, dtype=np.int8)
-            zy = np.zeros(n_qubits, dtype=np.int8)
-            n_y = 0
-            for q, p in term:
-                flip[q] |= p in "XY"
-                zy[q] |= p in "ZY"
-                n_y += p == "Y"
-            key = flip.tobytes()
-            if key not in mask_index:
-                mask_index[key] = len(masks)
-                masks.append(flip)
-            rows.append((mask_index[key], zy, complex(c) * 1j**n_y))
-        tables.append(rows)
-    return np.array(masks, dtype=np.int8).reshape(-1, n_qubits), tables
+@partial(jax.jit, static_argnames=("model", "plan", "chunk_size"))
+def _local_values_chunked(model, plan, variables, samples, chunk_size):
+    fun = nkjax.apply_chunked(partial(_local_values, model, plan), in_axes=(None, 0), chunk_size=chunk_size)
+    return fun(variables, samples)
 
 
-def local_values(log_value, samples: np.ndarray, operators: list) -> np.ndarray:
+def local_values(vstate, samples: np.ndarray, operators: list) -> np.ndarray:
     """Local estimators ``O_loc(x) = sum_x' <x|O|x'> psi(x') / psi(x)``, shape (n_ops, n_samples).
 
     Parameters
     ----------
-    log_value : callable
-        ``configs (batch, n) -> log psi`` (e.g. ``MCState.log_value``).
+    vstate : netket.vqs.MCState
+        The state (its model and variables; its ``chunk_size`` if set).
     samples : ndarray (n_samples, n_qubits)
         Bits in qubit order.
     operators : list of QubitOperator
     """
-    samples = np.asarray(samples).astype(np.int8)
+    samples = np.asarray(samples).astype(np.int32)
     n_samples, n_qubits = samples.shape
-    masks, tables = _term_tables(operators, n_qubits)
-    log_x = np.asarray(log_value(jnp.asarray(samples)))
-    ratios = np.ones((len(masks), n_samples), dtype=complex)
-    flipping = [m for m in range(len(masks)) if masks[m].any()]
-    if flipping:
-        # one evaluation of every flipped configuration (a single compiled shape; NetKet chunks it)
-        flipped = (samples[None] ^ masks[flipping][:, None]).reshape(-1, n_qubits)
-        log_y = np.asarray(log_value(jnp.asarray(flipped))).reshape(len(flipping), n_samples)
-        ratios[flipping] = np.exp(log_y - log_x[None])
-    out = np.zeros((len(operators), n_samples), dtype=complex)
-    for k, rows in enumerate(tables):
-        for m, zy, coeff in rows:
-            parity = ((samples ^ masks[m]) @ zy.astype(np.int64)) & 1
-            out[k] += coeff * (1 - 2 * parity) * ratios[m]
-    return out
+    plan = FlipPlan([_pauli_terms(op, n_qubits) for op in operators], n_qubits)
+    d_model = getattr(vstate.model, "d_model", 16)
+    chunk = vstate.chunk_size or _MEMORY_FLOATS // max(1, (len(plan.masks) + 1) * n_qubits * 4 * d_model)
+    chunk = int(min(max(chunk, 1), n_samples))
+    values = _local_values_chunked(vstate.model, plan, vstate.variables, jnp.asarray(samples), chunk)
+    return np.asarray(values).T
 
 
 def estimates_from_local_values(values: np.ndarray) -> list[Estimate]:

@@ -46,7 +46,7 @@ def test_local_values_average_to_the_enumerated_expectation(make_model, helpers)
     bits = bits[helpers["satisfied"](model, bits)]
     psi = np.exp(np.asarray(vs.log_value(jnp.asarray(bits))))
     weights = np.abs(psi) ** 2
-    values = local_values(vs.log_value, bits, operators)
+    values = local_values(vs, bits, operators)
     full_bits = helpers["all_bits"](model.n_qubits)
     psi_full = np.exp(np.asarray(vs.log_value(jnp.asarray(full_bits))))
     netket_order = np.argsort(full_bits @ (1 << np.arange(model.n_qubits)[::-1]))
