@@ -17,8 +17,11 @@ Hamiltonian alone, so it serves every model:
    ``exp(-i theta H_group)`` is an exact product of Pauli rotations.
 
 If the off-diagonal terms form a single group, ``exp(-i theta H_group)``
-cannot lower the energy of a diagonal eigenstate, and each unit's phase
-partner (:func:`phase_partners`) is added as a further group.
+cannot lower the energy of a diagonal eigenstate; if every term is real and
+flips the parity of one Z string (e.g. a quantum link model without mass or
+electric term, :func:`odd_real_terms`), every state reached from a basis
+state has ``<H> = 0``. In both cases the landscape is flat and each unit's
+phase partner (:func:`phase_partners`) is added as a further group.
 
 A layer applies ``exp(-i theta_g H_g)`` for every group (one angle per group),
 or one angle per unit with ``multi_angle=True``. A unit whose Pauli terms all
@@ -196,6 +199,34 @@ def phase_partners(groups) -> list[list]:
                 new.append((tuple(sorted(ops.items())), c))
             units.append(new)
     return _colour(units)
+
+
+def odd_real_terms(qop) -> bool:
+    """Whether every term is real and anticommutes with one Z string ``Pi`` (then the HVA landscape is flat).
+
+    With ``K`` complex conjugation, each ``exp(-i theta h)`` of real terms ``h`` that anticommute
+    with ``Pi`` commutes with the antiunitary ``Pi K``, which fixes a real basis state up to sign,
+    while ``Pi K H (Pi K)^-1 = -H``: every state the HVA reaches from a basis state has ``<H> = 0``.
+    ``Pi`` is found by Gaussian elimination over GF(2): ``|flips(t) & Pi|`` odd for every term ``t``
+    (impossible as soon as there is a diagonal term).
+    """
+    pivots: dict[int, tuple[int, int]] = {}  # leading bit -> (mask, parity)
+    for term in qop.terms:
+        if not term:
+            continue
+        if sum(p == "Y" for _, p in term) % 2:
+            return False
+        mask, rhs = sum(1 << q for q, p in term if p != "Z"), 1
+        while mask:
+            lead = mask.bit_length() - 1
+            if lead not in pivots:
+                pivots[lead] = (mask, rhs)
+                break
+            mask, rhs = mask ^ pivots[lead][0], rhs ^ pivots[lead][1]
+        else:
+            if rhs:
+                return False
+    return bool(pivots)
 
 
 def unit_preserves(unit, constraints) -> bool:
@@ -498,7 +529,8 @@ def build_ansatz(model, spec: AnsatzSpec) -> Ansatz:
         raise ValueError(f"model {model.name!r} has a constant Hamiltonian: nothing to optimise")
     init, init_kind = _initial_circuit(model, spec.initial_state, groups)
     off_diagonal = [g for g in groups if any(_flip_set(t) for u in g for t, _ in u)]
-    if len(off_diagonal) == 1 and spec.kind in ("hva", "gauge_invariant"):
+    flat = len(off_diagonal) == 1 or odd_real_terms(model.qubit_hamiltonian)
+    if flat and spec.kind in ("hva", "gauge_invariant"):
         groups = groups + phase_partners(off_diagonal)
     preserving = all(unit_preserves(u, model.constraints) for g in groups for u in g)
     if spec.kind in ("hva", "gauge_invariant"):

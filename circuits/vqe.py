@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,7 +25,7 @@ from manybody.circuits.compiler import constraint_penalty, to_sparse_pauli_op
 from manybody.circuits.estimators import ENGINES, EstimatorAdapter, two_qubit_count
 from manybody.circuits.gradient import shift_form
 from manybody.circuits.ibm import CHANNELS, MODES, fake_backend
-from manybody.circuits.optimize import OPTIMIZERS, Objective, minimize
+from manybody.circuits.optimize import OPTIMIZER_FUNCTIONS, Objective, minimize
 from manybody.observables import Estimate
 from manybody.validation import check_bool, check_choice, check_int, check_real
 
@@ -60,8 +61,8 @@ class VQEOptions:
     estimator : str
         ``"statevector"``, ``"qiskit_statevector"``, ``"aer"``, ``"ibm"``.
     optimizer : str
-        ``"auto"`` (L-BFGS-B on exact estimators, SPSA with shots),
-        ``"lbfgs"``, ``"cobyla"``, ``"spsa"``.
+        ``"auto"`` (BFGS on exact estimators, SPSA with shots), ``"bfgs"``
+        (stops at gradient norm 1e-7), ``"lbfgs"``, ``"cobyla"``, ``"spsa"``.
     maxiter : int
         Iterations per restart (0: evaluate ``initial_parameters`` only).
     tol : float
@@ -70,10 +71,14 @@ class VQEOptions:
         Independent random starts; the lowest final cost wins.
     initial_parameters : list of float or None
         Start of the first restart (else small random angles, seeded).
-    penalty : float
+    penalty : float or "auto"
         Weight ``lambda`` of ``sum_c (C_c - value_c)^2`` added to the cost,
         for ansätze that leave the constrained sector (the reported energy
-        is ``<H>`` without it).
+        is ``<H>`` without it). ``"auto"``: 0 when the ansatz keeps every
+        constraint, else ``2 sum_t |c_t|`` (the Hamiltonian's Pauli
+        coefficients), large enough that the cost's minimum lies in the
+        sector. A final ``constraint_violation`` above 1e-6 is always
+        reported with a warning and in ``info["notes"]``.
     shots : int or None
         Shots per parameter row and measurement basis (``aer``, ``ibm``;
         default 4096); must be None for exact estimators.
@@ -112,11 +117,11 @@ class VQEOptions:
     initial_state: str = "auto"
     estimator: str = "statevector"
     optimizer: str = "auto"
-    maxiter: int = 1000
+    maxiter: int = 2000
     tol: float = 1e-12
     n_restarts: int = 1
     initial_parameters: list | None = None
-    penalty: float = 0.0
+    penalty: float | str = "auto"
     shots: int | None = None
     seed: int | None = None
     noise_model: str | None = None
@@ -141,7 +146,7 @@ class VQEOptions:
             raise ValueError(f"multi_angle must be True or False, got {self.multi_angle!r}")
         check_choice("initial_state", self.initial_state, INITIAL_STATES)
         check_choice("estimator", self.estimator, tuple(ENGINES))
-        check_choice("optimizer", self.optimizer, ("auto", *OPTIMIZERS))
+        check_choice("optimizer", self.optimizer, ("auto", *OPTIMIZER_FUNCTIONS))
         check_int("maxiter", self.maxiter, minimum=0)
         check_int("n_restarts", self.n_restarts, minimum=1)
         check_int("seed", self.seed, minimum=0, allow_none=True)
@@ -153,7 +158,8 @@ class VQEOptions:
         if self.channel is not None:
             check_choice("channel", self.channel, CHANNELS)
         check_real("tol", self.tol, low=0.0, high=1.0, high_open=True)
-        check_real("penalty", self.penalty, low=0.0)
+        if self.penalty != "auto":
+            check_real("penalty", self.penalty, low=0.0)
         exact = self.estimator in ("statevector", "qiskit_statevector")
         if exact and self.shots is not None:
             raise ValueError(
@@ -178,9 +184,9 @@ class VQEOptions:
             )
         if self.ibm_backend is not None and self.estimator != "ibm":
             raise ValueError("ibm_backend is used with estimator='ibm' only")
-        if self.estimator == "ibm" and self.optimizer == "lbfgs":
+        if self.estimator == "ibm" and self.optimizer in ("bfgs", "lbfgs"):
             raise ValueError(
-                "optimizer='lbfgs' needs exact gradients; with estimator='ibm' use 'spsa' or 'cobyla'"
+                f"optimizer={self.optimizer!r} needs exact gradients; with estimator='ibm' use 'spsa' or 'cobyla'"
             )
         if self.initial_parameters is not None:
             self.initial_parameters = [float(x) for x in np.ravel(self.initial_parameters)]
@@ -189,7 +195,7 @@ class VQEOptions:
     def resolved_optimizer(self) -> str:
         if self.optimizer != "auto":
             return self.optimizer
-        return "lbfgs" if self.estimator in ("statevector", "qiskit_statevector") else "spsa"
+        return "bfgs" if self.estimator in ("statevector", "qiskit_statevector") else "spsa"
 
     def estimator_config(self) -> dict:
         return {k: getattr(self, k) for k in _ESTIMATOR_FIELDS}
@@ -225,6 +231,23 @@ class VQEState:
                 self.estimator["estimator"], VQEOptions(**self.estimator), model.n_qubits
             )
         return self._cache["adapter"]
+
+
+_VIOLATION_TOL = 1e-6
+
+
+def _penalty_weight(requested, ansatz, H, model) -> float:
+    """The penalty weight: ``"auto"`` is 0 for an ansatz that keeps the constraints, else
+    ``2 sum_t |c_t|`` over the Hamiltonian's Pauli terms, more than any energy gained outside the
+    sector (``E0_sector - E_min <= 2 ||H||``), since the penalty is at least 1 there."""
+    if not model.constraints:
+        return 0.0
+    if requested != "auto":
+        return float(requested)
+    if ansatz.preserves_constraints:
+        return 0.0
+    labels = H.paulis.to_labels()
+    return 2.0 * float(sum(abs(c) for c, label in zip(H.coeffs, labels) if set(label) != {"I"}))
 
 
 def _default_reps(model, kind: str) -> int:
@@ -277,11 +300,11 @@ class VQEBackend(Backend):
         try:
             ansatz = build_ansatz(model, spec)
             H = to_sparse_pauli_op(model.qubit_hamiltonian, n, name="the Hamiltonian")
+            penalty = _penalty_weight(options.penalty, ansatz, H, model)
             cost = H
-            if options.penalty and model.constraints:
-                cost = (
-                    H + options.penalty * to_sparse_pauli_op(constraint_penalty(model.constraints), n)
-                ).simplify()
+            if penalty:
+                V = to_sparse_pauli_op(constraint_penalty(model.constraints), n)
+                cost = (H + penalty * V).simplify()
             shift = shift_form(ansatz.circuit)
             runs = []
             for restart in range(options.n_restarts):
@@ -313,8 +336,17 @@ class VQEBackend(Backend):
             "energy_std_error": energy_err,
             **info_est,
         }
+        info["penalty"] = penalty
         if model.constraints:
             info["constraint_violation"] = float(evs[0, 2])
+            if info["constraint_violation"] > _VIOLATION_TOL:
+                note = (
+                    f"the state leaves the constrained sector (constraint_violation "
+                    f"{info['constraint_violation']:.3g}): the energy may lie below the sector's ground "
+                    f"energy; use an ansatz that keeps the constraints or a larger penalty (used: {penalty:g})"
+                )
+                warnings.warn(note, stacklevel=3)  # at the user's manybody.solve call
+                info.setdefault("notes", []).append(note)
         state = VQEState(ansatz.spec, np.asarray(theta, dtype=float), options.estimator_config())
         state._cache.update(ansatz=ansatz, shift=shift)
         if "job_ids" in info:  # the observables' jobs (expect, right after solve) are listed too
