@@ -237,7 +237,7 @@ register_backend(
 register_backend(
     "vmc",
     "manybody.vmc:VMCBackend",
-    options="manybody.vmc:VMCOptions",
+    options="manybody.vmc.options:VMCOptions",
     uses_gpu=True,
     supports_warm_start=True,
     supports_checkpoint=True,

@@ -1,23 +1,35 @@
 """Autoregressive-transformer variational Monte Carlo (``backend="vmc"``, NetKet + JAX + Flax).
 
-See :mod:`manybody.vmc.backend` for the options, :mod:`manybody.vmc.network`
-for the wave function, :mod:`manybody.vmc.masking` for how constraints are
-enforced exactly, and :mod:`manybody.vmc.driver` for the optimisation loop.
+See :mod:`manybody.vmc.backend` for the backend, :mod:`manybody.vmc.options` for the options,
+:mod:`manybody.vmc.network` for the wave function, :mod:`manybody.vmc.masking` for how
+constraints are enforced exactly, and :mod:`manybody.vmc.driver` for the optimisation loop.
+
+Importing this package is light: the names below are imported on first use, so that
+``VMCOptions`` (:mod:`manybody.vmc.options`) checks options without importing JAX or NetKet.
 """
 
-from manybody.vmc.backend import VMCBackend, VMCOptions, VMCState, build_network, make_vstate
-from manybody.vmc.masking import ConstraintAutomaton
-from manybody.vmc.network import ARTransformer
-from manybody.vmc.operators import local_values, to_pauli_strings
+import importlib
 
-__all__ = [
-    "VMCBackend",
-    "VMCOptions",
-    "VMCState",
-    "ARTransformer",
-    "ConstraintAutomaton",
-    "build_network",
-    "make_vstate",
-    "local_values",
-    "to_pauli_strings",
-]
+_LAZY = {
+    "VMCOptions": "manybody.vmc.options",
+    "VMCBackend": "manybody.vmc.backend",
+    "VMCState": "manybody.vmc.backend",
+    "build_network": "manybody.vmc.backend",
+    "make_vstate": "manybody.vmc.backend",
+    "ConstraintAutomaton": "manybody.vmc.masking",
+    "ARTransformer": "manybody.vmc.network",
+    "local_values": "manybody.vmc.operators",
+    "to_pauli_strings": "manybody.vmc.operators",
+}
+
+__all__ = list(_LAZY)
+
+
+def __getattr__(name):
+    if name not in _LAZY:
+        raise AttributeError(f"module 'manybody.vmc' has no attribute {name!r}")
+    return getattr(importlib.import_module(_LAZY[name]), name)
+
+
+def __dir__():
+    return sorted(__all__)

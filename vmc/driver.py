@@ -23,7 +23,6 @@ samples, as NetKet chooses), and applies it with ``optax.sgd``.
 from __future__ import annotations
 
 import math
-import os
 import time
 from pathlib import Path
 
@@ -33,6 +32,8 @@ import jax.numpy as jnp
 import netket as nk
 import numpy as np
 import optax
+
+from manybody.io import atomic_write
 
 __all__ = ["optimize", "sr_driver", "CHECKPOINT_FILE", "MAX_ROLLBACKS"]
 
@@ -95,10 +96,7 @@ def _restore(driver, snap: dict, lr_schedule) -> tuple[float, dict]:
 
 
 def _save(folder: Path, snap: dict) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / (CHECKPOINT_FILE + ".tmp")
-    tmp.write_bytes(flax.serialization.msgpack_serialize(snap))
-    os.replace(tmp, folder / CHECKPOINT_FILE)
+    atomic_write(folder / CHECKPOINT_FILE, flax.serialization.msgpack_serialize(snap))
 
 
 def _load(folder: Path) -> dict | None:
