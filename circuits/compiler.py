@@ -12,10 +12,9 @@ from __future__ import annotations
 import numpy as np
 from qiskit.quantum_info import SparsePauliOp
 
-from manybody.constraints import LinearConstraint, ParityConstraint
-from manybody.operators import n_qubits_of, of, to_qubit_operator
+from manybody.operators import n_qubits_of, to_qubit_operator
 
-__all__ = ["to_sparse_pauli_op", "constraint_penalty", "pauli_commute"]
+__all__ = ["to_sparse_pauli_op"]
 
 
 def to_sparse_pauli_op(op, n_qubits: int, *, name: str = "operator") -> SparsePauliOp:
@@ -52,33 +51,3 @@ def to_sparse_pauli_op(op, n_qubits: int, *, name: str = "operator") -> SparsePa
     if not terms:
         terms = [("", [], 0.0)]
     return SparsePauliOp.from_sparse_list(terms, num_qubits=n_qubits).simplify(atol=0.0)
-
-
-def constraint_penalty(constraints) -> object:
-    """``sum_c (C_c - value_c)^2`` as a ``QubitOperator`` (zero exactly on the sector).
-
-    ``b_q = (1 - Z_q) / 2``; a parity constraint contributes
-    ``(1 - (-1)^parity prod_q Z_q) / 2``.
-    """
-    QubitOperator = of().QubitOperator
-    total = QubitOperator()
-    for c in constraints:
-        if isinstance(c, LinearConstraint):
-            dev = QubitOperator((), -c.value)
-            for q, w in zip(c.qubits, c.weights):
-                dev += QubitOperator((), w / 2) - QubitOperator(f"Z{q}", w / 2)
-            total += dev * dev
-        elif isinstance(c, ParityConstraint):
-            z = tuple((q, "Z") for q in c.qubits)
-            total += QubitOperator((), 0.5) - QubitOperator(z, 0.5 * (-1) ** c.parity)
-        else:
-            raise TypeError(f"unknown constraint type {type(c).__name__}")
-    total.compress()
-    return total
-
-
-def pauli_commute(a: tuple, b: tuple) -> bool:
-    """Whether two OpenFermion Pauli terms (``((q, 'X'), ...)``) commute."""
-    pa = dict(a)
-    anti = sum(1 for q, p in b if q in pa and pa[q] != p)
-    return anti % 2 == 0

@@ -122,8 +122,7 @@ class _AerShots(_Engine):
         if options.noise_model is not None:
             from qiskit_aer.noise import NoiseModel
 
-            self.target = ibm.fake_backend(options.noise_model)
-            ibm.check_width(self.target, n_qubits)
+            self.target = ibm.fake_backend(options.noise_model)  # width checked by the backend's check_model
             backend_options = {
                 "method": "density_matrix",
                 "noise_model": NoiseModel.from_backend(self.target),
@@ -231,8 +230,6 @@ class EstimatorAdapter:
     """
 
     def __init__(self, kind: str, options, n_qubits: int):
-        if kind not in ENGINES:
-            raise ValueError(f"estimator must be one of {tuple(ENGINES)}, got {kind!r}")
         self.kind = kind
         self.opts = options
         self.calls = 0

@@ -17,6 +17,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from manybody.circuits.options import CHANNELS, MODES
+
 __all__ = [
     "CHANNELS",
     "MODES",
@@ -28,9 +30,6 @@ __all__ = [
     "runtime_options",
     "scrub",
 ]
-
-CHANNELS = ("ibm_quantum_platform", "ibm_cloud")
-MODES = ("job", "batch", "session")
 
 
 class IBMAccountError(RuntimeError):
@@ -156,7 +155,7 @@ def open_mode(mode: str, backend) -> Mode:
 
 def runtime_options(opts, local: bool) -> dict:
     """``executor_estimator.EstimatorOptions`` (as a dict) from the VQE options."""
-    out: dict = {"resilience_level": opts.resilience_level, "default_shots": opts.shots or 4096}
+    out: dict = {"resilience_level": opts.resilience_level, "default_shots": opts.shots}
     resilience = {}
     if opts.measure_mitigation is not None:
         resilience["measure_mitigation"] = opts.measure_mitigation

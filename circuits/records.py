@@ -19,14 +19,15 @@ service by job id and then cached in the record. No credential is stored.
 from __future__ import annotations
 
 import datetime
-import json
 import os
 from dataclasses import dataclass, field
+from io import BytesIO
 from pathlib import Path
 
 import numpy as np
 
 from manybody.circuits.ibm import IBMAccountError, get_service, scrub
+from manybody.io import atomic_write, dump_json, load_json
 
 __all__ = [
     "JobNotFoundError",
@@ -95,9 +96,10 @@ def write_record(
 
     path = _folder(folder) / job_id
     path.mkdir(parents=True, exist_ok=True)
-    with open(path / "circuit.qpy", "wb") as f:
-        qpy.dump(circuit, f)
-    np.savez(path / "arrays.npz", parameter_values=np.asarray(parameter_values, dtype=float))
+    buffer = BytesIO()
+    qpy.dump(circuit, buffer)
+    atomic_write(path / "circuit.qpy", buffer.getvalue())
+    _write_npz(path / "arrays.npz", parameter_values=np.asarray(parameter_values, dtype=float))
     data = {
         "job_id": job_id,
         "backend": backend,
@@ -110,10 +112,14 @@ def write_record(
     return path
 
 
+def _write_npz(path: Path, **arrays) -> None:
+    buffer = BytesIO()
+    np.savez(buffer, **arrays)
+    atomic_write(path, buffer.getvalue())
+
+
 def _write_json(path: Path, data: dict) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(scrub(json.dumps(data, indent=1, default=repr)))
-    os.replace(tmp, path)
+    atomic_write(path, scrub(dump_json(data, lossy=True)))
 
 
 def save_result(folder, job_id: str, evs, stds, status: str = "DONE", metadata: dict | None = None) -> None:
@@ -121,8 +127,8 @@ def save_result(folder, job_id: str, evs, stds, status: str = "DONE", metadata: 
     path = _folder(folder) / job_id
     with np.load(path / "arrays.npz", allow_pickle=False) as a:
         params = a["parameter_values"]
-    np.savez(path / "arrays.npz", parameter_values=params, evs=np.asarray(evs), stds=np.asarray(stds))
-    data = json.loads((path / "record.json").read_text())
+    _write_npz(path / "arrays.npz", parameter_values=params, evs=np.asarray(evs), stds=np.asarray(stds))
+    data = load_json(path / "record.json")
     data.update(status=status, finished=_now(), result_metadata=metadata or {})
     _write_json(path / "record.json", data)
 
@@ -135,7 +141,7 @@ def load_record(job_id: str, folder=None) -> JobRecord:
     path = _folder(folder) / str(job_id)
     if not (path / "record.json").is_file():
         raise JobNotFoundError(f"no record of job {job_id!r} in {_folder(folder)}")
-    data = json.loads((path / "record.json").read_text())
+    data = load_json(path / "record.json")
     with open(path / "circuit.qpy", "rb") as f:
         circuit = qpy.load(f)[0]
     with np.load(path / "arrays.npz", allow_pickle=False) as a:
@@ -161,7 +167,7 @@ def list_jobs(folder=None) -> list[dict]:
     root = _folder(folder)
     rows = []
     for rec in sorted(root.glob("*/record.json")) if root.is_dir() else []:
-        data = json.loads(rec.read_text())
+        data = load_json(rec)
         rows.append(
             {
                 "job_id": data["job_id"],
@@ -196,7 +202,7 @@ def _remote_job(job_id: str, data: dict | None, folder=None):
 
 def _record_data(job_id: str, folder) -> dict | None:
     path = _folder(folder) / str(job_id) / "record.json"
-    return json.loads(path.read_text()) if path.is_file() else None
+    return load_json(path) if path.is_file() else None
 
 
 def job_status(job_id: str, folder=None) -> str:

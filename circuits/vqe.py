@@ -1,7 +1,7 @@
 """The VQE backend (``backend="vqe"``).
 
 ``manybody.solve(model, backend="vqe", ansatz="hva", estimator="statevector")``
-compiles ``model.qubit_hamiltonian`` to a ``SparsePauliOp``, builds the ansatz
+compiles the qubit Hamiltonian of ``model.problem`` to a ``SparsePauliOp``, builds the ansatz
 (:mod:`manybody.circuits.ansatz`), minimises the energy through one estimator
 adapter (:mod:`manybody.circuits.estimators`) and reports the energy with its
 standard error, the variance, the circuit's depth and two-qubit gate count
@@ -20,185 +20,16 @@ from pathlib import Path
 import numpy as np
 
 from manybody.backends import Backend, Solution
-from manybody.circuits.ansatz import ANSATZE, INITIAL_STATES, AnsatzSpec, build_ansatz
-from manybody.circuits.compiler import constraint_penalty, to_sparse_pauli_op
-from manybody.circuits.estimators import ENGINES, EstimatorAdapter, two_qubit_count
+from manybody.circuits import ibm
+from manybody.circuits.ansatz import AnsatzSpec, build_ansatz
+from manybody.circuits.compiler import to_sparse_pauli_op
+from manybody.circuits.estimators import EstimatorAdapter, two_qubit_count
 from manybody.circuits.gradient import shift_form
-from manybody.circuits.ibm import CHANNELS, MODES, fake_backend
-from manybody.circuits.optimize import OPTIMIZER_FUNCTIONS, Objective, minimize
+from manybody.circuits.optimize import Objective, minimize
+from manybody.circuits.options import MAX_SIMULATED_QUBITS, VQEOptions
 from manybody.observables import Estimate
-from manybody.validation import check_bool, check_choice, check_int, check_real
 
 __all__ = ["VQEBackend", "VQEOptions", "VQEState", "reevaluate"]
-
-_ESTIMATOR_FIELDS = (
-    "estimator", "shots", "seed", "noise_model", "ibm_backend", "channel", "instance", "mode",
-    "optimization_level", "resilience_level", "measure_mitigation", "zne", "zne_noise_factors",
-    "twirling", "dynamical_decoupling", "max_execution_time", "record_dir",
-)  # fmt: skip
-
-
-@dataclass
-class VQEOptions:
-    """Options of the VQE backend.
-
-    Attributes
-    ----------
-    ansatz : str
-        ``"hva"`` (Hamiltonian-variational, from the model's commuting term
-        groups), ``"hea"`` (hardware-efficient ``efficient_su2``),
-        ``"number_preserving"`` (XX+YY exchange + Z phases on the hopping
-        pairs), ``"gauge_invariant"`` (the HVA, refused unless every unit
-        keeps the constraints).
-    reps : int or None
-        Layers; None: ``n_qubits // 2`` (HVA, number-preserving), 2 (HEA).
-    multi_angle : bool
-        HVA: one angle per bond/unit per layer (True) or per group (False).
-    initial_state : str
-        ``"auto"`` (the lowest-energy of the available singlets, Slater
-        determinant, basis state), ``"basis"``, ``"singlets"``, ``"slater"``,
-        ``"zero"``.
-    estimator : str
-        ``"statevector"``, ``"qiskit_statevector"``, ``"aer"``, ``"ibm"``.
-    optimizer : str
-        ``"auto"`` (BFGS on exact estimators, SPSA with shots), ``"bfgs"``
-        (stops at gradient norm 1e-7), ``"lbfgs"``, ``"cobyla"``, ``"spsa"``.
-    maxiter : int
-        Iterations per restart (0: evaluate ``initial_parameters`` only).
-    tol : float
-        L-BFGS-B ``ftol`` / COBYLA ``tol``.
-    n_restarts : int
-        Independent random starts; the lowest final cost wins.
-    initial_parameters : list of float or None
-        Start of the first restart (else small random angles, seeded).
-    penalty : float or "auto"
-        Weight ``lambda`` of ``sum_c (C_c - value_c)^2`` added to the cost,
-        for ansätze that leave the constrained sector (the reported energy
-        is ``<H>`` without it). ``"auto"``: 0 when the ansatz keeps every
-        constraint, else ``2 sum_t |c_t|`` (the Hamiltonian's Pauli
-        coefficients), large enough that the cost's minimum lies in the
-        sector. A final ``constraint_violation`` above 1e-6 is always
-        reported with a warning and in ``info["notes"]``.
-    shots : int or None
-        Shots per parameter row and measurement basis (``aer``, ``ibm``;
-        default 4096); must be None for exact estimators.
-    seed : int or None
-        Seeds initial angles, SPSA, shot noise, transpiler and local simulators.
-    noise_model : str or None
-        ``aer``: a fake backend name whose noise model and ISA are used.
-    ibm_backend : str or None
-        ``ibm``: device name, a fake backend (``"fake_manila"``, local mode),
-        or None for the least busy device with enough qubits.
-    channel, instance : str or None
-        IBM account channel (``"ibm_quantum_platform"``, ``"ibm_cloud"``) and
-        instance; default from the environment or the saved account.
-    mode : str
-        ``"job"``, ``"batch"`` or ``"session"`` (refused on the Open plan:
-        falls back to batch and says so in ``info["notes"]``).
-    optimization_level : int
-        ``generate_preset_pass_manager`` level (0-3).
-    resilience_level : int
-        Runtime resilience level (0, 1, 2).
-    measure_mitigation, zne, twirling : bool or None
-        TREX, zero-noise extrapolation, gate and measurement twirling (None:
-        the resilience level's default).
-    zne_noise_factors : list of float or None
-    dynamical_decoupling : bool, str or None
-        True or a sequence (``"XX"``, ``"XpXm"``, ``"XY4"``).
-    max_execution_time : int or None
-        Seconds of device time per job.
-    record_dir : str or None
-        Where job records go (default ``$MANYBODY_IBM_JOBS`` or ``~/.manybody/ibm_jobs``).
-    """
-
-    ansatz: str = "hva"
-    reps: int | None = None
-    multi_angle: bool = True
-    initial_state: str = "auto"
-    estimator: str = "statevector"
-    optimizer: str = "auto"
-    maxiter: int = 2000
-    tol: float = 1e-12
-    n_restarts: int = 1
-    initial_parameters: list | None = None
-    penalty: float | str = "auto"
-    shots: int | None = None
-    seed: int | None = None
-    noise_model: str | None = None
-    ibm_backend: str | None = None
-    channel: str | None = None
-    instance: str | None = None
-    mode: str = "job"
-    optimization_level: int = 2
-    resilience_level: int = 1
-    measure_mitigation: bool | None = None
-    zne: bool | None = None
-    zne_noise_factors: list | None = None
-    twirling: bool | None = None
-    dynamical_decoupling: bool | str | None = None
-    max_execution_time: int | None = None
-    record_dir: str | None = None
-
-    def __post_init__(self):
-        check_choice("ansatz", self.ansatz, ANSATZE)
-        check_int("reps", self.reps, minimum=1, allow_none=True)
-        if not isinstance(self.multi_angle, bool):
-            raise ValueError(f"multi_angle must be True or False, got {self.multi_angle!r}")
-        check_choice("initial_state", self.initial_state, INITIAL_STATES)
-        check_choice("estimator", self.estimator, tuple(ENGINES))
-        check_choice("optimizer", self.optimizer, ("auto", *OPTIMIZER_FUNCTIONS))
-        check_int("maxiter", self.maxiter, minimum=0)
-        check_int("n_restarts", self.n_restarts, minimum=1)
-        check_int("seed", self.seed, minimum=0, allow_none=True)
-        check_int("optimization_level", self.optimization_level, minimum=0)
-        if self.optimization_level > 3:
-            raise ValueError(f"optimization_level must be 0, 1, 2 or 3, got {self.optimization_level!r}")
-        check_choice("resilience_level", self.resilience_level, (0, 1, 2))
-        check_choice("mode", self.mode, MODES)
-        if self.channel is not None:
-            check_choice("channel", self.channel, CHANNELS)
-        check_real("tol", self.tol, low=0.0, high=1.0, high_open=True)
-        if self.penalty != "auto":
-            check_real("penalty", self.penalty, low=0.0)
-        exact = self.estimator in ("statevector", "qiskit_statevector")
-        if exact and self.shots is not None:
-            raise ValueError(
-                f"shots must be None for estimator={self.estimator!r} (exact); use estimator='aer'"
-            )
-        if not exact:
-            self.shots = 4096 if self.shots is None else self.shots
-            check_int("shots", self.shots, minimum=1)
-        for name in ("measure_mitigation", "zne", "twirling"):
-            check_bool(name, getattr(self, name), allow_none=True)
-        if self.dynamical_decoupling not in (None, True, False, "XX", "XpXm", "XY4"):
-            raise ValueError(
-                "dynamical_decoupling must be None, True, False, 'XX', 'XpXm' or 'XY4', "
-                f"got {self.dynamical_decoupling!r}"
-            )
-        check_int("max_execution_time", self.max_execution_time, minimum=1, allow_none=True)
-        if self.noise_model is not None and self.estimator != "aer":
-            raise ValueError("noise_model is used with estimator='aer' only")
-        if self.noise_model is not None and not str(self.noise_model).startswith("fake_"):
-            raise ValueError(
-                f"noise_model must name a fake backend such as 'fake_manila', got {self.noise_model!r}"
-            )
-        if self.ibm_backend is not None and self.estimator != "ibm":
-            raise ValueError("ibm_backend is used with estimator='ibm' only")
-        if self.estimator == "ibm" and self.optimizer in ("bfgs", "lbfgs"):
-            raise ValueError(
-                f"optimizer={self.optimizer!r} needs exact gradients; with estimator='ibm' use 'spsa' or 'cobyla'"
-            )
-        if self.initial_parameters is not None:
-            self.initial_parameters = [float(x) for x in np.ravel(self.initial_parameters)]
-
-    @property
-    def resolved_optimizer(self) -> str:
-        if self.optimizer != "auto":
-            return self.optimizer
-        return "bfgs" if self.estimator in ("statevector", "qiskit_statevector") else "spsa"
-
-    def estimator_config(self) -> dict:
-        return {k: getattr(self, k) for k in _ESTIMATOR_FIELDS}
 
 
 @dataclass
@@ -228,7 +59,7 @@ class VQEState:
     def adapter(self, model) -> EstimatorAdapter:
         if "adapter" not in self._cache:
             self._cache["adapter"] = EstimatorAdapter(
-                self.estimator["estimator"], VQEOptions(**self.estimator), model.n_qubits
+                self.estimator["estimator"], VQEOptions(**self.estimator), model.problem.n_qubits
             )
         return self._cache["adapter"]
 
@@ -240,7 +71,7 @@ def _penalty_weight(requested, ansatz, H, model) -> float:
     """The penalty weight: ``"auto"`` is 0 for an ansatz that keeps the constraints, else
     ``2 sum_t |c_t|`` over the Hamiltonian's Pauli terms, more than any energy gained outside the
     sector (``E0_sector - E_min <= 2 ||H||``), since the penalty is at least 1 there."""
-    if not model.constraints:
+    if not model.problem.constraints:
         return 0.0
     if requested != "auto":
         return float(requested)
@@ -251,7 +82,7 @@ def _penalty_weight(requested, ansatz, H, model) -> float:
 
 
 def _default_reps(model, kind: str) -> int:
-    return 2 if kind == "hea" else max(1, model.n_qubits // 2)
+    return 2 if kind == "hea" else max(1, model.problem.n_qubits // 2)
 
 
 def _initial_parameters(opts, n_par: int, kind: str, rng, restart: int) -> np.ndarray:
@@ -272,19 +103,15 @@ class VQEBackend(Backend):
     Options = VQEOptions
 
     def check_model(self, model, options: VQEOptions) -> None:
-        if options.estimator in ("statevector", "qiskit_statevector", "aer") and model.n_qubits > 24:
+        n = model.problem.n_qubits
+        if options.estimator != "ibm" and n > MAX_SIMULATED_QUBITS:
             raise ValueError(
-                f"estimator={options.estimator!r} simulates at most 24 qubits, the model has {model.n_qubits}"
+                f"estimator={options.estimator!r} simulates at most {MAX_SIMULATED_QUBITS} qubits, "
+                f"the model has {n}"
             )
         for name in (options.noise_model, options.ibm_backend):
             if name is not None and name.startswith("fake_"):
-                backend = fake_backend(name)
-                if backend.num_qubits < model.n_qubits:
-                    raise ValueError(
-                        f"the model needs {model.n_qubits} qubits but backend {name!r} has only "
-                        f"{backend.num_qubits}: choose a larger fake backend"
-                    )
-        model.qubit_hamiltonian  # noqa: B018  (validates Hermiticity early)
+                ibm.check_width(ibm.fake_backend(name), n)  # devices are checked once connected
 
     def solve(self, model, options: VQEOptions) -> Solution:
         spec = AnsatzSpec(
@@ -293,17 +120,18 @@ class VQEBackend(Backend):
             options.initial_state,
             options.multi_angle,
         )
-        n = model.n_qubits
+        problem = model.problem
+        n = problem.n_qubits
         adapter = EstimatorAdapter(options.estimator, options, n)  # account and device errors first
         rng = np.random.default_rng(options.seed)
         optimizer = options.resolved_optimizer
         try:
             ansatz = build_ansatz(model, spec)
-            H = to_sparse_pauli_op(model.qubit_hamiltonian, n, name="the Hamiltonian")
+            H = to_sparse_pauli_op(problem.hamiltonian, n, name="the Hamiltonian")
+            V = to_sparse_pauli_op(problem.penalty_operator(), n) if problem.constraints else None
             penalty = _penalty_weight(options.penalty, ansatz, H, model)
             cost = H
             if penalty:
-                V = to_sparse_pauli_op(constraint_penalty(model.constraints), n)
                 cost = (H + penalty * V).simplify()
             shift = shift_form(ansatz.circuit)
             runs = []
@@ -315,8 +143,8 @@ class VQEBackend(Backend):
             final_costs = [r[0] for r in runs]
             _, theta, n_iter, best = min(runs, key=lambda r: r[0])
             observables = [H, (H @ H).simplify()]
-            if model.constraints:
-                observables.append(to_sparse_pauli_op(constraint_penalty(model.constraints), n))
+            if V is not None:
+                observables.append(V)
             evs, stds = adapter.run(shift.circuit, observables, shift.angles(theta)[None], purpose="final")
             info_est = adapter.info(shift.circuit)
         finally:
@@ -337,7 +165,7 @@ class VQEBackend(Backend):
             **info_est,
         }
         info["penalty"] = penalty
-        if model.constraints:
+        if V is not None:
             info["constraint_violation"] = float(evs[0, 2])
             if info["constraint_violation"] > _VIOLATION_TOL:
                 note = (
@@ -369,7 +197,8 @@ class VQEBackend(Backend):
         estimators and one standard error with shots.
         """
         ops = [
-            to_sparse_pauli_op(op, model.n_qubits, name=f"observable {k}") for k, op in enumerate(operators)
+            to_sparse_pauli_op(op, model.problem.n_qubits, name=f"observable {k}")
+            for k, op in enumerate(operators)
         ]
         if not ops:
             return []
@@ -429,11 +258,10 @@ def reevaluate(result, observables=None, **estimator_options):
     if result.backend != "vqe":
         raise ValueError(f"reevaluate needs a result of backend 'vqe', got {result.backend!r}")
     state = result.state
-    bad = set(estimator_options) - set(_ESTIMATOR_FIELDS)
+    allowed = VQEOptions.estimator_fields()
+    bad = set(estimator_options) - set(allowed)
     if bad:
-        raise ValueError(
-            f"reevaluate takes estimator options only {sorted(_ESTIMATOR_FIELDS)}, got {sorted(bad)}"
-        )
+        raise ValueError(f"reevaluate takes estimator options only {sorted(allowed)}, got {sorted(bad)}")
     spec = state.spec
     return solve(
         result.model_object,

@@ -242,7 +242,7 @@ register_backend(
     supports_warm_start=True,
     supports_checkpoint=True,
 )
-register_backend("vqe", "manybody.circuits:VQEBackend", options="manybody.circuits:VQEOptions")
+register_backend("vqe", "manybody.circuits:VQEBackend", options="manybody.circuits.options:VQEOptions")
 
 
 def solve(model: Model, backend: str = "exact", observables=None, **options):

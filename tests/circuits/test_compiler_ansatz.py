@@ -7,15 +7,18 @@ import pytest
 from qiskit.quantum_info import Statevector
 
 import manybody as mb
-from manybody.circuits.ansatz import AnsatzSpec, build_ansatz, term_groups, unit_preserves
-from manybody.circuits.compiler import constraint_penalty, pauli_commute, to_sparse_pauli_op
+from manybody.circuits.ansatz import AnsatzSpec, build_ansatz
+from manybody.circuits.compiler import to_sparse_pauli_op
 from manybody.circuits.gradient import shift_form
+from manybody.circuits.symmetry import unit_preserves
+from manybody.circuits.terms import term_groups
 from manybody.constraints import LinearConstraint
 from manybody.exact import sector_hamiltonian
 from manybody.lattice import Chain, Square
 from manybody.model import Model
 from manybody.models import Heisenberg, Hubbard, QuantumLink1D, Schwinger
 from manybody.operators import of
+from manybody.pauli import pauli_commute
 
 
 def _full_vector(psi_sector, basis, n):
@@ -54,18 +57,6 @@ def test_non_hermitian_operator_is_refused():
         to_sparse_pauli_op(op, 2, name="observable 0")
     with pytest.raises(ValueError, match="beyond the model's 2 qubits"):
         to_sparse_pauli_op(of().QubitOperator("Z3"), 2)
-
-
-def test_constraint_penalty_vanishes_exactly_on_the_sector():
-    model = Hubbard(Chain(3), n_up=2, n_down=1)
-    P = (
-        to_sparse_pauli_op(constraint_penalty(model.constraints), model.n_qubits)
-        .to_matrix(sparse=True)
-        .diagonal()
-    )
-    bits = (np.arange(2**model.n_qubits)[:, None] >> np.arange(model.n_qubits)) & 1
-    inside = np.all([c.satisfied(bits) for c in model.constraints], axis=0)
-    assert np.allclose(P[inside], 0) and np.all(P[~inside].real >= 1 - 1e-12)
 
 
 def test_heisenberg_chain_groups_are_even_and_odd_bonds():
@@ -175,7 +166,7 @@ def test_parameter_shift_gradient_matches_finite_differences(kind):
 def test_basis_initial_state_prefers_states_the_hamiltonian_connects():
     """Quantum link 2x2 at lambda = 0: every Gauss-law state has diagonal energy 0; the chosen one
     must be flippable (not an eigenstate, so the variational circuit can leave it)."""
-    from manybody.circuits.ansatz import initial_bits
+    from manybody.circuits.initial import initial_bits
     from manybody.models import QuantumLink2D
 
     model = QuantumLink2D(2, 2, pbc=False)
@@ -203,3 +194,17 @@ def test_three_cnot_canonical_block_is_the_exponential():
         overlap = np.vdot(target.ravel(), Operator(qc).data.ravel()) / 4
         assert abs(abs(overlap) - 1) < 1e-12
         assert qc.count_ops()["cx"] == 3
+
+
+def test_registries_match_the_option_names():
+    """The light options module lists the names; each heavy module implements exactly those."""
+    from manybody.circuits import options
+    from manybody.circuits.ansatz import ANSATZ_BUILDERS
+    from manybody.circuits.estimators import ENGINES
+    from manybody.circuits.initial import INITIAL_BUILDERS
+    from manybody.circuits.optimize import OPTIMIZER_FUNCTIONS
+
+    assert set(ANSATZ_BUILDERS) == set(options.ANSATZE)
+    assert set(ENGINES) == set(options.ESTIMATORS)
+    assert {"auto", *INITIAL_BUILDERS} == set(options.INITIAL_STATES)
+    assert set(OPTIMIZER_FUNCTIONS) == set(options.OPTIMIZERS)

@@ -193,7 +193,7 @@ def test_default_vqe_reaches_the_exact_ground_energy(name):
 def test_real_parity_odd_hamiltonian_gets_phase_partners(model):
     """Quantum link chains without mass: real terms that all flip the hop-count parity make the
     plain HVA landscape flat (<H> = 0 at every angle); with the phase partners it reaches exact."""
-    from manybody.circuits.ansatz import odd_real_terms
+    from manybody.circuits.terms import odd_real_terms
 
     assert odd_real_terms(model.qubit_hamiltonian)
     assert not odd_real_terms(QuantumLink1D(3, m=0.5).qubit_hamiltonian)  # the mass term is diagonal

@@ -1,0 +1,238 @@
+"""Options of the VQE backend, checked without importing Qiskit.
+
+The names of the ansätze, initial states, estimators, optimisers and IBM
+modes live here; the modules that implement them (``ansatz``, ``initial``,
+``estimators``, ``optimize``, ``ibm``) key their registries by these names
+(a test checks that both agree).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, fields
+
+import numpy as np
+
+from manybody.validation import check_bool, check_choice, check_int, check_real
+
+__all__ = [
+    "ANSATZE",
+    "INITIAL_STATES",
+    "ESTIMATORS",
+    "EXACT_ESTIMATORS",
+    "OPTIMIZERS",
+    "MODES",
+    "CHANNELS",
+    "DEFAULT_SHOTS",
+    "MAX_SIMULATED_QUBITS",
+    "VQEOptions",
+]
+
+ANSATZE = ("hva", "hea", "number_preserving", "gauge_invariant")
+INITIAL_STATES = ("auto", "basis", "singlets", "slater", "zero")
+EXACT_ESTIMATORS = ("statevector", "qiskit_statevector")
+ESTIMATORS = (*EXACT_ESTIMATORS, "aer", "ibm")
+OPTIMIZERS = ("bfgs", "lbfgs", "cobyla", "spsa")
+MODES = ("job", "batch", "session")
+CHANNELS = ("ibm_quantum_platform", "ibm_cloud")
+DEFAULT_SHOTS = 4096
+MAX_SIMULATED_QUBITS = 24
+_DD_SEQUENCES = ("XX", "XpXm", "XY4")
+
+
+def _estimator(default=None):
+    """A field that belongs to the estimator's configuration (kept by ``reevaluate``)."""
+    return field(default=default, metadata={"estimator": True})
+
+
+@dataclass
+class VQEOptions:
+    """Options of the VQE backend.
+
+    Attributes
+    ----------
+    ansatz : str
+        ``"hva"`` (Hamiltonian-variational, from the model's commuting term
+        groups), ``"hea"`` (hardware-efficient ``efficient_su2``),
+        ``"number_preserving"`` (XX+YY exchange + Z phases on the hopping
+        pairs), ``"gauge_invariant"`` (the HVA, refused unless every unit
+        keeps the constraints).
+    reps : int or None
+        Layers; None: ``n_qubits // 2`` (HVA, number-preserving), 2 (HEA).
+    multi_angle : bool
+        HVA: one angle per bond/unit per layer (True) or per group (False).
+    initial_state : str
+        ``"auto"`` (the lowest-energy of the available singlets, Slater
+        determinant, basis state), ``"basis"``, ``"singlets"``, ``"slater"``,
+        ``"zero"``.
+    estimator : str
+        ``"statevector"`` (compiled numpy simulation, adjoint gradients),
+        ``"qiskit_statevector"`` (Qiskit's reference estimator), ``"aer"``
+        (shots), ``"ibm"`` (IBM Quantum Runtime).
+    optimizer : str
+        ``"auto"`` (BFGS on exact estimators, SPSA with shots), ``"bfgs"``
+        (stops at gradient norm 1e-7), ``"lbfgs"``, ``"cobyla"``, ``"spsa"``.
+    maxiter : int
+        Iterations per restart (0: evaluate ``initial_parameters`` only).
+    tol : float
+        L-BFGS-B ``ftol`` / COBYLA ``tol``.
+    n_restarts : int
+        Independent random starts; the lowest final cost wins.
+    initial_parameters : list of float or None
+        Start of the first restart (else small random angles, seeded).
+    penalty : float or "auto"
+        Weight ``lambda`` of ``sum_c (C_c - value_c)^2`` added to the cost,
+        for ansätze that leave the constrained sector (the reported energy
+        is ``<H>`` without it). ``"auto"``: 0 when the ansatz keeps every
+        constraint, else ``2 sum_t |c_t|`` (the Hamiltonian's Pauli
+        coefficients), large enough that the cost's minimum lies in the
+        sector. A final ``constraint_violation`` above 1e-6 is always
+        reported with a warning and in ``info["notes"]``.
+    shots : int or None
+        Shots per parameter row and measurement basis (``aer``, ``ibm``;
+        default ``DEFAULT_SHOTS`` = 4096); must be None for exact estimators.
+    seed : int or None
+        Seeds initial angles, SPSA, shot noise, transpiler and local simulators.
+    noise_model : str or None
+        ``aer``: a fake backend name whose noise model and ISA are used.
+    ibm_backend : str or None
+        ``ibm``: device name, a fake backend (``"fake_manila"``, local mode),
+        or None for the least busy device with enough qubits.
+    channel, instance : str or None
+        IBM account channel (``"ibm_quantum_platform"``, ``"ibm_cloud"``) and
+        instance; default from the environment or the saved account.
+    mode : str
+        ``"job"``, ``"batch"`` or ``"session"`` (refused on the Open plan:
+        falls back to batch and says so in ``info["notes"]``).
+    optimization_level : int
+        ``generate_preset_pass_manager`` level (0-3).
+    resilience_level : int
+        Runtime resilience level (0, 1, 2).
+    measure_mitigation, zne, twirling : bool or None
+        TREX, zero-noise extrapolation, gate and measurement twirling (None:
+        the resilience level's default).
+    zne_noise_factors : list of float or None
+        At least two noise amplification factors, each >= 1 (``ibm`` only).
+    dynamical_decoupling : bool, str or None
+        True or a sequence (``"XX"``, ``"XpXm"``, ``"XY4"``).
+    max_execution_time : int or None
+        Seconds of device time per job.
+    record_dir : str or None
+        Where job records go (default ``$MANYBODY_IBM_JOBS`` or ``~/.manybody/ibm_jobs``).
+    """
+
+    ansatz: str = "hva"
+    reps: int | None = None
+    multi_angle: bool = True
+    initial_state: str = "auto"
+    estimator: str = _estimator("statevector")
+    optimizer: str = "auto"
+    maxiter: int = 2000
+    tol: float = 1e-12
+    n_restarts: int = 1
+    initial_parameters: list | None = None
+    penalty: float | str = "auto"
+    shots: int | None = _estimator()
+    seed: int | None = _estimator()
+    noise_model: str | None = _estimator()
+    ibm_backend: str | None = _estimator()
+    channel: str | None = _estimator()
+    instance: str | None = _estimator()
+    mode: str = _estimator("job")
+    optimization_level: int = _estimator(2)
+    resilience_level: int = _estimator(1)
+    measure_mitigation: bool | None = _estimator()
+    zne: bool | None = _estimator()
+    zne_noise_factors: list | None = _estimator()
+    twirling: bool | None = _estimator()
+    dynamical_decoupling: bool | str | None = _estimator()
+    max_execution_time: int | None = _estimator()
+    record_dir: str | None = _estimator()
+
+    def __post_init__(self):
+        check_choice("ansatz", self.ansatz, ANSATZE)
+        check_int("reps", self.reps, minimum=1, allow_none=True)
+        check_bool("multi_angle", self.multi_angle)
+        check_choice("initial_state", self.initial_state, INITIAL_STATES)
+        check_choice("estimator", self.estimator, ESTIMATORS)
+        check_choice("optimizer", self.optimizer, ("auto", *OPTIMIZERS))
+        check_int("maxiter", self.maxiter, minimum=0)
+        check_int("n_restarts", self.n_restarts, minimum=1)
+        check_int("seed", self.seed, minimum=0, allow_none=True)
+        check_int("optimization_level", self.optimization_level, minimum=0)
+        if self.optimization_level > 3:
+            raise ValueError(f"optimization_level must be 0, 1, 2 or 3, got {self.optimization_level!r}")
+        check_choice("resilience_level", self.resilience_level, (0, 1, 2))
+        check_choice("mode", self.mode, MODES)
+        if self.channel is not None:
+            check_choice("channel", self.channel, CHANNELS)
+        check_real("tol", self.tol, low=0.0, high=1.0, high_open=True)
+        if self.penalty != "auto":
+            check_real("penalty", self.penalty, low=0.0)
+        if self.exact and self.shots is not None:
+            raise ValueError(
+                f"shots must be None for estimator={self.estimator!r} (exact); use estimator='aer'"
+            )
+        if not self.exact:
+            self.shots = DEFAULT_SHOTS if self.shots is None else self.shots
+            check_int("shots", self.shots, minimum=1)
+        for name in ("measure_mitigation", "zne", "twirling"):
+            check_bool(name, getattr(self, name), allow_none=True)
+        if self.dynamical_decoupling not in (None, True, False, *_DD_SEQUENCES):
+            raise ValueError(
+                f"dynamical_decoupling must be None, True, False or one of {_DD_SEQUENCES}, "
+                f"got {self.dynamical_decoupling!r}"
+            )
+        if self.zne_noise_factors is not None:
+            self.zne_noise_factors = _noise_factors(self.zne_noise_factors)
+            if self.estimator != "ibm":
+                raise ValueError("zne_noise_factors is used with estimator='ibm' only")
+        check_int("max_execution_time", self.max_execution_time, minimum=1, allow_none=True)
+        if self.noise_model is not None and self.estimator != "aer":
+            raise ValueError("noise_model is used with estimator='aer' only")
+        if self.noise_model is not None and not str(self.noise_model).startswith("fake_"):
+            raise ValueError(
+                f"noise_model must name a fake backend such as 'fake_manila', got {self.noise_model!r}"
+            )
+        if self.ibm_backend is not None and self.estimator != "ibm":
+            raise ValueError("ibm_backend is used with estimator='ibm' only")
+        if self.estimator == "ibm" and self.optimizer in ("bfgs", "lbfgs"):
+            raise ValueError(
+                f"optimizer={self.optimizer!r} needs exact gradients; with estimator='ibm' use 'spsa' or 'cobyla'"
+            )
+        if self.initial_parameters is not None:
+            values = np.ravel(np.asarray(self.initial_parameters, dtype=object))
+            for k, x in enumerate(values):
+                check_real(f"initial_parameters[{k}]", x)
+            self.initial_parameters = [float(x) for x in values]
+
+    @property
+    def exact(self) -> bool:
+        """Whether the estimator is exact (no shots)."""
+        return self.estimator in EXACT_ESTIMATORS
+
+    @property
+    def resolved_optimizer(self) -> str:
+        if self.optimizer != "auto":
+            return self.optimizer
+        return "bfgs" if self.exact else "spsa"
+
+    @staticmethod
+    def estimator_fields() -> tuple[str, ...]:
+        """Names of the options that configure the estimator (not the optimisation)."""
+        return tuple(f.name for f in fields(VQEOptions) if f.metadata.get("estimator"))
+
+    def estimator_config(self) -> dict:
+        return {k: getattr(self, k) for k in self.estimator_fields()}
+
+
+def _noise_factors(value) -> list[float]:
+    message = f"zne_noise_factors must be a list of at least two finite numbers >= 1, got {value!r}"
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or len(value) < 2:
+        raise ValueError(message)
+    out = []
+    for x in value:
+        if isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x) or x < 1:
+            raise ValueError(message)
+        out.append(float(x))
+    return out
