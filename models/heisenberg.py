@@ -158,17 +158,26 @@ class Heisenberg(Model):
     def sign_structures(self) -> list[SignStructure]:
         """Marshall's rule ``(-1)^(spins down on sublattice A)`` on a bipartite lattice.
 
-        Exact (and recommended) for ``J > 0`` without ``J2`` or DM terms (Marshall,
-        Proc. R. Soc. A 232, 109 (1955); the S^z-conserving XXZ form holds for any
-        ``Delta``); elsewhere an approximation a backend may still be asked to use.
+        Exact for ``J > 0`` without DM terms when every ``J2`` bond is ferromagnetic
+        within one sublattice (or there is no ``J2``): the off-diagonal terms are then
+        all negative after the rotation (Marshall, Proc. R. Soc. A 232, 109 (1955);
+        any ``Delta`` and any field along z). Recommended also for a frustrating
+        ``0 < J2 <= J/2``, the usual starting sign of J1-J2 variational studies (on the
+        2x3 open cluster at ``J2 = 0.5`` it is still exact; on the 4x4 torus at
+        ``J2 = 0.5`` 1.3 % of the ground-state weight has the other sign).
         """
         sublattice = bipartition(self.lattice)
         if sublattice is None:
             return []
         p = self.params
-        exact = p["J"] > 0 and not p["J2"] and not any(p["D"])
+        unfrustrated = p["J2"] == 0 or (
+            p["J2"] < 0 and all(sublattice[i] == sublattice[j] for i, j in self.lattice.bonds(2))
+        )
+        base = p["J"] > 0 and not any(p["D"])
+        exact = base and unfrustrated
+        recommended = exact or (base and 0 < p["J2"] <= 0.5 * p["J"])
         linear = tuple(int(s > 0) for s in sublattice)
-        return [SignStructure("marshall", linear=linear, exact=exact, recommended=exact)]
+        return [SignStructure("marshall", linear=linear, exact=exact, recommended=recommended)]
 
     def build_hamiltonian(self):
         p = self.params

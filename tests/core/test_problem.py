@@ -86,6 +86,7 @@ def test_pauli_commute_agrees_with_openfermion():
         Heisenberg(Chain(8)),
         Heisenberg(Square(2, 3)),
         Heisenberg(Chain(6), Delta=0.5, h=0.2),
+        Heisenberg(Chain(8), J2=-0.4),
         Hubbard(Chain(4)),
         Hubbard(Chain(6), U=2.0),
         Hubbard(Chain(6), n_up=3, n_down=1),
@@ -108,6 +109,8 @@ def test_sign_structures_are_declared_only_where_they_apply():
 
     assert Heisenberg(Triangular(3, 3, pbc=True)).problem.sign_structures == ()
     (marshall,) = Heisenberg(Square(2, 3), J2=0.5).problem.sign_structures
+    assert not marshall.exact and marshall.recommended
+    (marshall,) = Heisenberg(Square(2, 3), J2=0.7).problem.sign_structures
     assert not marshall.exact and not marshall.recommended
     assert Hubbard(Square(2, 2)).problem.sign_structures == ()
     with pytest.raises(ValueError, match="declares no sign structure 'marshall'"):
@@ -132,6 +135,8 @@ def test_default_observables_work_on_every_lattice():
     res = mb.solve(model, backend="exact")
     corr = res.observables["spin_correlations"]
     nearest = corr.mean[np.argmin(np.abs(np.asarray(corr.axis) - 1.0))]
-    assert nearest == pytest.approx(res.energy / len(model.lattice.bonds(1)), abs=1e-10)  # E = J sum_<ij> S_i.S_j
+    assert nearest == pytest.approx(
+        res.energy / len(model.lattice.bonds(1)), abs=1e-10
+    )  # E = J sum_<ij> S_i.S_j
     with pytest.raises(ValueError, match="not defined"):
         mb.solve(model, backend="exact", observables=["staggered_magnetization_sq"])
