@@ -1,5 +1,8 @@
 """VQE on simulators against the exact backend; expect, save/load, options."""
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from qiskit.quantum_info import Statevector
@@ -144,11 +147,34 @@ def test_spsa_with_shots_improves_on_the_initial_state():
         (dict(noise_model="fake_manila"), "noise_model is used with estimator='aer'"),
         (dict(estimator="aer", noise_model="manila"), "noise_model must name a fake backend"),
         (dict(reps=0), "reps must be an integer >= 1"),
+        (dict(estimator="ibm", zne_noise_factors=[-1]), "zne_noise_factors must be a list of at least two"),
+        (dict(estimator="ibm", zne_noise_factors=[1, 0.5]), "finite numbers >= 1"),
+        (dict(zne_noise_factors=[1, 3]), "zne_noise_factors is used with estimator='ibm' only"),
+        (dict(penalty=-1.0), "penalty must be"),
+        (dict(initial_parameters=[0.1, float("nan")]), r"initial_parameters\[1\] must be a finite"),
     ],
 )
 def test_bad_options(options, match):
     with pytest.raises(ValueError, match=match):
         VQEOptions(**options)
+
+
+def test_bad_option_is_refused_before_qiskit_is_imported():
+    code = (
+        "import sys, manybody as mb\n"
+        "from manybody.lattice import Chain\n"
+        "from manybody.models import Heisenberg\n"
+        "try:\n"
+        "    mb.solve(Heisenberg(Chain(4)), backend='vqe', estimator='ibm', zne_noise_factors=[-1])\n"
+        "except ValueError as err:\n"
+        "    print(err)\n"
+        "print([k for k in ('qiskit', 'qiskit_aer', 'qiskit_ibm_runtime') if k in sys.modules])\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    message, loaded = out.stdout.strip().splitlines()
+    assert "zne_noise_factors must be" in message and loaded == "[]"
 
 
 def test_unknown_option_is_refused():
