@@ -3,11 +3,12 @@
 On the same Heisenberg chain and half-filled Hubbard chain (exact statevector
 estimator, so only ansatz and optimiser differ), for
 
-* ``hva``      : Hamiltonian-variational ansatz from the physical initial state,
-                 L-BFGS-B with the batched parameter-shift gradient (one estimator call per step);
-* ``hea``      : ``efficient_su2`` (reps 3), same optimiser and gradient;
+* ``hva``      : Hamiltonian-variational ansatz from the physical initial state, the default
+                 optimiser (BFGS with the adjoint gradient: one estimator call per step);
+* ``hea``      : ``efficient_su2`` (reps 3), same optimiser and gradient, with the default
+                 constraint penalty (``penalty="auto"``: the HEA breaks S^z / particle numbers);
 * ``tutorial`` : IBM's VQE tutorial recipe: ``efficient_su2`` (reps 3) from random angles,
-                 COBYLA, one estimator call per energy;
+                 COBYLA, one estimator call per energy, no penalty;
 
 it reports estimator calls, wall time, relative error against the exact
 backend, the constraint violation ``<sum_c (C_c - value_c)^2>`` (the HEA does
@@ -32,9 +33,9 @@ from manybody.lattice import Chain
 from manybody.models import Heisenberg, Hubbard
 
 RECIPES = {
-    "hva": dict(ansatz="hva", optimizer="lbfgs"),
-    "hea": dict(ansatz="hea", reps=3, optimizer="lbfgs"),
-    "tutorial": dict(ansatz="hea", reps=3, optimizer="cobyla", initial_state="zero"),
+    "hva": dict(ansatz="hva"),
+    "hea": dict(ansatz="hea", reps=3),
+    "tutorial": dict(ansatz="hea", reps=3, optimizer="cobyla", initial_state="zero", penalty=0.0),
 }
 
 
