@@ -31,6 +31,8 @@ from qiskit import QuantumCircuit
 from qiskit.circuit import ParameterExpression
 from qiskit.quantum_info import SparsePauliOp, Statevector
 
+from manybody.pauli import PauliGroups
+
 __all__ = ["CompiledCircuit", "PauliOperator"]
 
 _MEMORY_BUDGET = 2**28  # bytes of cached diagonal vectors per operator or circuit
@@ -41,39 +43,37 @@ def _bit_index(n: int) -> np.ndarray:
 
 
 class PauliOperator:
-    """A ``SparsePauliOp`` applied to state vectors, grouped by X mask.
+    """A ``SparsePauliOp`` applied to state vectors with the core Pauli kernel (:mod:`manybody.pauli`).
 
-    ``(P psi)[i] = (-i)^q (-1)^popcount(i & z) psi[i ^ x]`` for the Pauli
-    ``(-i)^q Z^z X^x`` (Qiskit's convention, ``q`` = label phase + number of Ys); the terms
-    sharing an ``x`` are summed into one diagonal vector, cached while the
-    vectors fit in ``_MEMORY_BUDGET`` bytes.
+    ``P |s> = c i^{n_Y} (-1)^{popcount(s & zy)} |s ^ xy>``, so
+    ``(O psi)[i] = sum_xy a_xy(i ^ xy) psi[i ^ xy]`` with ``a_xy(s)`` the summed amplitudes of the
+    terms that flip ``xy`` (``PauliGroups.amplitudes``); the vectors ``a_xy`` are cached while
+    they fit in ``_MEMORY_BUDGET`` bytes.
     """
 
     def __init__(self, op: SparsePauliOp):
         self.n = op.num_qubits
-        weights = 2 ** np.arange(self.n, dtype=np.int64)
-        x = op.paulis.x.astype(np.int64) @ weights
-        z = op.paulis.z.astype(np.int64) @ weights
-        n_y = np.sum(op.paulis.x & op.paulis.z, axis=1)  # ``phase`` excludes the Y factors
-        coeffs = np.asarray(op.coeffs, dtype=complex) * (-1j) ** ((op.paulis.phase + n_y) % 4)
-        self._groups = [(int(m), z[x == m], coeffs[x == m]) for m in np.unique(x)]
+        terms: dict[tuple, complex] = {}
+        for label, qubits, c in op.to_sparse_list():
+            term = tuple(sorted(zip(qubits, label)))
+            terms[term] = terms.get(term, 0.0) + complex(c)
+        self._groups = list(PauliGroups(terms).groups.items())
         self._index = _bit_index(self.n)
-        self._diagonals = None
+        self._amplitudes = None
         if len(self._groups) * 16 * 2**self.n <= _MEMORY_BUDGET:
-            self._diagonals = [self._diagonal(zs, cs) for _, zs, cs in self._groups]
-
-    def _diagonal(self, zs, cs) -> np.ndarray:
-        d = np.zeros(2**self.n, dtype=complex)
-        for zm, c in zip(zs, cs):
-            d += c * (1.0 - 2.0 * (np.bitwise_count(self._index & zm) & 1))
-        return d
+            self._amplitudes = [PauliGroups.amplitudes(self._index, group) for _, group in self._groups]
 
     def apply(self, psi: np.ndarray) -> np.ndarray:
         """``O psi`` for a state (2^n,) or a stack of states (..., 2^n)."""
         out = np.zeros_like(psi, dtype=complex)
-        for k, (x, zs, cs) in enumerate(self._groups):
-            d = self._diagonals[k] if self._diagonals is not None else self._diagonal(zs, cs)
-            out += d * (psi if x == 0 else psi[..., self._index ^ x])
+        for k, (xy, group) in enumerate(self._groups):
+            a = (
+                self._amplitudes[k]
+                if self._amplitudes is not None
+                else PauliGroups.amplitudes(self._index, group)
+            )
+            v = a * psi
+            out += v if xy == 0 else v[..., self._index ^ xy]
         return out
 
     def expectation(self, psi: np.ndarray) -> np.ndarray:
