@@ -309,17 +309,19 @@ class ARTransformer(nk.models.AbstractARNN):
         batch, n = bits.shape
         tokens = jnp.concatenate([jnp.full_like(bits[:, :1], _BOS), bits[:, :-1]], axis=1)
         logits, phase, kv = self._trunk(tokens)
-        out = []
+        copies, heads = [], []
         for start, masks in groups:
             m = len(masks)
             flipped = bits[:, None, :] ^ jnp.asarray(masks, dtype=jnp.int32)[None]
-            heads = [jnp.broadcast_to(x[:, None, :start], (batch, m, start, 2)) for x in (logits, phase)]
+            outputs = [jnp.broadcast_to(x[:, None, :start], (batch, m, start, 2)) for x in (logits, phase)]
             if start < n:
                 prefix = [(k[:, :, :start], v[:, :, :start]) for k, v in kv]
-                new_logits, new_phase, _ = self._trunk(flipped[:, :, start - 1 : n - 1], start, prefix)
-                heads = [jnp.concatenate([a, b], axis=2) for a, b in zip(heads, (new_logits, new_phase))]
-            log_psi = self._log_psi_ordered(
-                flipped.reshape(batch * m, n), *(x.reshape(batch * m, n, 2) for x in heads)
-            )
-            out.append(log_psi.reshape(batch, m))
-        return self._log_psi_ordered(bits, logits, phase), jnp.concatenate(out, axis=1)
+                new = self._trunk(flipped[:, :, start - 1 : n - 1], start, prefix)[:2]
+                outputs = [jnp.concatenate([a, b], axis=2) for a, b in zip(outputs, new)]
+            copies.append(flipped)
+            heads.append(outputs)
+        # one masking pass (automaton scan) over all copies
+        flipped = jnp.concatenate(copies, axis=1)
+        logits_f, phase_f = (jnp.concatenate(x, axis=1).reshape(-1, n, 2) for x in zip(*heads))
+        log_psi_f = self._log_psi_ordered(flipped.reshape(-1, n), logits_f, phase_f)
+        return self._log_psi_ordered(bits, logits, phase), log_psi_f.reshape(batch, -1)

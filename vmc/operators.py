@@ -47,7 +47,7 @@ __all__ = [
     "MAX_GROUPS",
 ]
 
-MAX_GROUPS = 6
+MAX_GROUPS = 3
 """Most groups of flip masks (one compiled suffix length each) in a prefix-reusing evaluation."""
 
 _MEMORY_FLOATS = 2**24

@@ -1,11 +1,14 @@
-"""Qubit operators on NetKet: the bit convention of PauliStrings against the exact backend, and the
-batched local estimators against the enumerated expectation value of the same network state."""
+"""Qubit operators on NetKet: the bit convention of PauliStrings against the exact backend, the
+batched local estimators against the enumerated expectation value of the same network state, the
+prefix-reusing local energies against NetKet's full-pass kernel, and the real Jacobian mode."""
 
 from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import netket as nk
 import numpy as np
+import optax
 import pytest
 from openfermion import QubitOperator
 
@@ -13,6 +16,8 @@ from manybody.exact import sector_hamiltonian
 from manybody.lattice import Chain
 from manybody.models import Heisenberg, Hubbard
 from manybody.vmc import local_values, make_vstate, to_pauli_strings
+from manybody.vmc.driver import jacobian_mode
+from manybody.vmc.signs import sign_rule
 
 
 @pytest.mark.parametrize(
@@ -55,3 +60,78 @@ def test_local_values_average_to_the_enumerated_expectation(make_model, helpers)
         exact = np.vdot(psi_nk, to_pauli_strings(op, model.n_qubits).to_dense() @ psi_nk).real
         assert np.sum(weights * row).real == pytest.approx(exact, abs=1e-10)
     assert weights.sum() == pytest.approx(1.0, abs=1e-10)
+
+
+def _perturbed_vstate(model, config, seed=0, scale=0.5, n_samples=64):
+    """An MCState of ``model`` with every parameter perturbed (conditionals far from uniform)."""
+    vs = make_vstate(model, {"n_qubits": model.n_qubits, "n_heads": 2, **config}, n_samples, seed)
+    leaves, tree = jax.tree_util.tree_flatten(vs.parameters)
+    keys = jax.random.split(jax.random.PRNGKey(seed + 11), len(leaves))
+    vs.parameters = jax.tree_util.tree_unflatten(
+        tree, [x + scale * jax.random.normal(k, x.shape, x.dtype) for x, k in zip(leaves, keys)]
+    )
+    return vs
+
+
+@pytest.mark.parametrize(
+    "name, dtype, tol",
+    [
+        ("heisenberg_sz", "float64", 1e-10),
+        ("toy_overlapping_permuted", "float64", 1e-10),
+        ("syk_parity", "float64", 1e-10),
+        ("unconstrained_permuted", "float64", 1e-10),
+        ("heisenberg_sz", "float32", 2e-4),
+    ],
+)
+def test_prefix_local_energies_equal_netkets_full_passes(name, dtype, tol, make_model, helpers):
+    """PauliSum's kernel (copies evaluated from their first flipped position) against NetKet's
+    PauliStrings kernel (every connected configuration through the whole network)."""
+    model = helpers["ToyModel"](6, [], order=[3, 0, 5, 1, 4, 2]) if name == "unconstrained_permuted" else None
+    model = model or make_model(name)
+    vs = _perturbed_vstate(model, {"d_model": 8, "n_layers": 2, "dtype": dtype})
+    fast = to_pauli_strings(model.qubit_hamiltonian, model.n_qubits)
+    plain = nk.operator.PauliStrings(fast.hilbert, fast.operators, fast.weights)
+    assert type(plain) is not type(fast)
+    reference = np.asarray(vs.local_estimators(plain).data)
+    scale = np.abs(reference).max()
+    np.testing.assert_allclose(np.asarray(vs.local_estimators(fast).data), reference, atol=tol * scale)
+    vs.chunk_size = 16
+    np.testing.assert_allclose(np.asarray(vs.local_estimators(fast).data), reference, atol=tol * scale)
+
+
+def test_flip_groups_partition_the_masks_by_first_flipped_position():
+    model = Heisenberg(Chain(9))
+    plan = to_pauli_strings(model.qubit_hamiltonian, model.n_qubits).plan
+    order = np.array([4, 0, 8, 2, 6, 1, 7, 3, 5])
+    groups, position = plan.groups(order, max_groups=3)
+    assert len(groups) <= 3
+    stacked = np.concatenate([masks for _, masks in groups])
+    np.testing.assert_array_equal(stacked[position], plan.masks[:, order])
+    for start, masks in groups:
+        assert 1 <= start <= model.n_qubits
+        assert (masks.argmax(axis=1) >= start - 1).all() and masks.any(axis=1).all()
+
+
+def test_real_jacobian_mode_gives_the_complex_mode_update():
+    """Under an exact sign rule (zero phase head) and a real Hamiltonian, the real-mode SR update
+    equals NetKet's complex-mode one and leaves the phase head at zero."""
+    model = Heisenberg(Chain(6))
+    rule = sign_rule(model.problem, "auto")
+    assert rule is not None and rule.exact
+    vs = make_vstate(
+        model, {"n_qubits": 6, "d_model": 8, "n_heads": 2, "n_layers": 1, "sign_rule": rule.to_dict()}, 64, 0
+    )
+    hamiltonian = to_pauli_strings(model.qubit_hamiltonian, model.n_qubits)
+    assert jacobian_mode(vs, hamiltonian) == "real"
+    assert jacobian_mode(vs, to_pauli_strings(QubitOperator("X0 Y1", 1.0), 6)) is None
+    updates = {}
+    for mode in ("real", "complex"):
+        driver = nk.driver.VMC_SR(
+            hamiltonian, optax.sgd(0.01), diag_shift=1e-3, variational_state=vs, use_ntk=True, mode=mode
+        )
+        updates[mode] = driver.compute_loss_and_update()[1]
+    for a, b in zip(
+        jax.tree_util.tree_leaves(updates["real"]), jax.tree_util.tree_leaves(updates["complex"])
+    ):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-10)
+    assert all(not np.asarray(x).any() for x in jax.tree_util.tree_leaves(updates["real"]["phase_head"]))
