@@ -1,146 +1,108 @@
-"""DMRG speed: manybody's quimb backend vs TeNPy two-site DMRG, Heisenberg chain.
+"""DMRG speed, Heisenberg chain: manybody against raw quimb DMRG2 and TeNPy, one process.
 
-Open chain of L = 100 spins-1/2 (S = sigma/2), reference energy
--44.1277398932959 (DESIGN.md). Every code runs two-site DMRG with the same
-bond-dimension ramp up to chi = 200 on one BLAS thread, in one process:
+Open chain of L spins-1/2 (S = sigma/2), reference energy -44.1277398932959 at
+L = 100. Every code runs two-site DMRG with the same bond-dimension ramp (one
+value per sweep, a sweep being there and back) on one BLAS thread:
 
-* manybody ``backend="dmrg"`` with its defaults (S^z penalty, mixer), and with
-  ``penalty=0`` (S^z kept by the initial state only: a smaller MPO);
-* TeNPy ``TwoSiteDMRGEngine`` with S^z conservation (block-sparse tensors)
-  and without (``conserve=None``), mixer on.
+* ``manybody``: ``backend="dmrg"`` with its defaults (S^z as a U(1) quantum
+  number, TeNPy engine);
+* ``manybody_dense``: ``symmetry=False`` (quimb engine, S^z penalty);
+* ``manybody_dense_penalty0``: ``symmetry=False, penalty=0`` (quimb engine, the
+  Hamiltonian MPO alone, as raw quimb);
+* ``quimb_dmrg2``: raw quimb ``DMRG2`` on quimb's ``MPO_ham_heis`` with its
+  default local solver;
+* ``tenpy_sz`` / ``tenpy_none``: TeNPy ``TwoSiteDMRGEngine`` on ``XXZChain`` with
+  ``conserve="Sz"`` / ``None``, mixer on, from the Neel state.
 
-Reported per run: seconds until the energy is within 1e-8 of the reference
-(from the per-sweep traces, setup included), total wall time, final error;
-ratios are manybody time / TeNPy time. Run::
+Reported per run: seconds until the energy is within ``--target`` of the
+reference (setup included), total wall time, final error; ratios manybody /
+baseline. Run::
 
-    python benchmarks/dmrg_heisenberg.py [--L 100] [--chi 200] [--json out.json]
+    python benchmarks/dmrg_heisenberg.py --chi 16 32 64 128 200 --target 1e-8 --json out.json
+    python benchmarks/dmrg_heisenberg.py --chi 16 32 64 128 256 512 --target 1e-10 --codes manybody tenpy_sz
 
-Not a test: the figures depend on the machine and its load.
+Not a test: the figures depend on the machine and its load (recorded in the JSON).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 
+from dmrg_common import report, run_manybody, run_quimb_dmrg2, run_tenpy
 from threadpoolctl import threadpool_limits
 
 REFERENCE = {20: -8.682473334398976, 100: -44.1277398932959}
-TARGET = 1e-8
 
 
-def _time_to_target(times, energies, e_ref, offset):
-    for t, e in zip(times, energies):
-        if abs(e - e_ref) < TARGET:
-            return offset + float(t)
-    return None
+def _tenpy_xxz(L, conserve):
+    from tenpy.models.xxz_chain import XXZChain
+
+    return XXZChain({"L": L, "Jxx": 1.0, "Jz": 1.0, "hz": 0.0, "bc_MPS": "finite", "conserve": conserve})
 
 
-def run_manybody(L, chis, e_ref, **options):
-    import manybody as mb
+def _heisenberg(L, **kwargs):
     from manybody.lattice import Chain
     from manybody.models import Heisenberg
 
-    mb.get_backend("dmrg")
-    model = Heisenberg(Chain(L))
-    model.qubit_hamiltonian  # noqa: B018  (OpenFermion model building is not DMRG time)
-    schedule = [c for c in chis for _ in range(2)]  # one entry per half-sweep
-    start = time.perf_counter()
-    res = mb.solve(
-        model,
-        backend="dmrg",
-        observables=[],
-        bond_dims=schedule,
-        progress=False,
-        seed=1,
-        variance=False,
-        **options,
-    )
-    wall = time.perf_counter() - start
-    sweeps = res.history["time"]
-    setup = res.info["solve_time"] - sweeps[-1]  # compilation and initial state (upper bound)
+    return Heisenberg(Chain(L), **kwargs)
+
+
+def codes(L, chis, tol):
+    import quimb.tensor as qtn
+
+    neel = ["up", "down"] * (L // 2)
     return {
-        "energy": res.energy,
-        "error": res.energy - e_ref,
-        "time_to_1e-8_s": _time_to_target(sweeps, res.history["energy"], e_ref, setup),
-        "wall_s": wall,
-        "half_sweeps": int(res.info["n_sweeps"]),
-        "max_bond_dim": int(res.info["max_bond_dim"]),
-        "mpo_bond_dim": int(res.info["mpo_bond_dim_with_penalty"]),
-    }
-
-
-def run_tenpy(L, chis, e_ref, conserve):
-    from tenpy.algorithms import dmrg
-    from tenpy.models.xxz_chain import XXZChain
-    from tenpy.networks.mps import MPS
-
-    start = time.perf_counter()
-    model = XXZChain({"L": L, "Jxx": 1.0, "Jz": 1.0, "hz": 0.0, "bc_MPS": "finite", "conserve": conserve})
-    psi = MPS.from_product_state(model.lat.mps_sites(), ["up", "down"] * (L // 2), bc="finite")
-    params = {
-        "mixer": True,
-        "chi_list": {k: c for k, c in enumerate(chis)},
-        "trunc_params": {"chi_max": chis[-1], "svd_min": 1e-10},
-        "max_E_err": 1e-10,
-        "max_sweeps": 40,
-    }
-    engine = dmrg.TwoSiteDMRGEngine(psi, model, params)
-    setup = time.perf_counter() - start
-    energy, _ = engine.run()
-    wall = time.perf_counter() - start
-    stats = engine.sweep_stats
-    return {
-        "energy": float(energy),
-        "error": float(energy) - e_ref,
-        "time_to_1e-8_s": _time_to_target(stats["time"], stats["E"], e_ref, setup),
-        "wall_s": wall,
-        "sweeps": len(stats["E"]),
-        "max_bond_dim": int(max(psi.chi)),
+        "manybody": lambda: run_manybody(_heisenberg(L), chis),
+        "tenpy_sz": lambda: run_tenpy(_tenpy_xxz(L, "Sz"), neel, chis, tol),
+        "quimb_dmrg2": lambda: run_quimb_dmrg2(qtn.MPO_ham_heis(L, cyclic=False), chis, tol),
+        "manybody_dense_penalty0": lambda: run_manybody(_heisenberg(L), chis, symmetry=False, penalty=0.0),
+        "manybody_dense": lambda: run_manybody(_heisenberg(L), chis, symmetry=False),
+        "tenpy_none": lambda: run_tenpy(_tenpy_xxz(L, None), neel, chis, tol),
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--L", type=int, default=100)
-    parser.add_argument(
-        "--chi", type=int, nargs="+", default=[16, 32, 64, 128, 200], help="ramp, one per sweep"
-    )
+    parser.add_argument("--chi", type=int, nargs="+", default=[16, 32, 64, 128, 200], help="one per sweep")
+    parser.add_argument("--target", type=float, default=1e-8, help="energy error to reach")
+    parser.add_argument("--codes", nargs="+", default=None, help="subset of the codes to run")
     parser.add_argument("--json", help="write the figures to this file")
     args = parser.parse_args()
     e_ref = REFERENCE.get(args.L)
     if e_ref is None:
         raise SystemExit(f"no reference energy for L={args.L}; known: {sorted(REFERENCE)}")
+    tol = min(1e-10, args.target / 10)
+    load_before = os.getloadavg()
     runs = {}
     with threadpool_limits(1):
-        run_manybody(20, [8], REFERENCE[20])  # warm-up: numba compilation inside quimb
-        run_tenpy(20, [8], REFERENCE[20], "Sz")
-        for name, run in [
-            ("tenpy_sz", lambda: run_tenpy(args.L, args.chi, e_ref, "Sz")),
-            ("manybody", lambda: run_manybody(args.L, args.chi, e_ref)),
-            ("manybody_penalty0", lambda: run_manybody(args.L, args.chi, e_ref, penalty=0.0)),
-            ("tenpy_none", lambda: run_tenpy(args.L, args.chi, e_ref, None)),
-        ]:
-            r = runs[name] = run()
-            t = r["time_to_1e-8_s"]
-            print(
-                f"{name:18s} E={r['energy']:.12f} err={r['error']:+.1e} "
-                f"to 1e-8: {'never' if t is None else f'{t:7.1f} s'}  wall {r['wall_s']:7.1f} s  "
-                f"chi {r['max_bond_dim']}",
-                flush=True,
-            )
-    ratios = {}
-    for ours in ("manybody", "manybody_penalty0"):
-        for theirs in ("tenpy_sz", "tenpy_none"):
-            a, b = runs[ours]["time_to_1e-8_s"], runs[theirs]["time_to_1e-8_s"]
-            ratios[f"{ours}/{theirs}"] = None if a is None or b is None else a / b
-            print(f"ratio {ours}/{theirs}: {ratios[f'{ours}/{theirs}']}")
+        warm = codes(20, [8], tol)  # warm-up: imports and numba compilation inside quimb
+        for name in ("manybody", "quimb_dmrg2", "tenpy_sz"):
+            warm[name]()
+        table = codes(args.L, args.chi, tol)
+        for name in args.codes or list(table):
+            runs[name] = table[name]()
+            print(f"{name}: done, {runs[name]['wall_s']:.1f} s", flush=True)
+            _write(args, e_ref, runs, load_before)
+
+
+def _write(args, e_ref, runs, load_before):
+    """Print the table and write the JSON (after every run, so that a long benchmark keeps its figures)."""
+    baselines = [b for b in ("quimb_dmrg2", "tenpy_sz", "tenpy_none") if b in runs]
+    ours = [a for a in runs if a.startswith("manybody")]
+    ratios = report(runs, e_ref, args.target, baselines, ours)
     out = {
         "L": args.L,
         "chi": args.chi,
         "reference": e_ref,
+        "target": args.target,
         "blas_threads": 1,
+        "load_average_before_after": [load_before, os.getloadavg()],
+        "cpu_count": os.cpu_count(),
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "runs": runs,
         "ratios": ratios,
     }

@@ -1,24 +1,25 @@
-"""The DMRG backend (``backend="dmrg"``): two-site DMRG on matrix product states (quimb).
+"""The DMRG backend (``backend="dmrg"``): two-site DMRG on matrix product states.
 
-A *sweep* here is one pass in one direction (quimb's convention): sweeps
-alternate right-to-left and left-to-right, and ``bond_dims`` gives the
-maximal bond dimension of each sweep (the last value repeats).
+Two engines behind one interface, both compiled from ``model.problem``:
 
-quimb's DMRG has no quantum numbers. Constraints (total S^z, particle
-numbers, parity, Gauss's law) are kept by starting from a superposition of
-basis configurations that satisfy them (found by a pruned depth-first
-search), spread by a few applications of ``1 - tau H`` (which conserves
-them), and by adding ``penalty * V`` to the Hamiltonian, where ``V >= 0``
-vanishes exactly on the sector (see :mod:`manybody.tensornet.mpo`). Reported
-energies, variances and observables are those of the Hamiltonian without
-penalty; ``info["constraint_violation"] = <V>`` measures how far the state is
-from the sector (0 up to rounding when it is in it; a warning above 1e-6).
+* **charged** (TeNPy, :mod:`manybody.tensornet.tenpy_dmrg`) when the model has
+  global charges (U(1): total S^z, particle numbers, total charge; Z2: fermion
+  parity) and ``symmetry=True`` (default): block-sparse tensors carrying those
+  quantum numbers, an in-sector product initial state, hence no penalty for
+  them (``info["constraint_violation"]`` is 0 by construction);
+* **dense** (quimb, :mod:`manybody.tensornet.quimb_dmrg`) otherwise.
 
-The two-site update carries a subspace-expansion mixer (see
-:mod:`manybody.tensornet.sweeps`) during the bond-dimension ramp; without it
-two-site DMRG gets stuck on terms that skip MPS sites (spinful hopping,
-plaquettes). Convergence: two consecutive sweeps at the final bond dimension
-with the mixer off differ by less than ``tol``.
+Constraints that are not quantum numbers (local Gauss laws; all of them when
+``symmetry=False``) are kept by an in-sector initial state and the penalty
+``penalty * V`` (``V = model.problem.penalty_operator(...)``, 0 on the
+sector) added to the MPO. Reported energies, variances and observables are
+those of the Hamiltonian without penalty; ``info["constraint_violation"] =
+<V>`` (a warning above 1e-6).
+
+Both engines return an :class:`~manybody.tensornet.mps.MPSState` (dense
+right-canonical tensors, MPS order = ``qubit_order``), on which observables
+(Pauli strings) are evaluated exactly, and which is saved (npz) and loaded as
+a warm start by either engine.
 
 Limitation: conserved quantities that are not declared constraints (e.g.
 winding sectors of gauge fields on a torus) are not targeted: DMRG finds the
@@ -28,156 +29,42 @@ lowest state among the sectors present in its initial state.
 from __future__ import annotations
 
 import contextlib
-import math
+import dataclasses
 import sys
-import time
 import warnings
-from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from manybody.backends import Backend, Solution
 from manybody.observables import Estimate
-from manybody.tensornet.mpo import MPO_CUTOFF, auto_penalty, check_compilable, compile_model
+from manybody.tensornet.mpo import auto_penalty, check_compilable, max_span, qubit_operator_mpo
 from manybody.tensornet.mps import (
     MPSState,
     mpo_arrays,
     mpo_expectation,
     mpo_square_expectation,
     pauli_expectations,
-    product_superposition,
-    random_mps,
     sector_configurations,
 )
-from manybody.tensornet.sweeps import make_dmrg2
-from manybody.validation import check_int, check_real
+from manybody.tensornet.options import DMRGOptions
 
 __all__ = ["DMRGBackend", "DMRGOptions"]
 
 _VIOLATION_WARN = 1e-6
-_SPREAD_STEPS = 4
-_LANCZOS_VECTORS = 16  # quimb uses 4: ARPACK then restarts so often that a solve takes ~600 matvecs
-
-
-@dataclass
-class DMRGOptions:
-    """Options of the DMRG backend.
-
-    Attributes
-    ----------
-    bond_dims : int or sequence of int
-        Maximal MPS bond dimension of each sweep (one direction); the last value
-        repeats. Default ``(16, 16, 32, 32, 64, 64, 128, 128, 256)``.
-    cutoff : float
-        Truncation: the discarded squared Schmidt values of each two-site
-        split sum to at most ``cutoff`` (default 1e-12).
-    tol : float
-        Convergence: stop when two consecutive sweeps at the final bond
-        dimension differ in energy by less than ``tol`` (default 1e-10).
-    max_sweeps : int
-        Maximal number of sweeps (default 60).
-    eig_tol : float
-        Relative residual tolerance of the local Lanczos eigensolver (ARPACK, 16
-        Lanczos vectors; default 1e-8, which gave the same 5e-11 final error as
-        1e-10 on the L = 24 chain in half the time; quimb's default 1e-3 does
-        not reach 1e-8 energies reliably).
-    penalty : float or "auto"
-        Strength ``lambda`` of the constraint penalty ``lambda * V``; ``"auto"``
-        (default) is twice the largest sum of ``|c_t|`` over the Pauli terms
-        touching one qubit (at least 1), i.e. a few times the energy of a
-        local move. ``0`` relies on the initial state alone.
-    seed : int or None
-        Seed of the random initial state; None draws one (recorded in the result).
-    progress : bool or None
-        Print one line per sweep (energy, bond dimension, discarded weight,
-        time) to stderr; None (default) prints when stderr is a terminal.
-    warm_start : str, Path, Result or MPSState, optional
-        Start from the MPS of a saved DMRG result (its folder), a DMRG Result,
-        or an MPSState, of a model with the same qubits and ``qubit_order``.
-    mixer : float
-        Amplitude of the subspace-expansion mixer (see :mod:`manybody.tensornet.sweeps`) during
-        the bond-dimension ramp (the sweeps listed in ``bond_dims``); a tenth of it the sweep
-        after, then 0. Needed for terms that skip MPS sites (default 1e-2; 0 disables).
-    variance : bool
-        Compute ``<H^2> - <H>^2`` (cost ``O(L chi^3 D^2)``; default True).
-    blas_threads : int or None
-        Limit BLAS threads during the solve (threadpoolctl); None leaves the default.
-    """
-
-    bond_dims: int | Sequence[int] = (16, 16, 32, 32, 64, 64, 128, 128, 256)
-    cutoff: float = 1e-12
-    tol: float = 1e-10
-    max_sweeps: int = 60
-    eig_tol: float = 1e-8
-    penalty: float | str = "auto"
-    seed: int | None = None
-    progress: bool | None = None
-    warm_start: object = None
-    mixer: float = 1e-2
-    variance: bool = True
-    blas_threads: int | None = None
-
-    def __post_init__(self):
-        dims = [self.bond_dims] if isinstance(self.bond_dims, (int, np.integer)) else self.bond_dims
-        if isinstance(dims, (str, bytes)) or not isinstance(dims, Sequence) or len(dims) == 0:
-            raise ValueError(
-                f"bond_dims must be a positive integer or a non-empty list of them, got {self.bond_dims!r}"
-            )
-        self.bond_dims = tuple(check_int("bond_dims", d, minimum=1) for d in dims)
-        self.cutoff = check_real("cutoff", self.cutoff, low=0.0, high=1.0, high_open=True)
-        self.tol = check_real("tol", self.tol, low=0.0, low_open=True)
-        self.max_sweeps = check_int("max_sweeps", self.max_sweeps, minimum=1)
-        self.mixer = check_real("mixer", self.mixer, low=0.0, high=1.0, high_open=True)
-        self.eig_tol = check_real("eig_tol", self.eig_tol, low=0.0, high=1.0, low_open=True, high_open=True)
-        if self.penalty != "auto":
-            self.penalty = check_real("penalty (a number >= 0 or 'auto')", self.penalty, low=0.0)
-        if self.seed is not None:
-            if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or self.seed < 0:
-                raise ValueError(f"seed must be a non-negative integer or None, got {self.seed!r}")
-            self.seed = int(self.seed)
-        if self.progress is not None and not isinstance(self.progress, bool):
-            raise ValueError(f"progress must be True, False or None, got {self.progress!r}")
-        if not isinstance(self.variance, bool):
-            raise ValueError(f"variance must be True or False, got {self.variance!r}")
-        if self.blas_threads is not None:
-            self.blas_threads = check_int("blas_threads", self.blas_threads, minimum=1)
-        self.warm_start = _coerce_warm_start(self.warm_start)
-
-
-def _coerce_warm_start(value):
-    """A path (kept, checked) or an MPSState (from a Result)."""
-    if value is None or isinstance(value, MPSState):
-        return value
-    if isinstance(value, (str, Path)):
-        if not (Path(value) / "state" / "mps.npz").is_file():
-            raise ValueError(
-                f"warm_start: no saved DMRG state at {value} (expected {Path(value) / 'state' / 'mps.npz'})"
-            )
-        return str(value)
-    from manybody.result import Result
-
-    if isinstance(value, Result):
-        if value.backend != "dmrg":
-            raise ValueError(f"warm_start needs a DMRG result, got one from backend {value.backend!r}")
-        return value.state
-    raise ValueError(f"warm_start must be a result folder, a DMRG Result, an MPSState or None, got {value!r}")
+_MIXER = 1e-5  # mixer="auto": TeNPy's density-matrix mixer amplitude (TeNPy's default; 1e-3 measured slower)
+_DENSE_MIXER = 1e-2  # the same for the quimb engine's subspace expansion
+_N_CANDIDATES = 16  # sector configurations tried for the charged engine's product state
 
 
 class DMRGBackend(Backend):
-    """Two-site DMRG (quimb) with an MPO compiled from the model; see the module docstring."""
+    """Two-site DMRG (TeNPy with quantum numbers, or quimb); see the module docstring."""
 
     name = "dmrg"
     Options = DMRGOptions
 
     def check_model(self, model, options: DMRGOptions) -> None:
         check_compilable(model)
-        if options.warm_start is not None:
-            _check_warm(self._warm_state(options.warm_start, model), model)
-
-    def _warm_state(self, warm, model) -> MPSState:
-        return MPSState.load(Path(warm) / "state") if isinstance(warm, str) else warm
 
     def solve(self, model, options: DMRGOptions) -> Solution:
         limit = contextlib.nullcontext()
@@ -189,104 +76,71 @@ class DMRGBackend(Backend):
             return self._solve(model, options)
 
     def _solve(self, model, options: DMRGOptions) -> Solution:
-        compiled = compile_model(model)
+        from manybody.tensornet.charges import sector_charges
+
+        problem = model.problem
+        warm = _load_warm_start(options.warm_start, model)
         seed = options.seed if options.seed is not None else int(np.random.SeedSequence().entropy % 2**31)
         rng = np.random.default_rng(seed)
-        lam = (
-            auto_penalty(model.qubit_hamiltonian, model.n_qubits)
-            if options.penalty == "auto"
-            else options.penalty
-        )
-        ham, constant = compiled.H, compiled.constant
-        if compiled.V is not None and lam > 0:
-            ham = ham + lam * compiled.V
-            ham.compress(cutoff=MPO_CUTOFF, cutoff_mode="rel")
-        # quimb's DMRG contracts the ket with the MPO's upper index, i.e. it minimises
-        # <psi|H^T|psi>; H^T = conj(H) for Hermitian H, so this finds the ground state of H.
-        ham = ham.conj()
-        dtype = np.result_type(*ham.arrays)
-        p0, how = self._initial_state(model, options, compiled, rng, dtype)
-
-        dmrg = make_dmrg2()(ham, bond_dims=options.bond_dims, cutoffs=options.cutoff, p0=p0)
-        dmrg.opts["local_eig_tol"] = options.eig_tol
-        dmrg.opts["local_eig_ncv"] = _LANCZOS_VECTORS
-        show = sys.stderr.isatty() if options.progress is None else options.progress
-        history = {"energy": [], "max_bond_dim": [], "discarded_weight": [], "time": []}
-        schedule = options.bond_dims
-        converged = False
-        start = time.perf_counter()
-        for k in range(options.max_sweeps):
-            direction = "RL"[k % 2]
-            chi = schedule[min(k, len(schedule) - 1)]
-            dmrg.discarded = 0.0
-            n_ramp = len(schedule)
-            dmrg.alpha = options.mixer if k < n_ramp else (options.mixer / 10 if k == n_ramp else 0.0)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                dmrg.sweep(
-                    direction,
-                    canonize=k == 0,
-                    max_bond=chi,
-                    cutoff=options.cutoff,
-                )
-            energy = float(np.real(dmrg.local_energies[-1][-1])) + constant
-            history["energy"].append(energy)
-            history["max_bond_dim"].append(dmrg._k.max_bond())
-            history["discarded_weight"].append(max(dmrg.discarded, 0.0))
-            history["time"].append(time.perf_counter() - start)
-            at_final = k > len(schedule)  # the mixer is off from sweep len(schedule) + 1 on
-            delta = abs(energy - history["energy"][-2]) if k > 0 else math.inf
-            if show:
-                print(
-                    f"dmrg sweep {k + 1:3d} {direction} chi={history['max_bond_dim'][-1]:4d}/{chi:<4d} "
-                    f"E={energy:.12f} dE={delta:.2e} trunc={history['discarded_weight'][-1]:.1e} "
-                    f"t={history['time'][-1]:.1f}s",
-                    file=sys.stderr,
-                    flush=True,
-                )
-            if at_final and delta < options.tol:
-                converged = True
-                break
-
-        state = MPSState.from_quimb(dmrg.state, compiled.order)
-        W = mpo_arrays(compiled.H)
-        energy = float(np.real(mpo_expectation(state, W))) + compiled.constant
-        variance = None
-        if options.variance:
-            variance = max(
-                float(np.real(mpo_square_expectation(state, W))) - (energy - compiled.constant) ** 2, 0.0
+        order = np.asarray(problem.qubit_order, dtype=int)
+        charges = []
+        if options.symmetry:
+            charges = sector_charges(problem.charges, problem.parities, problem.n_qubits)
+        penalized = problem.gauss_laws if charges else list(problem.constraints)
+        if penalized:
+            lam = (
+                auto_penalty(problem.hamiltonian, problem.n_qubits)
+                if options.penalty == "auto"
+                else options.penalty
             )
+        else:
+            lam = 0.0
+        penalty_op = problem.penalty_operator(penalized) if penalized else None
+        ham = problem.hamiltonian if lam == 0 else problem.hamiltonian + lam * penalty_op
+        if options.mixer == "auto":
+            # the charged engine starts from a product state: without a mixer two-site updates grow
+            # the bond dimension slowly (Heisenberg L=60: 7 s to 1e-8 with it, over 40 s without)
+            mixer = _MIXER if charges else _DENSE_MIXER if max_span(ham, order) > 1 else 0.0
+        else:
+            mixer = options.mixer
+        show = sys.stderr.isatty() if options.progress is None else options.progress
+        options = dataclasses.replace(options, bond_dims=useful_bond_dims(options.bond_dims, len(order)))
+        run = _run_charged if charges else _run_dense
+        state, out = run(problem, options, order, charges, ham, lam, warm, rng, mixer, show)
         violation = 0.0
-        if compiled.V is not None:
-            violation = float(np.real(mpo_expectation(state, mpo_arrays(compiled.V))))
+        if penalty_op is not None:
+            violation = float(np.real(_pauli_value(state, penalty_op)))
             if violation > _VIOLATION_WARN:
                 warnings.warn(
-                    f"dmrg: the state violates the constraints of {model.name!r} (<V> = {violation:.2e}); "
+                    f"dmrg: the state violates the constraints of {problem.name!r} (<V> = {violation:.2e}); "
                     f"increase penalty (now {lam:g}) or bond_dims",
                     RuntimeWarning,
                     stacklevel=2,
                 )
-        if not converged:
+        history = out.pop("history")
+        if not out["converged"]:
             warnings.warn(
-                f"dmrg: not converged to tol={options.tol:g} in {options.max_sweeps} sweeps "
-                f"(last change {delta:.2e}); increase max_sweeps or bond_dims",
+                f"dmrg: not converged to tol={options.tol:g} in {options.max_sweeps} sweeps; "
+                "increase max_sweeps or bond_dims",
                 RuntimeWarning,
                 stacklevel=2,
             )
+        energy, variance = out.pop("energy"), out.pop("variance")
         info = {
-            "converged": converged,
+            "engine": out.pop("engine"),
+            "charges": [c.to_dict() for c in charges],
+            "converged": out.pop("converged"),
             "n_sweeps": len(history["energy"]),
-            "max_bond_dim": max(state.bond_dims),
+            "max_bond_dim": max(state.bond_dims, default=1),
             "bond_dims": state.bond_dims,
             "discarded_weight": history["discarded_weight"][-1],
             "entanglement_entropy": state.entanglement_entropy().tolist(),
-            "mpo_bond_dim": compiled.H.max_bond(),
-            "mpo_bond_dim_with_penalty": ham.max_bond(),
-            "penalty": lam if compiled.V is not None else 0.0,
+            **out,
+            "mixer": mixer,
+            "penalty": lam,
+            "penalized_constraints": [c.name for c in penalized],
             "constraint_violation": violation,
-            "initial_state": how,
-            "qubit_order": compiled.order.tolist(),
-            "sweep_energy_with_penalty": history["energy"][-1],
+            "qubit_order": order.tolist(),
         }
         return Solution(
             energy=energy,
@@ -296,37 +150,6 @@ class DMRGBackend(Backend):
             info=info,
             seed=seed,
         )
-
-    def _initial_state(self, model, options, compiled, rng, dtype):
-        """quimb MPS to start from, and how it was made.
-
-        With constraints: a random superposition of basis configurations in the
-        sector, spread by ``_SPREAD_STEPS`` applications of ``1 - tau H`` (which
-        keeps the sector) so that every bond carries several quantum numbers;
-        two-site DMRG cannot create the entanglement of terms that skip an MPS
-        site (Jordan-Wigner hopping, plaquettes) from a product state.
-        """
-        if options.warm_start is not None:
-            warm = self._warm_state(options.warm_start, model)
-            _check_warm(warm, model)
-            return warm.to_quimb(dtype=np.result_type(dtype, *warm.arrays)), "warm start"
-        order = compiled.order
-        chi0 = options.bond_dims[0]
-        if not model.constraints:
-            return MPSState(random_mps(len(order), chi0, rng, dtype), order).to_quimb(), "random"
-        configs = sector_configurations(model.constraints, order, min(chi0, 16), rng)
-        if not len(configs):
-            return MPSState(
-                random_mps(len(order), chi0, rng, dtype), order
-            ).to_quimb(), "random (no sector state found)"
-        coeffs = rng.standard_normal(len(configs))
-        psi = MPSState(product_superposition(configs, coeffs, dtype), order).to_quimb()
-        tau = 2.0 / auto_penalty(model.qubit_hamiltonian, model.n_qubits)
-        step = compiled.H.identity() - tau * compiled.H
-        for _ in range(_SPREAD_STEPS):
-            psi = step.apply(psi, compress=True, max_bond=chi0, cutoff=1e-10)
-            psi /= psi.norm()
-        return psi, f"{len(configs)} sector configurations spread by (1 - tau H)^{_SPREAD_STEPS}"
 
     def expect(self, state: MPSState, model, operators) -> list[Estimate]:
         strings = list({term for op in operators for term in op.terms})
@@ -344,6 +167,149 @@ class DMRGBackend(Backend):
         state = MPSState.load(folder)
         _check_warm(state, model, what="saved MPS")
         return state
+
+
+def useful_bond_dims(bond_dims, n_sites: int) -> tuple[int, ...]:
+    """``bond_dims`` capped at the largest bond dimension of an ``n_sites`` qubit MPS,
+    ``2^(n_sites // 2)``, without the repeats this creates at the end of the ramp."""
+    cap = 2 ** min(n_sites // 2, 62)
+    dims = [min(int(d), cap) for d in bond_dims]
+    while len(dims) > 1 and dims[-1] == dims[-2]:
+        dims.pop()
+    return tuple(dims)
+
+
+def _pauli_value(state: MPSState, qop) -> complex:
+    strings = list(qop.terms)
+    return complex(np.dot([complex(qop.terms[t]) for t in strings], pauli_expectations(state, strings)))
+
+
+def _run_charged(problem, options, order, charges, ham, lam, warm, rng, mixer, show):
+    """The TeNPy engine: returns the MPSState and the engine's results."""
+    from manybody.tensornet import tenpy_dmrg as td
+    from manybody.tensornet.charges import charge_definite_mps, charged_terms
+
+    group = qubits_per_site(problem)
+    terms, coeffs, constant = charged_terms(ham, order, charges, group)
+    sites = td.build_sites(charges, order, group)
+    mpo = td.build_mpo(sites, terms, coeffs, group)
+    if warm is not None:
+        arrays = charge_definite_mps(warm.arrays, order, charges)
+        psi, how = td.from_dense_arrays(sites, arrays, group), "warm start"
+    else:
+        bits = _lowest_diagonal_configuration(problem, order, ham, rng)
+        psi, how = td.product_state(sites, bits, group), "product state in the sector"
+    _, history, converged = td.run_dmrg(
+        psi,
+        mpo,
+        bond_dims=options.bond_dims,
+        cutoff=options.cutoff,
+        tol=options.tol,
+        max_sweeps=options.max_sweeps,
+        mixer=mixer,
+        show=show,
+    )
+    h_mpo, h_constant = mpo, constant
+    if lam > 0:  # energies and variance without the penalty
+        h_terms, h_coeffs, h_constant = charged_terms(problem.hamiltonian, order, charges, group)
+        h_mpo = td.build_mpo(sites, h_terms, h_coeffs, group)
+    history["energy"] = [e + constant for e in history["energy"]]
+    e0 = float(np.real(h_mpo.expectation_value(psi)))
+    variance = max(float(np.real(h_mpo.variance(psi, e0))), 0.0) if options.variance else None
+    state = MPSState(td.to_dense_arrays(psi, group), order, right_canonical=True)
+    return state, {
+        "engine": "tenpy",
+        "energy": e0 + h_constant,
+        "variance": variance,
+        "converged": converged,
+        "history": history,
+        "mpo_bond_dim": int(max(h_mpo.chi)),
+        "mpo_bond_dim_with_penalty": int(max(mpo.chi)),
+        "initial_state": how,
+    }
+
+
+def qubits_per_site(problem) -> int:
+    """Qubits per site of the charged engine: the model's qubits per lattice site if that is 2
+    (a site's two fermion modes, adjacent in ``qubit_order``: one site of dimension 4, as TeNPy's
+    spinful fermions), else 1."""
+    n, sites = problem.n_qubits, problem.n_sites
+    return 2 if sites and n == 2 * sites else 1
+
+
+def _lowest_diagonal_configuration(problem, order, ham, rng):
+    """Of a few sector configurations (bits in MPS order), the one of lowest diagonal energy."""
+    configs = sector_configurations(problem.constraints, order, _N_CANDIDATES, rng)
+    if not len(configs):
+        raise ValueError(f"dmrg: found no basis state in the sector of {problem.name!r}")
+    position = np.empty(len(order), dtype=int)
+    position[order] = np.arange(len(order))
+    z = 1 - 2 * configs
+    energy = np.zeros(len(configs))
+    for term, c in ham.terms.items():
+        if term and all(p == "Z" for _, p in term):
+            energy += np.real(c) * np.prod(z[:, [position[q] for q, _ in term]], axis=1)
+    return configs[int(np.argmin(energy))]
+
+
+def _run_dense(problem, options, order, charges, ham, lam, warm, rng, mixer, show):
+    """The quimb engine: returns the MPSState and the engine's results."""
+    from manybody.tensornet import quimb_dmrg as qd
+
+    name = problem.name
+    H, h_constant = qubit_operator_mpo(problem.hamiltonian, order, f"{name} Hamiltonian")
+    full, constant = (
+        (H, h_constant) if lam == 0 else qubit_operator_mpo(ham, order, f"{name} Hamiltonian + penalty")
+    )
+    # quimb's DMRG contracts the ket with the MPO's upper index, i.e. it minimises
+    # <psi|H^T|psi>; H^T = conj(H) for Hermitian H, so this finds the ground state of H.
+    full = full.conj()
+    dtype = np.result_type(*full.arrays)
+    chi0 = options.bond_dims[0]
+    if warm is not None:
+        p0, how = warm.to_quimb(dtype=np.result_type(dtype, *warm.arrays)), "warm start"
+    else:
+        configs = None
+        if problem.constraints:
+            configs = sector_configurations(problem.constraints, order, min(chi0, 16), rng)
+        tau = 2.0 / auto_penalty(problem.hamiltonian, problem.n_qubits)
+        p0, how = qd.initial_state(len(order), order, configs, chi0, rng, dtype, H, tau)
+    psi, history, converged = qd.run_dmrg(
+        full,
+        p0,
+        bond_dims=options.bond_dims,
+        cutoff=options.cutoff,
+        tol=options.tol,
+        max_sweeps=options.max_sweeps,
+        mixer=mixer,
+        show=show,
+    )
+    history["energy"] = [e + float(np.real(constant)) for e in history["energy"]]
+    state = MPSState.from_quimb(psi, order)
+    W = mpo_arrays(H)
+    e0 = float(np.real(mpo_expectation(state, W)))
+    variance = None
+    if options.variance:
+        variance = max(float(np.real(mpo_square_expectation(state, W))) - e0**2, 0.0)
+    return state, {
+        "engine": "quimb",
+        "energy": e0 + float(np.real(h_constant)),
+        "variance": variance,
+        "converged": converged,
+        "history": history,
+        "mpo_bond_dim": H.max_bond(),
+        "mpo_bond_dim_with_penalty": full.max_bond(),
+        "initial_state": how,
+    }
+
+
+def _load_warm_start(source, model) -> MPSState | None:
+    """The warm-start MPS (loaded once from a folder, or given), checked against ``model``."""
+    if source is None:
+        return None
+    state = MPSState.load(Path(source) / "state") if isinstance(source, str) else source
+    _check_warm(state, model)
+    return state
 
 
 def _check_warm(state: MPSState, model, what="warm_start") -> None:

@@ -50,9 +50,12 @@ class MPSState:
         ``(chi_left, 2, chi_right)`` tensors in MPS order (any gauge, any norm).
     order : array of int
         ``order[p]`` is the qubit at MPS site ``p``.
+    right_canonical : bool
+        The tensors are already right-canonical (``sum_{s,r} B[l,s,r] conj(B[l',s,r]) = delta``
+        for every site but the first): the QR sweep of the canonical form is skipped.
     """
 
-    def __init__(self, arrays, order):
+    def __init__(self, arrays, order, right_canonical: bool = False):
         self.arrays = [np.asarray(a) for a in arrays]
         self.order = np.asarray(order, dtype=int)
         if len(self.arrays) != len(self.order):
@@ -60,6 +63,7 @@ class MPSState:
         self.position = np.empty_like(self.order)
         self.position[self.order] = np.arange(len(self.order))
         self._canonical = None
+        self._right_canonical = right_canonical
 
     @property
     def n_qubits(self) -> int:
@@ -103,7 +107,7 @@ class MPSState:
         if self._canonical is not None:
             return self._canonical
         B = [a.copy() for a in self.arrays]
-        for p in range(len(B) - 1, 0, -1):
+        for p in range(len(B) - 1, 0, -1) if not self._right_canonical else ():
             l, d, r = B[p].shape
             q, rr = np.linalg.qr(B[p].reshape(l, d * r).conj().T)
             B[p] = q.conj().T.reshape(-1, d, r)
@@ -125,14 +129,6 @@ class MPSState:
         self._canonical = (B, rhos, schmidt)
         return self._canonical
 
-    @property
-    def norm(self) -> float:
-        """``sqrt(<psi|psi>)`` of the stored tensors."""
-        env = np.ones((1, 1))
-        for a in self.arrays:
-            env = np.tensordot(np.tensordot(env, a, axes=(0, 0)), a.conj(), axes=([0, 1], [0, 1]))
-        return float(np.sqrt(abs(env[0, 0])))
-
     def schmidt_values(self) -> list[np.ndarray]:
         """Normalised Schmidt values of each bond ``p | p + 1`` (MPS order)."""
         return self._canonicalize()[2]
@@ -144,10 +140,6 @@ class MPSState:
             w = s[s > 0] ** 2
             out.append(float(-np.sum(w * np.log(w))))
         return np.array(out)
-
-    def canonical_arrays(self) -> list[np.ndarray]:
-        """Right-canonical, normalised tensors (a copy of the cached form)."""
-        return [b.copy() for b in self._canonicalize()[0]]
 
     # -- persistence ------------------------------------------------------------------
 

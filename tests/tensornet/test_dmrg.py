@@ -13,7 +13,8 @@ from manybody.lattice import Chain, Square
 from manybody.model import Model
 from manybody.models import SYK, Heisenberg, Hubbard, QuantumLink1D, QuantumLink2D, Schwinger, Z2Gauge
 from manybody.operators import of
-from manybody.tensornet import MPSState, compile_model
+from manybody.tensornet import MPSState
+from manybody.tensornet.mpo import qubit_operator_mpo
 
 FAST = {"progress": False, "seed": 7, "blas_threads": 1}
 
@@ -47,19 +48,25 @@ SMALL = {
 }
 
 
+def _mps_to_qubit_basis(n, order):
+    """Permutation: quimb / TeNPy dense index (MPS site 0 most significant) -> package basis state."""
+    return [sum(((k >> (n - 1 - p)) & 1) << int(order[p]) for p in range(n)) for k in range(2**n)]
+
+
 @pytest.mark.parametrize("name", list(SMALL))
-def test_mpo_is_the_hamiltonian(name):
-    """The compressed MPO (in the model's qubit order) equals the OpenFermion matrix,
-    and the penalty MPO is the diagonal sum of squared constraint violations."""
+def test_quimb_mpo_is_the_hamiltonian(name):
+    """The compressed quimb MPO (in the model's qubit order) equals the OpenFermion matrix, and the
+    MPO of the core penalty operator is the diagonal sum of squared constraint violations."""
     model = SMALL[name]()
-    n = model.n_qubits
-    c = compile_model(model)
-    # quimb's dense MPO: MPS site 0 most significant, site p holds qubit order[p]
-    dense = c.H.to_dense() + c.constant * np.eye(2**n)
-    perm = [sum(((k >> (n - 1 - p)) & 1) << int(c.order[p]) for p in range(n)) for k in range(2**n)]
+    n, problem = model.n_qubits, model.problem
+    order = problem.qubit_order
+    H, constant = qubit_operator_mpo(problem.hamiltonian, order)
+    perm = _mps_to_qubit_basis(n, order)
     ref = _dense(model.qubit_hamiltonian, n)[np.ix_(perm, perm)]
-    assert np.abs(dense - ref).max() < 1e-10
+    assert np.abs(H.to_dense() + constant * np.eye(2**n) - ref).max() < 1e-10
     if model.constraints:
+        V, v0 = qubit_operator_mpo(problem.penalty_operator(), order)
+        dense_v = V.to_dense() + v0 * np.eye(2**n)
         bits = np.array([[(s >> q) & 1 for q in range(n)] for s in perm])
         violation = sum(
             (con.evaluate(bits) - con.value) ** 2
@@ -67,8 +74,70 @@ def test_mpo_is_the_hamiltonian(name):
             else (con.evaluate(bits) != con.parity)
             for con in model.constraints
         )
-        assert np.abs(np.diag(c.V.to_dense()) - violation).max() < 1e-10
-        assert np.abs(c.V.to_dense() - np.diag(np.diag(c.V.to_dense()))).max() < 1e-12
+        assert np.abs(np.diag(dense_v) - violation).max() < 1e-10
+        assert np.abs(dense_v - np.diag(np.diag(dense_v))).max() < 1e-12
+
+
+@pytest.mark.parametrize("name", ["heisenberg_dm", "hubbard_2d", "syk"])
+def test_charged_mpo_is_the_hamiltonian(name):
+    """The block-sparse MPO from the charged terms (sites of 1 or 2 qubits) equals the OpenFermion
+    matrix, and is the MPO TeNPy's own ``MPOGraph.build_MPO`` makes (guard of the TeNPy
+    internals ``build_mpo`` uses)."""
+    from tenpy.networks.mpo import MPOGraph
+    from tenpy.networks.terms import TermList
+
+    from manybody.tensornet import tenpy_dmrg as td
+    from manybody.tensornet.charges import charged_terms, sector_charges
+    from manybody.tensornet.dmrg import qubits_per_site
+
+    model = SMALL[name]()
+    n, problem = model.n_qubits, model.problem
+    order = problem.qubit_order
+    charges = sector_charges(problem.charges, problem.parities, n)
+    group = qubits_per_site(problem)
+    assert group == (2 if name == "hubbard_2d" else 1)
+    terms, coeffs, constant = charged_terms(problem.hamiltonian, order, charges, group)
+    sites = td.build_sites(charges, order, group)
+    mpo = td.build_mpo(sites, terms, coeffs, group)
+    dense = np.ones((1, 1, 1))  # (row, column, MPO bond)
+    for i in range(mpo.L):
+        W = mpo.get_W(i).to_ndarray()  # wL, wR, p, p*
+        if i == 0:
+            W = W[mpo.IdL[0] : mpo.IdL[0] + 1]
+        if i == mpo.L - 1:
+            W = W[:, mpo.IdR[-1] : mpo.IdR[-1] + 1]
+        dense = np.einsum("abw,wvst->asbtv", dense, W).reshape(dense.shape[0] * W.shape[2], -1, W.shape[1])
+    perm = _mps_to_qubit_basis(n, order)
+    ref = _dense(model.qubit_hamiltonian, n)[np.ix_(perm, perm)]
+    assert np.abs(dense[..., 0] + constant * np.eye(2**n) - ref).max() < 1e-10
+    graph = MPOGraph.from_term_list(
+        TermList([list(t) for t in terms], np.real_if_close(coeffs)),
+        sites,
+        "finite",
+        unit_cell_width=len(sites),
+    )
+    theirs = graph.build_MPO()
+    for i in range(mpo.L):  # same MPO up to the order of the bond states
+        a, b = mpo.get_W(i).to_ndarray(), theirs.get_W(i).to_ndarray()
+        assert a.shape == b.shape
+        np.testing.assert_allclose(np.sort(a.ravel()), np.sort(b.ravel()), atol=1e-14)
+
+
+def test_charges_refuse_a_hamiltonian_that_breaks_them():
+    """A transverse field does not conserve S^z: the charged engine refuses it, naming the term."""
+    from manybody.tensornet.charges import charged_terms, sector_charges
+
+    QubitOperator = of().QubitOperator
+    model = Heisenberg(Chain(4))
+    problem = model.problem
+    charges = sector_charges(problem.charges, problem.parities, 4)
+    ham = problem.hamiltonian + QubitOperator("X1", 0.3)
+    with pytest.raises(ValueError, match="does not conserve charge 'total_sz'"):
+        charged_terms(ham, problem.qubit_order, charges)
+    # XX + YY conserves it: only s+ s- and s- s+ are left
+    terms, coeffs, _ = charged_terms(QubitOperator("X0 X1") + QubitOperator("Y0 Y1"), np.arange(4), charges)
+    assert sorted(terms) == [(("Sm", 0), ("Sp", 1)), (("Sp", 0), ("Sm", 1))]
+    np.testing.assert_allclose(coeffs, 2.0)
 
 
 @pytest.mark.parametrize("name", list(MODELS))
@@ -80,6 +149,11 @@ def test_agrees_with_exact(name):
     assert abs(res.energy - ex.energy) < 1e-8
     assert res.variance < 1e-7  # an eigenstate, hence in the ground space
     assert res.info["constraint_violation"] < 1e-9
+    local = model.problem.gauss_laws
+    assert res.info["engine"] == ("quimb" if local or not model.constraints else "tenpy")
+    if res.info["engine"] == "tenpy":
+        assert res.info["constraint_violation"] == 0.0  # charges: nothing to leak, nothing measured
+        assert [c["name"] for c in res.info["charges"]] == [c.name for c in model.constraints]
     if ex.info["gap"] > 1e-6:  # observables are unique only for a non-degenerate ground state
         for key, est in ex.observables.items():
             np.testing.assert_allclose(res.observables[key].mean, est.mean, atol=1e-5, err_msg=key)
@@ -87,6 +161,56 @@ def test_agrees_with_exact(name):
         assert name == "quantum_link_2d"  # the torus: degenerate flux sectors
     assert len(res.history["energy"]) == res.info["n_sweeps"]
     assert res.info["mpo_bond_dim"] >= 2
+
+
+@pytest.mark.parametrize(
+    "make", [lambda: Hubbard(Chain(4), U=4.0), lambda: Heisenberg(Chain(10), h=0.4), lambda: SYK(16, seed=3)]
+)
+def test_dense_engine_with_penalty_agrees_with_exact(make):
+    """``symmetry=False``: the quimb engine, every constraint by a penalty."""
+    model = make()
+    ex = mb.solve(model, backend="exact", observables="all")
+    res = mb.solve(model, backend="dmrg", observables="all", symmetry=False, **FAST)
+    assert res.info["engine"] == "quimb" and res.info["charges"] == []
+    assert res.info["penalized_constraints"] == [c.name for c in model.constraints]
+    assert abs(res.energy - ex.energy) < 1e-8
+    assert res.info["constraint_violation"] < 1e-9
+    for key, est in ex.observables.items():
+        np.testing.assert_allclose(res.observables[key].mean, est.mean, atol=1e-5, err_msg=key)
+
+
+def test_warm_start_across_engines(tmp_path):
+    """An MPS of either engine starts the other one at its converged energy."""
+    model = Hubbard(Chain(4), U=4.0)
+    ex = mb.solve(model, backend="exact", observables=[])
+    dense = mb.solve(model, backend="dmrg", observables=[], symmetry=False, **FAST)
+    charged = mb.solve(model, backend="dmrg", observables=[], warm_start=dense, **FAST)
+    assert charged.info["engine"] == "tenpy" and charged.info["initial_state"] == "warm start"
+    assert abs(charged.history["energy"][0] - ex.energy) < 1e-8
+    back = mb.solve(model, backend="dmrg", observables=[], warm_start=charged, symmetry=False, **FAST)
+    assert back.info["engine"] == "quimb"
+    assert abs(back.history["energy"][0] - ex.energy) < 1e-8
+
+
+def test_quimb_internals_guard():
+    """The dense engine overrides quimb's private ``DMRG2._update_local_state_2site`` and uses
+    ``parse_2site_inds_dims``, ``form_local_ops``, ``_eff_ham``, ``_k`` and ``_b``: with the mixer off
+    its sweeps must give quimb's own energies."""
+    import inspect
+
+    import quimb.tensor as qtn
+    from quimb.tensor.tn1d.dmrg import parse_2site_inds_dims  # noqa: F401
+
+    from manybody.tensornet.sweeps import make_dmrg2
+
+    assert "direction" in inspect.signature(qtn.DMRG2._update_local_state_2site).parameters
+    H = qtn.MPO_ham_heis(10, cyclic=False)
+    p0 = qtn.MPS_rand_state(10, 4, seed=3)
+    ours, theirs = make_dmrg2()(H, bond_dims=[8], p0=p0.copy()), qtn.DMRG2(H, bond_dims=[8], p0=p0.copy())
+    for k, direction in enumerate("RLRL"):
+        for d in (ours, theirs):
+            d.sweep(direction, canonize=k == 0, max_bond=8, cutoff=1e-12)
+        assert abs(ours.local_energies[-1][-1] - theirs.local_energies[-1][-1]) < 1e-8
 
 
 def test_sector_is_kept_against_the_field():
@@ -175,6 +299,8 @@ def test_progress_display(capsys):
         ({"max_sweeps": 0}, "max_sweeps"),
         ({"penalty": -1.0}, "penalty"),
         ({"penalty": "strong"}, "penalty"),
+        ({"symmetry": "yes"}, "symmetry"),
+        ({"mixer": "on"}, "mixer"),
         ({"warm_start": "/nonexistent/folder"}, "warm_start"),
         ({"mixer": 2.0}, "mixer"),
         ({"bond_dim": 16}, "unknown option"),

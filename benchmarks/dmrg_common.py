@@ -1,0 +1,140 @@
+"""Shared runners of the DMRG benchmarks (``dmrg_heisenberg.py``, ``dmrg_hubbard.py``).
+
+Every runner does two-site DMRG with one bond dimension per sweep (a sweep is
+there and back; quimb's one-direction sweeps are paired) and returns the
+per-sweep energies and times since the start of the call (model and MPO
+construction included), so that the time to reach a target accuracy can be
+read off afterwards against a common reference.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+
+def time_to(run, e_ref, target):
+    """Seconds until the run's energy is within ``target`` of ``e_ref`` (None if never)."""
+    for t, e in zip(run["times"], run["energies"]):
+        if abs(e - e_ref) < target:
+            return float(t)
+    return None
+
+
+def run_manybody(model, chis, **options):
+    """``mb.solve(model, backend="dmrg", bond_dims=chis, **options)``; per-sweep trace."""
+    import manybody as mb
+
+    model.problem  # noqa: B018  (OpenFermion model building is not DMRG time)
+    cpu = time.process_time()
+    start = time.perf_counter()
+    res = mb.solve(
+        model,
+        backend="dmrg",
+        observables=[],
+        bond_dims=list(chis),
+        progress=False,
+        seed=1,
+        variance=False,
+        **options,
+    )
+    wall = time.perf_counter() - start
+    sweeps = np.asarray(res.history["time"])
+    setup = res.info["solve_time"] - sweeps[-1]  # compilation and initial state
+    return {
+        "energies": [float(e) for e in res.history["energy"]],
+        "times": [float(t + setup) for t in sweeps],
+        "energy": float(res.energy),
+        "wall_s": wall,
+        "cpu_s": time.process_time() - cpu,
+        "sweeps": int(res.info["n_sweeps"]),
+        "max_bond_dim": int(res.info["max_bond_dim"]),
+        "engine": res.info["engine"],
+        "mpo_bond_dim": int(res.info["mpo_bond_dim_with_penalty"]),
+    }
+
+
+def run_quimb_dmrg2(mpo, chis, tol, max_sweeps=40):
+    """Raw quimb ``DMRG2`` (its default local solver and split), one bond dimension per pair of
+    one-direction sweeps, stopped when a pair changes the energy by less than ``tol``."""
+    import quimb.tensor as qtn
+
+    cpu = time.process_time()
+    start = time.perf_counter()
+    dmrg = qtn.DMRG2(mpo, bond_dims=[c for c in chis for _ in range(2)], cutoffs=1e-12)
+    energies, times = [], []
+    for k in range(max_sweeps):
+        chi = chis[min(k, len(chis) - 1)]
+        for direction in "RL":
+            dmrg.sweep(direction, canonize=k == 0 and direction == "R", max_bond=chi, cutoff=1e-12)
+        energies.append(float(np.real(dmrg.local_energies[-1][-1])))
+        times.append(time.perf_counter() - start)
+        if k >= len(chis) and abs(energies[-1] - energies[-2]) < tol:
+            break
+    return {
+        "energies": energies,
+        "times": times,
+        "energy": energies[-1],
+        "wall_s": time.perf_counter() - start,
+        "cpu_s": time.process_time() - cpu,
+        "sweeps": len(energies),
+        "max_bond_dim": int(dmrg.state.max_bond()),
+    }
+
+
+def run_tenpy(model, product_state, chis, tol, mixer=True):
+    """TeNPy ``TwoSiteDMRGEngine`` on a TeNPy model from a product state (as in TeNPy's examples)."""
+    from tenpy.algorithms import dmrg
+    from tenpy.networks.mps import MPS
+
+    cpu = time.process_time()
+    start = time.perf_counter()
+    psi = MPS.from_product_state(model.lat.mps_sites(), product_state, bc="finite")
+    params = {
+        "mixer": mixer,
+        "chi_list": {k: c for k, c in enumerate(chis)},
+        "trunc_params": {"chi_max": chis[-1], "svd_min": 1e-10},
+        "max_E_err": tol,
+        "max_sweeps": 40,
+    }
+    engine = dmrg.TwoSiteDMRGEngine(psi, model, params)
+    setup = time.perf_counter() - start
+    energy, _ = engine.run()
+    stats = engine.sweep_stats
+    return {
+        "energies": [float(e) for e in stats["E"]],
+        "times": [setup + float(t) for t in stats["time"]],
+        "energy": float(energy),
+        "wall_s": time.perf_counter() - start,
+        "cpu_s": time.process_time() - cpu,
+        "sweeps": len(stats["E"]),
+        "max_bond_dim": int(max(psi.chi)),
+    }
+
+
+def report(runs, e_ref, target, baselines, ours):
+    """Times to ``target``, errors and ratios ``ours / baseline``; prints a table.
+
+    On a shared machine the wall clock counts other users' work: ``cpu_to_target_s`` scales the
+    time to target by the run's CPU / wall ratio (one BLAS thread: CPU time is the work done)."""
+    table = {}
+    for name, r in runs.items():
+        r["time_to_target_s"] = time_to(r, e_ref, target)
+        t = r["time_to_target_s"]
+        r["cpu_to_target_s"] = None if t is None else t * r["cpu_s"] / r["wall_s"]
+        r["error"] = r["energy"] - e_ref
+        table[name] = r["cpu_to_target_s"]
+        print(
+            f"{name:24s} E={r['energy']:.12f} err={r['error']:+.1e} to {target:g}: "
+            f"{'never' if t is None else f'{t:8.1f} s'} (cpu {table[name] or 0:8.1f} s)  "
+            f"wall {r['wall_s']:8.1f} s  cpu {r['cpu_s']:8.1f} s  chi {r['max_bond_dim']}",
+            flush=True,
+        )
+    ratios = {}  # of the CPU times to target
+    for a in ours:
+        for b in baselines:
+            ta, tb = table.get(a), table.get(b)
+            ratios[f"{a}/{b}"] = None if ta is None or tb is None else ta / tb
+            print(f"ratio {a}/{b}: {ratios[f'{a}/{b}']}")
+    return ratios
