@@ -9,27 +9,58 @@
     manybody plot RESULTS/ [--x AXIS] [--y energy,OBS,...] [--output FILE.png|pdf] [--average AXIS]
     manybody plot RESULTS/ --family spin_correlations [--output FILE]
     manybody ibm list|status JOB_ID|fetch JOB_ID
+    manybody --version
 
-Importing this module is fast: every command imports what it needs when it
-runs (backend libraries only when a point actually runs, in the workers).
+Every failure is one line on stderr and a non-zero exit status (2: bad input
+or a problem with the files, 1: anything else); ``--debug`` (before the
+command) shows the traceback instead. Importing this module is fast: every
+command imports what it needs when it runs (backend libraries only when a
+point actually runs, in the workers).
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
+import warnings
 
 __all__ = ["main", "build_parser"]
 
 
+def _version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("manybody")
+    except metadata.PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+def _workers(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0 (0: in this process), got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="manybody", description="Batched ground-state jobs for manybody.")
+    parser = argparse.ArgumentParser(
+        prog="manybody", description="Batched ground-state jobs for manybody.", allow_abbrev=False
+    )
+    parser.add_argument("--version", action="version", version=f"manybody {_version()}")
+    debug = "show the traceback of an error"
+    parser.add_argument("--debug", action="store_true", help=debug)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub.add_parser = functools.partial(sub.add_parser, allow_abbrev=False)
 
     p = sub.add_parser("run", help="run the pending points of a sweep file")
     p.add_argument("sweep", help="the sweep file (TOML)")
     p.add_argument("--out", help="results folder (default: the sweep's output, else results/<name>)")
-    p.add_argument("--workers", type=int, help="local worker processes (0: in this process)")
+    p.add_argument("--workers", type=_workers, help="local worker processes (0: in this process)")
     p.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler address, e.g. tcp://host:8786")
     p.add_argument("--dry-run", action="store_true", help="validate and list the points, run nothing")
     p.add_argument("--retry-failed", action="store_true", help="run the points recorded as failed again")
@@ -60,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("ibm", help="recorded IBM Quantum hardware jobs")
     ibm = p.add_subparsers(dest="ibm_command", required=True, metavar="ACTION")
+    ibm.add_parser = functools.partial(ibm.add_parser, allow_abbrev=False)
     folder = "record folder (default: $MANYBODY_IBM_JOBS or ~/.manybody/ibm_jobs)"
     q = ibm.add_parser("list", help="list recorded jobs")
     q.add_argument("--folder", help=folder)
@@ -68,6 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
         q.add_argument("job_id")
         q.add_argument("--folder", help=folder)
     q.add_argument("--no-wait", action="store_true", help="do not wait for an unfinished job")
+    for command in [*sub.choices.values(), *ibm.choices.values()]:  # --debug after the command too
+        command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=debug)
     return parser
 
 
@@ -153,9 +187,10 @@ def _plot(args) -> int:
 
 def _ibm(args) -> int:
     try:
-        from manybody.circuits import records
+        from manybody.circuits import ibm, records
 
         api = records.list_jobs, records.job_status, records.fetch, records.JobNotFoundError
+        account_error = ibm.IBMAccountError
     except (ImportError, AttributeError) as err:
         print(f"manybody ibm: recorded hardware jobs are not available ({err})", file=sys.stderr)
         return 2
@@ -176,29 +211,64 @@ def _ibm(args) -> int:
                     evs, stds = rec.evs[..., k].ravel(), rec.stds[..., k].ravel()
                     values = ", ".join(f"{e:.6g} +/- {s:.2g}" for e, s in zip(evs, stds))
                     print(f"  observable {k}: {values}")
-    except not_found as err:
+    except (not_found, account_error) as err:
+        if args.debug:
+            raise
+        if isinstance(err, account_error) or isinstance(err.__context__, account_error):
+            err = (
+                f"no IBM Quantum account to ask about job {args.job_id!r}: set QISKIT_IBM_TOKEN "
+                "or save an account (--debug shows the details; `manybody ibm list` shows recorded jobs)"
+            )
         print(f"manybody ibm: {err}", file=sys.stderr)
         return 1
     return 0
 
 
+def _subparser(parser: argparse.ArgumentParser, path: list[str]) -> argparse.ArgumentParser:
+    """The parser of the (sub)command named by ``path``, e.g. ``["ibm", "status"]``."""
+    for name in path:
+        actions = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        if not actions or name not in actions[0].choices:
+            break
+        parser = actions[0].choices[name]
+    return parser
+
+
 def main(argv=None) -> int:
     """Entry point of the ``manybody`` console script; returns the exit code."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # reported by the command's own parser, with its usage
+        path = [args.command] + ([args.ibm_command] if args.command == "ibm" else [])
+        _subparser(parser, path).error(f"unrecognized arguments: {' '.join(extra)}")
     from manybody.jobs.sweep import SweepError
 
     command = {"run": _run, "status": _status, "table": _table, "plot": _plot, "ibm": _ibm}[args.command]
     try:
-        return command(args)
-    except (SweepError, OSError, ValueError, RuntimeError) as err:
-        print(f"manybody {args.command}: error: {err}", file=sys.stderr)
-        return 2
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning(args.command)
+            return command(args)
     except KeyboardInterrupt:
         print(
             f"manybody {args.command}: interrupted (finished results are kept: rerun to continue)",
             file=sys.stderr,
         )
         return 130
+    except Exception as err:  # noqa: BLE001 - one line per failure, the traceback on request
+        if args.debug:
+            raise
+        expected = isinstance(err, (SweepError, OSError, ValueError, RuntimeError, LookupError))
+        text = f"{err}" if expected else f"{type(err).__name__}: {err}"
+        hint = "" if expected else " (unexpected: rerun with --debug for the traceback)"
+        print(f"manybody {args.command}: error: {text}{hint}", file=sys.stderr)
+        return 2 if expected else 1
+
+
+def _show_warning(command: str):
+    def show(message, category, filename, lineno, file=None, line=None):
+        print(f"manybody {command}: warning: {message}", file=sys.stderr)
+
+    return show
 
 
 if __name__ == "__main__":

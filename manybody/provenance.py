@@ -8,7 +8,7 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-__all__ = ["package_versions", "git_commit"]
+__all__ = ["package_versions", "git_commit", "git_dirty"]
 
 _PACKAGES = (
     "manybody",
@@ -37,18 +37,24 @@ def package_versions() -> dict[str, str]:
     return out
 
 
-def git_commit() -> str | None:
-    """The commit of the manybody source tree, if it is a git checkout."""
+def _git(*args: str) -> str | None:
+    """Output of ``git -C <source folder> args`` (None if git or the checkout is missing)."""
     here = Path(__file__).resolve().parent
     try:
-        out = subprocess.run(
-            ["git", "-C", str(here), "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-        )
+        out = subprocess.run(["git", "-C", str(here), *args], capture_output=True, text=True, timeout=5)
     except (OSError, subprocess.SubprocessError):
         return None
-    if out.returncode != 0:
-        return None
-    return out.stdout.strip() or None
+    return out.stdout if out.returncode == 0 else None
+
+
+def git_commit() -> str | None:
+    """The commit of the manybody source tree, if it is a git checkout."""
+    out = _git("rev-parse", "HEAD")
+    return out.strip() or None if out is not None else None
+
+
+def git_dirty() -> bool | None:
+    """Whether tracked files of the source tree differ from ``git_commit()`` (uncommitted
+    changes: the commit alone does not reproduce the run); None if not a git checkout."""
+    out = _git("status", "--porcelain", "--untracked-files=no")
+    return None if out is None else bool(out.strip())

@@ -24,7 +24,7 @@ import numpy as np
 
 from manybody.io import atomic_folder, dump_json, load_json, to_jsonable
 from manybody.observables import Estimate, Estimates, evaluate, resolve_observables
-from manybody.provenance import git_commit, package_versions
+from manybody.provenance import git_commit, git_dirty, package_versions
 
 __all__ = ["Result", "ResultLoadError"]
 
@@ -65,6 +65,9 @@ class Result:
     wall_time : float
         Seconds for solve plus observables; ``info["solve_time"]`` is the solve.
     device, seed, versions, git_commit, created : provenance.
+    git_dirty : bool or None
+        True if the source tree had uncommitted changes to tracked files (then
+        ``git_commit`` alone does not reproduce the run); None outside a checkout.
     """
 
     model: dict
@@ -84,6 +87,7 @@ class Result:
     seed: int | None = None
     versions: dict = field(default_factory=dict)
     git_commit: str | None = None
+    git_dirty: bool | None = None
     created: str = ""
     _state: Any = field(default=None, repr=False, compare=False)
     _state_folder: Path | None = field(default=None, repr=False, compare=False)
@@ -112,6 +116,7 @@ class Result:
             seed=solution.seed,
             versions=package_versions(),
             git_commit=git_commit(),
+            git_dirty=git_dirty(),
             created=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
             _state=solution.state,
             _model_object=model,

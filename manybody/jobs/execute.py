@@ -46,6 +46,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import contextlib
 import dataclasses
+import math
 import multiprocessing
 import os
 import shutil
@@ -58,6 +59,7 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from manybody.io import DIR_MODE, FILE_MODE
 from manybody.jobs.store import Store
 from manybody.jobs.sweep import Point, RunOptions, Sweep, load_sweep, parse_sweep
 from manybody.validation import check_int
@@ -65,6 +67,7 @@ from manybody.validation import check_int
 __all__ = ["run_sweep", "RunReport", "make_tasks", "run_task", "output_folder"]
 
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
+_CONNECT_TIMEOUT = 30.0  # seconds to connect to a Dask scheduler
 
 
 @dataclass
@@ -150,6 +153,7 @@ def run_task(task: dict) -> list[dict]:
                 res = solve(
                     from_dict(point.model), backend=point.backend, observables=point.observables, **options
                 )
+            _check_finite(res)
             res.info["sweep_point"] = {
                 "id": point.id,
                 "label": point.label,
@@ -171,14 +175,24 @@ def run_task(task: dict) -> list[dict]:
     return out
 
 
+def _check_finite(res) -> None:
+    """A run that ends with a non-finite energy, error or variance is a failed point."""
+    values = {"energy": res.energy, "energy_error": res.energy_error, "variance": res.variance}
+    bad = {k: v for k, v in values.items() if v is not None and not math.isfinite(v)}
+    if bad:
+        raise FloatingPointError(f"the run ended with non-finite values {bad}: diverged or ill-posed")
+
+
 @contextlib.contextmanager
 def _point_log(store: Store, pid: str):
     """Send what Python code prints while a point runs to ``logs/<id>.log`` (appended):
     backend progress bars and warnings would otherwise garble the sweep's own display."""
     folder = store.root / "logs"
-    folder.mkdir(exist_ok=True)
+    folder.mkdir(mode=DIR_MODE, exist_ok=True)
+    path = folder / f"{pid}.log"
+    path.touch(mode=FILE_MODE)
     with (
-        open(folder / f"{pid}.log", "a") as log,
+        open(path, "a") as log,
         contextlib.redirect_stdout(log),
         contextlib.redirect_stderr(log),
     ):
@@ -293,6 +307,31 @@ class _Inline(cf.Executor):
         return fut
 
 
+def _connect(distributed, address: str):
+    """A ``distributed.Client`` for ``address``, or a one-line RuntimeError: Dask can fail
+    with any exception on a port that is not a Dask scheduler (a MemoryError reading an
+    HTTP answer as a message length) and can wait for ever on one that never answers,
+    so the connection is made in a thread with a deadline of ``_CONNECT_TIMEOUT`` seconds."""
+    box = {}
+
+    def connect():
+        try:
+            box["client"] = distributed.Client(address, timeout=_CONNECT_TIMEOUT)
+        except BaseException as err:  # noqa: BLE001 - reported below, in the calling thread
+            box["error"] = err
+
+    thread = threading.Thread(target=connect, name="manybody-dask-connect", daemon=True)
+    thread.start()
+    thread.join(_CONNECT_TIMEOUT + 5)
+    if "client" in box:
+        return box["client"]
+    err = box.get("error")
+    why = f"{type(err).__name__}: {err}" if err is not None else f"no answer within {_CONNECT_TIMEOUT:g} s"
+    raise RuntimeError(
+        f"cannot connect to the Dask scheduler at {address!r} ({why}): is it a Dask scheduler?"
+    )
+
+
 @contextlib.contextmanager
 def _executors(run: RunOptions, n_tasks: int, scheduler, root):
     """Yield ``submit(task, wants_gpu) -> Future`` for the chosen executor."""
@@ -300,12 +339,7 @@ def _executors(run: RunOptions, n_tasks: int, scheduler, root):
         import distributed
 
         own = isinstance(scheduler, str)
-        try:
-            client = distributed.Client(scheduler, timeout=30) if own else scheduler
-        except Exception as err:  # noqa: BLE001 - wrong address, not a Dask scheduler, unreachable
-            raise RuntimeError(
-                f"cannot connect to the Dask scheduler at {scheduler!r}: {type(err).__name__}: {err}"
-            ) from None
+        client = _connect(distributed, scheduler) if own else scheduler
         try:
             try:
                 workers = client.scheduler_info(n_workers=-1)["workers"]

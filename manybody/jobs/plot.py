@@ -12,6 +12,7 @@ SVG).
 from __future__ import annotations
 
 import itertools
+import warnings
 from pathlib import Path
 
 from manybody.jobs.store import Store
@@ -43,6 +44,15 @@ def _describe(store: Store, names: list[str]) -> dict[str, str]:
         except Exception:  # noqa: BLE001 - the label falls back to the name
             out[name] = name
     return out
+
+
+def _warn_corrupt(root, ids: list[str]) -> None:
+    if ids:
+        warnings.warn(
+            f"{len(ids)} point(s) left out, their files do not load: {', '.join(ids)} "
+            f"(`manybody status {root}` says why; a rerun recomputes them)",
+            stacklevel=3,
+        )
 
 
 def _compact(value) -> str:
@@ -83,7 +93,9 @@ def plot_sweep(
     store = Store(root)
     index = store.index()
     axes = index["axes"]
-    rows = sweep_table(root, include_unfinished=False)
+    rows = sweep_table(root)
+    _warn_corrupt(root, [r["id"] for r in rows if r["status"] == "corrupt"])
+    rows = [r for r in rows if r["status"] == "done"]
     if average is not None:
         rows = average_rows(rows, list(axes), average)
         axes = {a: v for a, v in axes.items() if a != average}
@@ -165,14 +177,20 @@ def plot_family(root, name: str, output=None, dpi: int = 150) -> Path:
     from matplotlib.figure import Figure
 
     store = Store(root)
-    curves = []
+    curves, corrupt = [], []
     for p in store.points():
         if store.state(p.id) != "done":
+            corrupt += [p.id] if store.state(p.id) == "corrupt" else []
             continue
-        est = store.load(p.id).observables.get(name)
+        try:
+            est = store.load(p.id).observables.get(name)
+        except (ValueError, OSError):
+            corrupt.append(p.id)
+            continue
         if est is not None and np.ndim(est.mean) == 1:
             label = ", ".join([p.label] + [f"{k}={v}" for k, v in p.params.items()])
             curves.append((label, est))
+    _warn_corrupt(root, corrupt)
     if not curves:
         raise ValueError(f"{root}: no finished point has the observable family {name!r}")
     fig = Figure(figsize=(6.4, 4.2), layout="constrained")

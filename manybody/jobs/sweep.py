@@ -45,6 +45,7 @@ import dataclasses
 import hashlib
 import inspect
 import json
+import math
 import time
 import tomllib
 import warnings
@@ -72,6 +73,7 @@ _TOP_KEYS = {"name", "output", "observables", "plugins", "model", "grid", "backe
 
 
 MAX_POINTS = 1_000_000
+_WARN_AFTER, _WARN_IF_LEFT = 2.0, 5.0  # seconds: warn when validating a grid will take long
 
 
 class SweepError(ValueError):
@@ -384,10 +386,10 @@ def _expand(fail, model: dict, axes: dict, groups: list, backends: dict, observa
     from manybody.backends import get_backend, make_options
     from manybody.model import from_dict
 
-    combos = combinations(axes, groups)
-    n_points = len(combos) * len(backends)
+    n_points = math.prod(len(axes[g[0]]) for g in groups) * len(backends)
     if n_points > MAX_POINTS:
         fail(f"the sweep has {n_points} points, more than {MAX_POINTS}: split it into several sweeps")
+    combos = combinations(axes, groups)
     options = {}
     for label, spec in backends.items():
         try:
@@ -397,9 +399,9 @@ def _expand(fail, model: dict, axes: dict, groups: list, backends: dict, observa
     points, seen = [], {}
     start, warned = time.perf_counter(), False
     for k, (idx, params) in enumerate(combos):
-        if not warned and k >= 10 and (elapsed := time.perf_counter() - start) > 2.0:
+        if not warned and k >= 10 and (elapsed := time.perf_counter() - start) > _WARN_AFTER:
             left = elapsed / k * (len(combos) - k)
-            if left > 5.0:
+            if left > _WARN_IF_LEFT:
                 warnings.warn(
                     f"validating {n_points} points (every model is built and checked): about "
                     f"{left:.0f} s more; the run stores one folder per point",

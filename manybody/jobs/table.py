@@ -28,19 +28,24 @@ _KEYS = ("backend", "status", "id")
 
 
 def sweep_table(root, include_unfinished: bool = True) -> list[dict]:
-    """Rows of the results in ``root`` (points not done have only parameters and status)."""
+    """Rows of the results in ``root`` (points not done have only parameters and status;
+    a point whose files do not load has status ``"corrupt"`` and does not stop the others)."""
     store = Store(root)
     index = store.index()
     axes = list(index["axes"])
     rows = []
     for p in store.points():
         state = store.state(p.id)
+        if state == "done":
+            try:
+                res = store.load(p.id)
+            except (ValueError, OSError):  # damaged since the cheap check: report, keep the others
+                state = "corrupt"
         if state != "done" and not include_unfinished:
             continue
         row = {a: p.params.get(a) for a in axes}
         row.update(backend=p.label, status=state)
         if state == "done":
-            res = store.load(p.id)
             row.update(
                 energy=res.energy,
                 energy_error=res.energy_error,

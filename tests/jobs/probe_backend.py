@@ -2,7 +2,9 @@
 
 ``backend = "probe"`` solves exactly like ``exact`` and can additionally sleep,
 fail at one value of J2 (unless a marker file exists), kill its process at
-another (``crash_J2``, like a segfault or an out-of-memory kill), and accept a
+another (``crash_J2``, like a segfault or an out-of-memory kill; with
+``crash_once`` only while that marker file does not exist, which the dying
+process creates), return a NaN energy at ``nan_J2``, and accept a
 ``warm_start`` result folder, whose J2 it records in ``info`` (with the
 worker's thread and JAX-memory environment variables).
 """
@@ -26,6 +28,8 @@ class ProbeOptions(ExactOptions):
     unless_exists: str | None = None
     warm_start: str | None = None
     crash_J2: float | None = None
+    crash_once: str | None = None
+    nan_J2: float | None = None
 
 
 class ProbeBackend(ExactBackend):
@@ -35,12 +39,17 @@ class ProbeBackend(ExactBackend):
     def solve(self, model, options):
         time.sleep(options.sleep)
         if options.crash_J2 == model.params["J2"]:
-            os._exit(3)  # a worker dying (segfault, out-of-memory kill)
+            if options.crash_once is None or not Path(options.crash_once).exists():
+                if options.crash_once is not None:
+                    Path(options.crash_once).touch()
+                os._exit(3)  # a worker dying (segfault, out-of-memory kill)
         if options.fail_J2 == model.params["J2"] and not (
             options.unless_exists and Path(options.unless_exists).exists()
         ):
             raise RuntimeError(f"probe failure at J2={options.fail_J2}")
         sol = super().solve(model, options)
+        if options.nan_J2 == model.params["J2"]:
+            sol.energy = float("nan")
         sol.info["env"] = {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "XLA_PYTHON_CLIENT_PREALLOCATE")}
         if options.warm_start is not None:
             previous = Result.load(options.warm_start)
