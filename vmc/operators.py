@@ -37,6 +37,7 @@ from netket.vqs import MCState
 from netket.vqs.mc import get_local_kernel, get_local_kernel_arguments
 
 from manybody.observables import Estimate
+from manybody.pauli import PauliTable
 
 __all__ = [
     "FlipPlan",
@@ -54,15 +55,17 @@ _MEMORY_FLOATS = 2**24
 """Budget (floats) of the largest intermediate when ``local_values`` picks its own chunk size."""
 
 
-def _pauli_terms(qop, n_qubits: int) -> list[tuple[str, complex]]:
-    """The terms of a ``QubitOperator`` as (Pauli string with character q on qubit q, coefficient)."""
-    terms = []
-    for term, c in qop.terms.items():
-        chars = ["I"] * n_qubits
-        for q, p in term:
-            chars[q] = p
-        terms.append(("".join(chars), complex(c)))
-    return terms
+def _table(strings, weights, n_qubits: int) -> PauliTable:
+    """A :class:`~manybody.pauli.PauliTable` of Pauli strings (character ``q`` acts on qubit ``q``)."""
+    chars = np.array([list(s) for s in strings]).reshape(-1, n_qubits)
+    return PauliTable(
+        n_qubits,
+        np.isin(chars, ("X", "Y")),
+        np.isin(chars, ("Z", "Y")),
+        np.asarray(weights, complex),
+        0.0,
+        (),
+    )
 
 
 class FlipPlan:
@@ -70,10 +73,8 @@ class FlipPlan:
 
     Parameters
     ----------
-    operators : list of list of (str, complex)
-        Each operator as its terms: a Pauli string (character ``q`` acts on qubit ``q``) and a
-        coefficient.
-    n_qubits : int
+    tables : list of PauliTable
+        One :class:`~manybody.pauli.PauliTable` per operator.
 
     Attributes
     ----------
@@ -82,40 +83,31 @@ class FlipPlan:
     zy : ndarray of int8, shape (n_terms, n_qubits)
         Qubits with Z or Y, per term.
     coeffs : ndarray of complex, shape (n_terms,)
-        ``c i^{n_Y} (-1)^{popcount(m & zy)}``.
+        ``c i^{n_Y} (-1)^{popcount(m & zy)}`` (the constant is a term with no Z or Y).
     term_mask : ndarray of int, shape (n_terms,)
         Index of the term's mask in ``masks``, or -1 for a diagonal term.
     term_operator : ndarray of int, shape (n_terms,)
     """
 
-    def __init__(self, operators, n_qubits: int):
-        self.n_qubits, self.n_operators = n_qubits, len(operators)
-        masks, index, zy, coeffs, term_mask, term_operator = [], {}, [], [], [], []
-        for k, terms in enumerate(operators):
-            for string, c in terms:
-                chars = np.array(list(string))
-                flip = np.isin(chars, ("X", "Y")).astype(np.int8)
-                z = np.isin(chars, ("Z", "Y")).astype(np.int8)
-                if flip.any():
-                    key = flip.tobytes()
-                    if key not in index:
-                        index[key] = len(masks)
-                        masks.append(flip)
-                    term_mask.append(index[key])
-                else:
-                    term_mask.append(-1)
-                zy.append(z)
-                coeffs.append(complex(c) * 1j ** int((chars == "Y").sum()) * (-1) ** int(flip @ z))
-                term_operator.append(k)
-        self.masks = np.array(masks, dtype=np.int8).reshape(-1, n_qubits)
-        self.zy = np.array(zy, dtype=np.int8).reshape(-1, n_qubits)
-        self.coeffs = np.array(coeffs, dtype=complex)
-        self.term_mask = np.array(term_mask, dtype=int)
-        self.term_operator = np.array(term_operator, dtype=int)
+    def __init__(self, tables):
+        self.n_qubits, self.n_operators = tables[0].n_qubits, len(tables)
+        x = np.concatenate([t.x for t in tables] + [np.zeros((len(tables), self.n_qubits), bool)])
+        z = np.concatenate([t.z for t in tables] + [np.zeros((len(tables), self.n_qubits), bool)])
+        coeffs = np.concatenate([t.coeffs for t in tables] + [[t.constant for t in tables]])
+        self.term_operator = np.concatenate(
+            [np.full(len(t.coeffs), k) for k, t in enumerate(tables)] + [np.arange(len(tables))]
+        ).astype(int)
+        self.masks, inverse = np.unique(x.astype(np.int8), axis=0, return_inverse=True)
+        self.term_mask = inverse.reshape(-1)
+        flipping = self.masks.any(axis=1)
+        self.masks = self.masks[flipping]
+        self.term_mask = np.where(flipping[self.term_mask], np.cumsum(flipping)[self.term_mask] - 1, -1)
+        self.zy = z.astype(np.int8)
+        self.coeffs = coeffs * (-1j) ** (x & z).sum(axis=1)  # i^{n_Y} (-1)^{popcount(m & zy)}, m & zy = Y
         digest = hashlib.sha1()
         for a in (self.masks, self.zy, self.coeffs, self.term_mask, self.term_operator):
             digest.update(np.ascontiguousarray(a).tobytes())
-        self._key = (n_qubits, self.n_operators, digest.hexdigest())
+        self._key = (self.n_qubits, self.n_operators, digest.hexdigest())
         self._groups = {}
 
     def __hash__(self):
@@ -217,7 +209,8 @@ class PauliSum(nk.operator.PauliStrings):
     @property
     def plan(self) -> FlipPlan:
         if getattr(self, "_plan", None) is None:
-            self._plan = FlipPlan([list(zip(self.operators, np.asarray(self.weights)))], self.hilbert.size)
+            table = _table(self.operators, self.weights, self.hilbert.size)
+            self._plan = FlipPlan([table])
         return self._plan
 
 
@@ -241,11 +234,14 @@ def _(vstate: MCState, op: PauliSum, chunk_size: int):
 def to_pauli_strings(qop, n_qubits: int, hilbert=None) -> PauliSum:
     """A ``QubitOperator`` as a :class:`PauliSum` (NetKet ``PauliStrings``) on ``Qubit(n_qubits)``."""
     hilbert = hilbert if hilbert is not None else nk.hilbert.Qubit(n_qubits)
-    terms = _pauli_terms(qop, n_qubits) or [("I" * n_qubits, 0.0)]
-    weights = np.array([c for _, c in terms])
+    table = PauliTable.from_qubit_operator(qop, n_qubits)
+    chars = np.where(table.x & table.z, "Y", np.where(table.x, "X", np.where(table.z, "Z", "I")))
+    strings, weights = ["".join(row) for row in chars], table.coeffs
+    if table.constant or not strings:
+        strings, weights = [*strings, "I" * n_qubits], np.append(weights, table.constant)
     if np.abs(weights.imag).max() == 0:
         weights = weights.real
-    return PauliSum(hilbert, [s for s, _ in terms], weights)
+    return PauliSum(hilbert, strings, weights)
 
 
 @partial(jax.jit, static_argnames=("model", "plan", "chunk_size"))
@@ -267,7 +263,7 @@ def local_values(vstate, samples: np.ndarray, operators: list) -> np.ndarray:
     """
     samples = np.asarray(samples).astype(np.int32)
     n_samples, n_qubits = samples.shape
-    plan = FlipPlan([_pauli_terms(op, n_qubits) for op in operators], n_qubits)
+    plan = FlipPlan([PauliTable.from_qubit_operator(op, n_qubits) for op in operators])
     d_model = getattr(vstate.model, "d_model", 16)
     chunk = vstate.chunk_size or _MEMORY_FLOATS // max(1, (len(plan.masks) + 1) * n_qubits * 4 * d_model)
     chunk = int(min(max(chunk, 1), n_samples))
