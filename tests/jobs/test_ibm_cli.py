@@ -39,3 +39,28 @@ def test_ibm_list_status_fetch_of_a_recorded_local_job(tmp_path, capsys):
     ]
 
     assert main(["ibm", "status", "job-unknown", "--folder", str(tmp_path)]) != 0
+
+
+def test_ibm_status_without_an_account_is_one_short_line(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QISKIT_IBM")}
+    env["HOME"] = str(tmp_path)  # no saved account either
+    cmd = [
+        sys.executable,
+        "-m",
+        "manybody.cli",
+        "ibm",
+        "status",
+        "job-xyz",
+        "--folder",
+        str(tmp_path / "rec"),
+    ]
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    assert out.returncode == 1 and out.stdout == ""
+    assert out.stderr.count("\n") == 1 and len(out.stderr) < 200, out.stderr
+    assert out.stderr.startswith(
+        "manybody ibm: no IBM Quantum account to ask about job 'job-xyz': set QISKIT_IBM_TOKEN"
+    )
