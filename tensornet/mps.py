@@ -269,7 +269,7 @@ def random_mps(L: int, chi: int, rng, dtype=float) -> list[np.ndarray]:
     return arrays
 
 
-def sector_configurations(constraints, order, n_configs: int, rng, max_steps: int = 200_000):
+def sector_configurations(constraints, order, n_configs: int, rng, max_steps: int = 200_000, prefer=None):
     """Bit configurations (in MPS order) satisfying every constraint.
 
     A depth-first search over the MPS sites, pruned by the reachable range of
@@ -280,7 +280,8 @@ def sector_configurations(constraints, order, n_configs: int, rng, max_steps: in
     is not a declared constraint (a winding number of a gauge field on a
     torus) splits the constrained space. Returns an array ``(n_found, L)``,
     possibly with fewer than ``n_configs`` rows (none if the search exceeds
-    ``max_steps``).
+    ``max_steps``). ``prefer(p, bits)``, if given, returns the bit to try first at
+    site ``p`` for the first configuration (``bits[:p]`` already set).
     """
     from manybody.constraints import ParityConstraint
 
@@ -323,19 +324,23 @@ def sector_configurations(constraints, order, n_configs: int, rng, max_steps: in
                 return False
         return True
 
-    def fresh(attempt):  # bits to try, last first: 0 first, then 1 first, then random
-        return [1, 0] if attempt == 0 else [0, 1] if attempt == 1 else list(rng.permutation(2))
+    def fresh(attempt, p, bits):  # bits to try, last first: 0 first, then 1 first, then random
+        if attempt == 0:
+            return [1, 0] if prefer is None or prefer(p, bits) == 0 else [0, 1]
+        return [0, 1] if attempt == 1 else list(rng.permutation(2))
 
     found, steps = [], 0
     for attempt in range(n_configs):
         bits = np.zeros(L, dtype=int)
         partial = np.zeros(nc)
-        choices = [fresh(attempt) for _ in range(L)]
+        choices = [None] * L
         p = 0
         while 0 <= p < L and steps < max_steps:
             steps += 1
+            if choices[p] is None:
+                choices[p] = fresh(attempt, p, bits)
             if not choices[p]:
-                choices[p] = fresh(attempt)
+                choices[p] = None
                 p -= 1
                 for c, w in touching[p] if p >= 0 else []:
                     partial[c] -= w * bits[p]
