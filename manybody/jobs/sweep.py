@@ -73,7 +73,7 @@ _TOP_KEYS = {"name", "output", "observables", "plugins", "model", "grid", "backe
 
 
 MAX_POINTS = 1_000_000
-_WARN_AFTER, _WARN_IF_LEFT = 2.0, 5.0  # seconds: warn when validating a grid will take long
+_WARN_SAMPLE, _WARN_IF_LEFT = 20, 5.0  # warn if validating the rest will take longer (s), timed on 20 points
 
 
 class SweepError(ValueError):
@@ -396,11 +396,12 @@ def _expand(fail, model: dict, axes: dict, groups: list, backends: dict, observa
             options[label] = make_options(spec["backend"], spec["options"])
         except (ValueError, TypeError) as err:
             fail(f"[backends.{label}]: {err}")
-    points, seen = [], {}
-    start, warned = time.perf_counter(), False
+    points, seen, start = [], {}, None
     for k, (idx, params) in enumerate(combos):
-        if not warned and k >= 10 and (elapsed := time.perf_counter() - start) > _WARN_AFTER:
-            left = elapsed / k * (len(combos) - k)
+        if k == 1:  # the first point pays for imports: time the next ones
+            start = time.perf_counter()
+        elif k == 1 + _WARN_SAMPLE:
+            left = (time.perf_counter() - start) / _WARN_SAMPLE * (len(combos) - k)
             if left > _WARN_IF_LEFT:
                 warnings.warn(
                     f"validating {n_points} points (every model is built and checked): about "
@@ -408,7 +409,6 @@ def _expand(fail, model: dict, axes: dict, groups: list, backends: dict, observa
                     SweepWarning,
                     stacklevel=3,
                 )
-            warned = True
         kwargs = model_kwargs(model, params)
         at = f" at {params}" if params else ""
         try:
