@@ -40,11 +40,11 @@ def run_manybody(model, chis, **options):
         **options,
     )
     wall = time.perf_counter() - start
-    sweeps = np.asarray(res.history["time"])
-    setup = res.info["solve_time"] - sweeps[-1]  # compilation and initial state
+    setup = res.info["setup_time"]  # compilation and initial state, before the first sweep
     return {
         "energies": [float(e) for e in res.history["energy"]],
-        "times": [float(t + setup) for t in sweeps],
+        "times": [float(t + setup) for t in res.history["time"]],
+        "setup_s": float(setup),
         "energy": float(res.energy),
         "wall_s": wall,
         "cpu_s": time.process_time() - cpu,

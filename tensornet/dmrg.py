@@ -31,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import sys
+import time
 import warnings
 from pathlib import Path
 
@@ -78,6 +79,7 @@ class DMRGBackend(Backend):
     def _solve(self, model, options: DMRGOptions) -> Solution:
         from manybody.tensornet.charges import sector_charges
 
+        start = time.perf_counter()
         problem = model.problem
         warm = _load_warm_start(options.warm_start, model)
         seed = options.seed if options.seed is not None else int(np.random.SeedSequence().entropy % 2**31)
@@ -118,6 +120,7 @@ class DMRGBackend(Backend):
                     stacklevel=2,
                 )
         history = out.pop("history")
+        setup_time = history.pop("start") - start
         if not out["converged"]:
             warnings.warn(
                 f"dmrg: not converged to tol={options.tol:g} in {options.max_sweeps} sweeps; "
@@ -134,6 +137,7 @@ class DMRGBackend(Backend):
             "max_bond_dim": max(state.bond_dims, default=1),
             "bond_dims": state.bond_dims,
             "discarded_weight": history["discarded_weight"][-1],
+            "setup_time": setup_time,
             "entanglement_entropy": state.entanglement_entropy().tolist(),
             **out,
             "mixer": mixer,

@@ -60,10 +60,10 @@ def run_dmrg(ham, p0, *, bond_dims, cutoff, tol, max_sweeps, mixer, show):
     from manybody.tensornet.sweeps import make_dmrg2
 
     dmrg = make_dmrg2()(ham, bond_dims=bond_dims, cutoffs=cutoff, p0=p0)
-    history = {"energy": [], "max_bond_dim": [], "discarded_weight": [], "time": []}
+    history = {"energy": [], "max_bond_dim": [], "discarded_weight": [], "time": [], "start": 0.0}
     n_ramp = len(bond_dims)
     converged = False
-    start = time.perf_counter()
+    start = history["start"] = time.perf_counter()
     for k in range(max_sweeps):
         chi = bond_dims[min(k, n_ramp - 1)]
         dmrg.alpha = mixer if k < n_ramp else 0.0

@@ -43,7 +43,7 @@ def _dense(qop, n):
 SMALL = {
     "heisenberg_dm": lambda: Heisenberg(Chain(8), D=0.4, h=0.3),
     "hubbard_2d": lambda: Hubbard(Square(2, 2), U=4.0),
-    "syk": lambda: SYK(16, seed=3),
+    "syk": lambda: SYK(12, seed=3),
     "z2_gauge": lambda: Z2Gauge(3, 2, h=0.5, pbc=False, charges=[0, 5]),
 }
 
