@@ -1,12 +1,14 @@
 """The VMC backend (``backend="vmc"``): an autoregressive transformer optimised with SR.
 
-``manybody.solve(model, backend="vmc", seed=0, n_iter=300, ...)`` builds the
-:class:`~manybody.vmc.network.ARTransformer` on ``Qubit(model.n_qubits)``
-with the model's constraints masked in (exact sampling, only physical
-configurations), minimises the energy of the model's Jordan-Wigner qubit
-Hamiltonian (NetKet ``PauliStrings``) with ``VMC_SR`` (see
-:mod:`manybody.vmc.driver`), then evaluates the energy, its variance and the
-observables on ``n_eval_samples`` fresh exact samples.
+``manybody.solve(model, backend="vmc", seed=0, n_iter=300, ...)`` reads the
+compiled problem (``model.problem``: qubits, order, constraints, Jordan-Wigner
+qubit Hamiltonian, declared sign structures), builds the
+:class:`~manybody.vmc.network.ARTransformer` on ``Qubit(n_qubits)`` with the
+constraints masked in (exact sampling, only physical configurations) and the
+chosen sign structure (:mod:`manybody.vmc.signs`), minimises the energy with
+``VMC_SR`` (see :mod:`manybody.vmc.driver`), then evaluates the energy, its
+variance and the observables on ``n_eval_samples`` fresh exact samples and
+judges the run (collapse, convergence: :mod:`manybody.vmc.diagnostics`).
 
 The state saves without pickle: ``network.json`` (network hyper-parameters)
 and ``params.msgpack`` (flax msgpack of the parameters); it reloads against
