@@ -9,7 +9,7 @@ modes live here; the modules that implement them (``ansatz``, ``initial``,
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, make_dataclass
 
 import numpy as np
 
@@ -26,6 +26,9 @@ __all__ = [
     "DEFAULT_SHOTS",
     "MAX_SIMULATED_QUBITS",
     "VQEOptions",
+    "TROTTER_ORDERS",
+    "ERROR_ESTIMATES",
+    "VQEEvolveOptions",
 ]
 
 ANSATZE = ("hva", "hea", "number_preserving", "gauge_invariant")
@@ -236,3 +239,65 @@ def _noise_factors(value) -> list[float]:
             raise ValueError(message)
         out.append(float(x))
     return out
+
+
+TROTTER_ORDERS = (1, 2, 4)
+ERROR_ESTIMATES = ("doubling", "bound")
+
+
+@dataclass
+class _TrotterOptions:
+    order: int = 2
+    trotter_error: float = 1e-3
+    dt: float | None = None
+    error_estimate: str = "doubling"
+
+    def __post_init__(self):
+        check_choice("order", self.order, TROTTER_ORDERS)
+        check_real("trotter_error", self.trotter_error, low=0.0, high=1.0, low_open=True)
+        check_real("dt", self.dt, low=0.0, low_open=True, allow_none=True)
+        check_choice("error_estimate", self.error_estimate, ERROR_ESTIMATES)
+        if self.error_estimate == "bound" and self.order == 4 and self.dt is None:
+            raise ValueError("error_estimate='bound' is implemented for order 1 and 2; use 'doubling' or dt")
+        self.estimator_options()  # checks the estimator fields as VQEOptions does
+
+    def estimator_options(self) -> VQEOptions:
+        """The estimator fields as ``VQEOptions`` (what ``EstimatorAdapter`` reads)."""
+        est = VQEOptions(**{k: getattr(self, k) for k in VQEOptions.estimator_fields()})
+        self.shots = est.shots
+        return est
+
+
+VQEEvolveOptions = make_dataclass(
+    "VQEEvolveOptions",
+    [
+        (f.name, f.type, field(default=f.default, metadata=f.metadata))
+        for f in fields(VQEOptions)
+        if f.metadata.get("estimator")
+    ],
+    bases=(_TrotterOptions,),
+    namespace={"__module__": __name__},
+)
+VQEEvolveOptions.__doc__ = """Options of ``manybody.evolve(..., backend="vqe")`` (Trotter circuits, :mod:`manybody.circuits.trotter`).
+
+Attributes
+----------
+order : int
+    Product formula over the HVA's commuting term groups: 1 (Lie-Trotter), 2 or 4 (Suzuki).
+trotter_error : float
+    Tolerated error of the state, ``max_t ||psi_trotter(t) - psi(t)||`` (2-norm), which bounds
+    every observable's error by ``2 ||O|| trotter_error``; sets the step ``dt`` unless ``dt`` is given.
+dt : float or None
+    The largest Trotter step (inverse units of the couplings); each interval between requested
+    times is cut into ``ceil(interval / dt)`` equal steps.
+error_estimate : str
+    How ``dt`` is chosen for ``trotter_error``: ``"doubling"`` (halve the step on the compiled
+    statevector simulation until the change of the states, divided by ``2^order - 1``, is below
+    ``trotter_error`` at every time; needs at most ``MAX_SIMULATED_QUBITS`` qubits) or ``"bound"``
+    (the a-priori commutator bound of Childs et al., Phys. Rev. X 11, 011020 (2021), orders 1 and 2,
+    with operator norms bounded by Pauli 1-norms: rigorous and pessimistic).
+estimator, shots, seed, noise_model, ibm_backend, channel, instance, mode, optimization_level,
+resilience_level, measure_mitigation, zne, zne_noise_factors, twirling, dynamical_decoupling,
+max_execution_time, record_dir
+    As for :class:`VQEOptions`: the estimator that measures the circuits (IBM jobs are recorded).
+"""
