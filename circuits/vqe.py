@@ -20,13 +20,13 @@ from pathlib import Path
 import numpy as np
 
 from manybody.backends import Backend, Solution
-from manybody.circuits import ibm
+from manybody.circuits import ibm, trotter
 from manybody.circuits.ansatz import AnsatzSpec, build_ansatz
 from manybody.circuits.compiler import to_sparse_pauli_op
 from manybody.circuits.estimators import EstimatorAdapter, two_qubit_count
 from manybody.circuits.gradient import shift_form
 from manybody.circuits.optimize import Objective, minimize
-from manybody.circuits.options import MAX_SIMULATED_QUBITS, VQEOptions
+from manybody.circuits.options import MAX_SIMULATED_QUBITS, VQEEvolveOptions, VQEOptions
 from manybody.observables import Estimate
 
 __all__ = ["VQEBackend", "VQEOptions", "VQEState", "reevaluate"]
@@ -101,6 +101,7 @@ class VQEBackend(Backend):
 
     name = "vqe"
     Options = VQEOptions
+    EvolveOptions = VQEEvolveOptions
 
     def check_model(self, model, options: VQEOptions) -> None:
         n = model.problem.n_qubits
@@ -190,12 +191,19 @@ class VQEBackend(Backend):
             seed=options.seed,
         )
 
-    def expect(self, state: VQEState, model, operators) -> list[Estimate]:
-        """Estimates of Hermitian qubit operators on the optimised circuit, with the state's estimator.
+    def evolve(self, model, initial, times, options: VQEEvolveOptions):
+        """Trotter circuits measured with the VQE's estimators (:mod:`manybody.circuits.trotter`)."""
+        self.check_model(model, options)
+        return trotter.evolve(model, initial, times, options)
+
+    def expect(self, state: VQEState | trotter.TrotterState, model, operators) -> list[Estimate]:
+        """Estimates of Hermitian qubit operators on the optimised (or Trotter) circuit, with the state's estimator.
 
         One estimator call for all operators; errors are 0 on exact
         estimators and one standard error with shots.
         """
+        if isinstance(state, trotter.TrotterState):
+            return state.expect(model, operators)
         ops = [
             to_sparse_pauli_op(op, model.problem.n_qubits, name=f"observable {k}")
             for k, op in enumerate(operators)

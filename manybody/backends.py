@@ -242,7 +242,12 @@ register_backend(
     supports_warm_start=True,
     supports_checkpoint=True,
 )
-register_backend("vqe", "manybody.circuits:VQEBackend", options="manybody.circuits.options:VQEOptions")
+register_backend(
+    "vqe",
+    "manybody.circuits:VQEBackend",
+    options="manybody.circuits.options:VQEOptions",
+    evolve_options="manybody.circuits.options:VQEEvolveOptions",
+)
 
 
 def solve(model: Model, backend: str = "exact", observables=None, **options):

@@ -99,5 +99,13 @@ def test_bad_evolution_input_is_refused(initial, times, match):
 
 
 def test_backends_that_cannot_evolve_say_so_before_importing_anything():
-    with pytest.raises(ValueError, match="does not evolve states; backends that do"):
-        mb.evolve(Heisenberg(Chain(4)), "0101", [0, 1], backend="vqe")
+    from manybody.backends import _REGISTRY
+
+    mb.register_backend(
+        "probe_no_evolve", "manybody.exact:ExactBackend", options="manybody.exact:ExactOptions"
+    )
+    try:
+        with pytest.raises(ValueError, match="does not evolve states; backends that do"):
+            mb.evolve(Heisenberg(Chain(4)), "0101", [0, 1], backend="probe_no_evolve")
+    finally:
+        _REGISTRY.pop("probe_no_evolve")
