@@ -467,16 +467,18 @@ def _run_tasks(store, sweep, run, scheduler, tasks, ids, report, progress):
             if o["status"] == "failed":
                 bar.write(f"point {o['id']} failed: {o['error']}")
 
-    def fail(points, error, err, bar, cause="error", count_death=False):
-        """Record ``points`` as failed; return those to retry (worker deaths within the bound)."""
+    def fail(points, error, err, bar, cause="error", count_death=False, retry_now=True):
+        """Record ``points`` as failed; return those to retry now (worker deaths within the
+        bound; ``retry_now=False``: left to a later run, e.g. after Dask's own retries)."""
         final, again = [], []
         for p in points:
             if store.state(p.id) == "done" or p.id not in ids:
                 continue
             deaths = store.worker_deaths(p.id) + 1 if count_death else 0
-            retry = count_death and deaths <= run.worker_retries
+            within = count_death and deaths <= run.worker_retries
+            retry = within and retry_now
             text = error if not count_death else f"{error} ({deaths} time{'s' * (deaths > 1)})"
-            if count_death and not retry:
+            if count_death and not within:
                 text += (
                     f": not retried again (worker_retries = {run.worker_retries}; rerun with --retry-failed)"
                 )
@@ -518,17 +520,19 @@ def _run_tasks(store, sweep, run, scheduler, tasks, ids, report, progress):
                         broken.append(futures[fut])
                         err = e
                     except Exception as e:  # noqa: BLE001 - e.g. a Dask worker killed repeatedly
-                        died = type(e).__name__ == "KilledWorker"
+                        died = type(e).__name__ == "KilledWorker"  # Dask has retried already
                         error = _DIED if died else "the task of this point failed outside the point"
                         points = [p for p in futures[fut] if store.state(p.id) != "done"]
+                        cause = "worker_died" if died else "error"
                         fail(
-                            points,
-                            f"{error}: {type(e).__name__}: {e}",
-                            e,
-                            bar,
-                            "worker_died" if died else "error",
+                            points, f"{error}: {type(e).__name__}: {e}", e, bar, cause, died, retry_now=False
                         )
             held = store.running()
+            if broken and not any(p.id in held for t in broken for p in t):
+                # the workers died before running any point (startup, a plugin): no retry helps
+                why = "the worker processes died before running any point (at startup?)"
+                fail([p for t in broken for p in t], why, err, bar)
+                broken = []
             for t in broken:
                 dead = [p for p in t if p.id in held]
                 if dead:

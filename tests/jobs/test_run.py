@@ -236,7 +236,7 @@ def test_sigkill_midway_then_rerun_completes_without_corruption(write_sweep, tmp
 
 
 def test_dead_worker_fails_only_its_point(write_sweep, tmp_path):
-    options = "crash_J2 = 0.1\n[run]\nthreads_per_worker = 1\nxla_preallocate = true"
+    options = "crash_J2 = 0.1\n[run]\nthreads_per_worker = 1\nxla_preallocate = true\nworker_retries = 0"
     sweep = probe_sweep(write_sweep, options, grid="J2 = [0.0, 0.1, 0.2]")
     out = tmp_path / "res"
     report = run_sweep(sweep, out, workers=1, progress=False)
@@ -295,7 +295,7 @@ def test_sweep_on_the_vmc_backend_with_warm_start(write_sweep, tmp_path):
         # variational upper bound (within 5 standard errors) and a short run's accuracy
         assert res.energy > ref - 5 * res.energy_error
         assert abs(res.energy - ref) / abs(ref) < 0.03
-        assert res.options["progress"] is False
+        assert "vmc heisenberg" in (out / "logs" / f"{p.id}.log").read_text()  # its progress bar
         assert res.options["checkpoint_dir"] == str((out / "checkpoints" / p.id).resolve())
     assert Path(store.load(second.id).options["warm_start"]) == store.result_dir(first.id).resolve()
     assert not (out / "checkpoints").exists() or not any((out / "checkpoints").iterdir())
