@@ -14,8 +14,17 @@ Importing this package imports no backend library, Dask or matplotlib.
 
 from manybody.jobs.execute import RunReport, run_sweep
 from manybody.jobs.plot import plot_family, plot_sweep
-from manybody.jobs.store import Store
-from manybody.jobs.sweep import Point, RunOptions, Sweep, SweepError, load_sweep, parse_sweep, point_id
+from manybody.jobs.store import Store, StoreError
+from manybody.jobs.sweep import (
+    Point,
+    RunOptions,
+    Sweep,
+    SweepError,
+    SweepWarning,
+    load_sweep,
+    parse_sweep,
+    point_id,
+)
 from manybody.jobs.table import average_rows, format_table, sweep_table
 
 __all__ = [
@@ -32,6 +41,8 @@ __all__ = [
     "RunOptions",
     "RunReport",
     "SweepError",
+    "SweepWarning",
     "Store",
+    "StoreError",
     "point_id",
 ]
