@@ -233,6 +233,7 @@ register_backend(
     "manybody.tensornet:DMRGBackend",
     options="manybody.tensornet:DMRGOptions",
     supports_warm_start=True,
+    evolve_options="manybody.tensornet.options:DMRGEvolveOptions",
 )
 register_backend(
     "vmc",

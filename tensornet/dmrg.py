@@ -48,7 +48,7 @@ from manybody.tensornet.mps import (
     pauli_expectations,
     sector_configurations,
 )
-from manybody.tensornet.options import DMRGOptions
+from manybody.tensornet.options import DMRGEvolveOptions, DMRGOptions
 
 __all__ = ["DMRGBackend", "DMRGOptions"]
 
@@ -63,6 +63,7 @@ class DMRGBackend(Backend):
 
     name = "dmrg"
     Options = DMRGOptions
+    EvolveOptions = DMRGEvolveOptions
 
     def check_model(self, model, options: DMRGOptions) -> None:
         check_compilable(model)
@@ -154,6 +155,12 @@ class DMRGBackend(Backend):
             info=info,
             seed=seed,
         )
+
+    def evolve(self, model, initial, times, options: DMRGEvolveOptions):
+        """TDVP (or MPO) evolution on the charged MPS: see :mod:`manybody.tensornet.evolve`."""
+        from manybody.tensornet.evolve import evolve
+
+        yield from evolve(model, initial, times, options)
 
     def expect(self, state: MPSState, model, operators) -> list[Estimate]:
         strings = list({term for op in operators for term in op.terms})

@@ -10,7 +10,7 @@ import numpy as np
 
 from manybody.validation import check_int, check_real
 
-__all__ = ["DMRGOptions"]
+__all__ = ["DMRGOptions", "DMRGEvolveOptions"]
 
 
 @dataclass
@@ -106,6 +106,50 @@ class DMRGOptions:
         if self.blas_threads is not None:
             self.blas_threads = check_int("blas_threads", self.blas_threads, minimum=1)
         self.warm_start = _warm_start_source(self.warm_start)
+
+
+@dataclass
+class DMRGEvolveOptions:
+    """Options of the MPS time evolution (``mb.evolve(..., backend="dmrg")``, TeNPy engines).
+
+    Attributes
+    ----------
+    method : str
+        ``"tdvp"`` (default): two-site TDVP while the bond dimension grows, then
+        one-site TDVP (no truncation, energy conserved) once every bond has
+        reached ``chi_max`` or its largest possible value; ``"tdvp2"``: two-site
+        TDVP throughout; ``"mpo"``: the ``W_II`` MPO of ``exp(-i H dt)``
+        (second order) applied and compressed at every step.
+    dt : float
+        Largest time step (inverse units of the couplings, default 0.1); the
+        interval between two requested times is split into equal steps of at most ``dt``.
+    chi_max : int
+        Largest MPS bond dimension (default 256).
+    cutoff : float
+        Truncation: the discarded squared Schmidt values of each split sum to
+        at most ``cutoff`` (default 1e-12).
+    progress : bool or None
+        One line per requested time on stderr; None (default) when stderr is a terminal.
+    blas_threads : int or None
+        Limit BLAS threads during the evolution (threadpoolctl); None leaves the default.
+    """
+
+    method: str = "tdvp"
+    dt: float = 0.1
+    chi_max: int = 256
+    cutoff: float = 1e-12
+    progress: bool | None = None
+    blas_threads: int | None = None
+
+    def __post_init__(self):
+        from manybody.validation import check_bool, check_choice
+
+        self.method = check_choice("method", self.method, ("tdvp", "tdvp2", "mpo"))
+        self.dt = check_real("dt", self.dt, low=0.0, high=1.0, low_open=True)
+        self.chi_max = check_int("chi_max", self.chi_max, minimum=1)
+        self.cutoff = check_real("cutoff", self.cutoff, low=0.0, high=1.0, high_open=True)
+        self.progress = check_bool("progress", self.progress, allow_none=True)
+        self.blas_threads = check_int("blas_threads", self.blas_threads, minimum=1, allow_none=True)
 
 
 def _warm_start_source(value):

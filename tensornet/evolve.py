@@ -1,0 +1,213 @@
+"""Real-time evolution of matrix product states (``mb.evolve(..., backend="dmrg")``).
+
+The state evolves with ``exp(-i H t)`` (``hbar = 1``) on the same block-sparse
+MPS and MPO as the charged DMRG engine (:mod:`manybody.tensornet.tenpy_dmrg`):
+one TeNPy site per qubit (two for Hubbard-like models), legs carrying the
+model's global charges (U(1) and Z2 of :func:`~manybody.tensornet.charges.sector_charges`;
+a model without any gets one trivial charge), the Hamiltonian as the charged
+operator strings of :func:`~manybody.tensornet.charges.charged_terms`. The
+charges are therefore conserved exactly at every step, whatever the truncation;
+local Gauss laws commute with ``H`` and are checked (``info["constraint_violation"]``).
+
+Methods (TeNPy's engines, :class:`~manybody.tensornet.options.DMRGEvolveOptions`):
+
+* ``"tdvp"`` (default): two-site TDVP (``TwoSiteTDVPEngine``: grows the bond
+  dimension, truncating to ``chi_max`` / ``cutoff``) until every bond has
+  reached ``chi_max`` or the largest dimension of its cut, then one-site TDVP
+  (``SingleSiteTDVPEngine``: no truncation, norm and energy conserved);
+* ``"tdvp2"``: two-site TDVP throughout;
+* ``"mpo"``: ``ExpMPOEvolution``, the second-order ``W_II`` MPO of
+  ``exp(-i H dt)`` applied and compressed at every step (measured: Heisenberg
+  L=8 from the Neel state to t=2, dt=0.1: errors 8e-4 in the energy and 2e-4
+  in ``<S^z_i S^z_j>``, against 3e-14 and 2e-10 for TDVP, in similar time).
+
+TDVP integrates exactly when no bond is truncated (the projector-splitting
+integrator's exactness property): the Heisenberg chain L=12 from the Neel
+state agrees with the Krylov evolution of the exact backend to ~1e-13 at any
+``dt``. With truncation the errors are those of the projection on the MPS
+manifold plus ``O(dt^2)`` splitting errors.
+
+Each snapshot's ``info`` has ``truncation_error`` (discarded weight summed
+over all splits since ``t = 0``: an upper bound of ``1 - |<psi_exact|psi>|^2``
+to first order), ``max_bond_dim``, ``tdvp_sites`` (2 or 1; 0 for ``"mpo"``),
+``steps`` (time steps taken since ``t = 0``), plus ``loschmidt_echo``
+``|<psi(0)|psi(t)>|^2`` (the overlap of the two MPS) and ``entropy`` (nats,
+the cut after the first ``n // 2`` qubits of ``qubit_order``).
+
+Limitation: from a product state, two-site TDVP builds entanglement only
+across neighbouring MPS sites in one step; terms that create it directly
+between distant sites (hopping along the snake of a 2D lattice) act through
+the bonds that have grown. Start such quenches from an entangled state (a
+DMRG result) or use ``method="mpo"``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import sys
+import warnings
+
+import numpy as np
+
+from manybody.evolution import Snapshot
+from manybody.tensornet.mps import MPSState, pauli_expectations
+from manybody.tensornet.options import DMRGEvolveOptions
+
+__all__ = ["evolve", "build_problem", "initial_mps"]
+
+_SVD_MIN = 1e-14  # Schmidt values below this are dropped whatever the cutoff (TeNPy's svd_min)
+STARTUP_STEPS, STARTUP_DIVISION = 2, 5
+"""From a product state the first ``STARTUP_STEPS * dt`` are done in steps of ``dt / STARTUP_DIVISION``:
+two-site TDVP from a product state misses the weight its updates cannot create yet (measured:
+Heisenberg L=8 from the Neel state to t=2, dt=0.1: error of <S^z_i S^z_j> 1.6e-6 without, 1.2e-8
+with it, where only the first 0.2 time units contribute)."""
+
+
+def evolve(model, initial, times, options: DMRGEvolveOptions):
+    """Yield a :class:`~manybody.evolution.Snapshot` (an :class:`MPSState`) at each of ``times``.
+
+    Parameters
+    ----------
+    model : Model
+    initial : manybody.evolution.InitialState
+        Basis-state ``bits`` (qubit ``q`` -> bit) or a DMRG ``result`` (its MPS, same ``qubit_order``).
+    times : ndarray
+        Non-decreasing times >= 0.
+    options : DMRGEvolveOptions
+    """
+    from manybody.tensornet.mpo import check_compilable
+
+    check_compilable(model)
+    limit = contextlib.nullcontext()
+    if options.blas_threads is not None:
+        from threadpoolctl import threadpool_limits
+
+        limit = threadpool_limits(options.blas_threads)
+    with limit:
+        yield from _evolve(model, initial, times, options)
+
+
+def build_problem(model):
+    """``(sites, mpo, order, charges, group)``: the charged engine's sites and Hamiltonian MPO."""
+    from manybody.tensornet import tenpy_dmrg as td
+    from manybody.tensornet.charges import Charge, charged_terms, sector_charges
+    from manybody.tensornet.dmrg import qubits_per_site
+
+    problem = model.problem
+    order = np.asarray(problem.qubit_order, dtype=int)
+    charges = sector_charges(problem.charges, problem.parities, problem.n_qubits)
+    if not charges:  # block-sparse code path with a single block
+        charges = [Charge("none", "charge", 1, np.zeros(problem.n_qubits, dtype=np.int64), 0, 0.0)]
+    group = qubits_per_site(problem)
+    terms, coeffs, _ = charged_terms(problem.hamiltonian, order, charges, group)
+    sites = td.build_sites(charges, order, group)
+    return sites, td.build_mpo(sites, terms, coeffs, group), order, charges, group
+
+
+def initial_mps(model, initial, sites, order, charges, group):
+    """The TeNPy MPS of ``initial`` (normalised, definite charges)."""
+    from manybody.tensornet import tenpy_dmrg as td
+    from manybody.tensornet.charges import charge_definite_mps
+    from manybody.tensornet.dmrg import _check_warm
+
+    if initial.result is None:
+        return td.product_state(sites, np.asarray(initial.bits)[order], group)
+    state = initial.result.state
+    _check_warm(state, model, what="initial")
+    arrays = charge_definite_mps(state._canonicalize()[0], order, charges)
+    if not np.linalg.norm(arrays[-1]) > 1e-8:
+        raise ValueError(f"initial: the result's MPS has no weight in the sector of {model.problem.name!r}")
+    psi = td.from_dense_arrays(sites, arrays, group)
+    psi.norm = 1.0
+    return psi
+
+
+def _step_sizes(start: float, stop: float, dt: float, startup: float) -> list[float]:
+    """Equal steps of at most ``dt`` from ``start`` to ``stop``; before time ``startup``, of at
+    most ``dt / STARTUP_DIVISION``."""
+    out = []
+    for a, b, h in ((start, min(stop, startup), dt / STARTUP_DIVISION), (max(start, startup), stop, dt)):
+        if b > a:
+            n = math.ceil((b - a) / h - 1e-9)
+            out.extend([(b - a) / n] * n)
+    return out
+
+
+def _bond_caps(sites, chi_max: int) -> np.ndarray:
+    """Largest useful dimension of each bond: ``chi_max`` or the smaller side's Hilbert space."""
+    dims = np.array([s.dim for s in sites], dtype=float)
+    left = np.cumsum(np.log(dims))[:-1]
+    right = np.cumsum(np.log(dims[::-1]))[::-1][1:]
+    return np.minimum(np.exp(np.minimum(left, right)).round(), chi_max).astype(int)
+
+
+def _engine(kind: str, psi, tenpy_model, options: DMRGEvolveOptions):
+    from tenpy.algorithms.mpo_evolution import ExpMPOEvolution
+    from tenpy.algorithms.tdvp import SingleSiteTDVPEngine, TwoSiteTDVPEngine
+
+    trunc = {"chi_max": options.chi_max, "svd_min": _SVD_MIN, "trunc_cut": max(options.cutoff, 1e-15)}
+    params = {"max_dt": None}  # dt <= 1 is checked by the options
+    if kind == "mpo":
+        params.update(trunc_params=trunc, approximation="II", order=2, compression_method="zip_up")
+        params["max_trunc_err"] = None  # reported per time, not an error
+        return ExpMPOEvolution(psi, tenpy_model, params)
+    if kind == "tdvp2":
+        params["trunc_params"] = trunc
+    cls = TwoSiteTDVPEngine if kind == "tdvp2" else SingleSiteTDVPEngine
+    return cls(psi, tenpy_model, params)
+
+
+def _evolve(model, initial, times, options: DMRGEvolveOptions):
+    from tenpy.models.lattice import TrivialLattice
+    from tenpy.models.model import MPOModel
+    from tenpy.tools.optimization import OptimizationFlag, temporary_level
+
+    from manybody.tensornet import tenpy_dmrg as td
+
+    problem = model.problem
+    sites, mpo, order, charges, group = build_problem(model)
+    psi = initial_mps(model, initial, sites, order, charges, group)
+    psi0 = psi.copy()
+    tenpy_model = MPOModel(TrivialLattice(sites, bc_MPS="finite"), mpo)
+    kind = "mpo" if options.method == "mpo" else "tdvp2"
+    engine = _engine(kind, psi, tenpy_model, options)
+    caps = _bond_caps(sites, options.chi_max)
+    gauss = problem.penalty_operator(problem.gauss_laws) if problem.gauss_laws else None
+    show = sys.stderr.isatty() if options.progress is None else options.progress
+    half = problem.n_qubits // 2
+    # from a product state TDVP's first steps miss the weight two-site updates cannot create yet
+    startup = STARTUP_STEPS * options.dt if kind != "mpo" and max(psi.chi, default=1) == 1 else 0.0
+    discarded, steps, now = 0.0, 0, 0.0
+    for t in times:
+        for h in _step_sizes(now, float(t), options.dt, startup):
+            if options.method == "tdvp" and kind == "tdvp2" and np.all(np.asarray(psi.chi) >= caps):
+                discarded += engine.trunc_err.eps
+                kind = "tdvp1"
+                engine = _engine(kind, psi, tenpy_model, options)
+            with temporary_level(OptimizationFlag.skip_arg_checks), warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="unused option", category=UserWarning)
+                engine.run_evolution(1, h)
+            steps += 1
+        now = max(now, float(t))
+        state = MPSState(td.to_dense_arrays(psi, group), order)
+        info = {
+            "loschmidt_echo": float(abs(psi0.overlap(psi)) ** 2),
+            "entropy": float(state.entanglement_entropy()[half - 1]) if half else 0.0,
+            "truncation_error": float(discarded + engine.trunc_err.eps),
+            "max_bond_dim": int(max(psi.chi, default=1)),
+            "tdvp_sites": {"tdvp2": 2, "tdvp1": 1, "mpo": 0}[kind],
+            "steps": steps,
+        }
+        if gauss is not None:
+            strings = list(gauss.terms)
+            coeffs = np.array([complex(gauss.terms[s]) for s in strings])
+            info["constraint_violation"] = float(np.real(coeffs @ pauli_expectations(state, strings)))
+        if show:
+            print(
+                f"dmrg evolve t={t:.4g} chi={info['max_bond_dim']} trunc={info['truncation_error']:.1e} "
+                f"S={info['entropy']:.4f}",
+                file=sys.stderr,
+                flush=True,
+            )
+        yield Snapshot(float(t), state, info)
