@@ -1,24 +1,39 @@
-"""VMC benchmark: the masked transformer (with and without KV cache) against NetKet's ARNNDense and an
-RBM + Metropolis, on the same model and sample count; then accuracy in a fixed wall-clock budget.
+"""VMC benchmark: seconds per SR iteration of the masked transformer against NetKet's ARNNDense and an
+RBM + Metropolis on the same model and sample count, and the fixed cost of ``mb.solve``.
 
 Figures (JSON, to compare across machines; runs unchanged on GPU):
 
-* ``throughput``: per network, samples per second (``MCState.sample`` after compilation) and
-  seconds per ``VMC_SR`` iteration (sampling + local energies + SR update, with the vmc
-  backend's SR/minSR choice for every network), for the Heisenberg chain L=20 and the 4x4
-  periodic square lattice;
-* ``accuracy``: ``manybody.solve(backend="vmc")`` with as many iterations as fit the budget
-  (estimated from the measured s/iteration), relative error against the reference energies.
+* ``throughput``: per model (Heisenberg chains L=8, 20, 40 and the 4x4 torus) and network, seconds
+  per ``VMC_SR`` iteration (sampling + local energies + SR/minSR update with the vmc backend's
+  choices) and samples per second. The networks are measured interleaved, ``repeats`` times each,
+  and the minimum is reported (the least disturbed by other load on the machine):
+
+  - ``transformer``: the network ``mb.solve(backend="vmc")`` builds (default size, ``sign_rule="auto"``),
+    with the backend's Hamiltonian (:class:`manybody.vmc.operators.PauliSum`: prefix-reusing local
+    energies) and Jacobian mode;
+  - ``transformer_before``: the same network with NetKet's ``PauliStrings`` kernel (every connected
+    configuration through the whole network) and NetKet's default (complex) Jacobian mode, i.e. the
+    code path before prefix reuse and the real mode;
+  - ``netket_ARNNDense`` (2 layers, 16 features) and ``rbm_metropolis_exchange`` (alpha 2, complex
+    parameters), with NetKet's ``PauliStrings``.
+
+* ``startup``: wall time of ``mb.solve(Heisenberg(Chain(8)), backend="vmc", n_iter=5)`` (defaults,
+  default observables) in a fresh process and again in the same process, with an empty and with a
+  filled persistent compilation cache, and the part of it spent outside the iterations.
 
 Usage::
 
-    python benchmarks/vmc_transformer.py --budget 120 --n-samples 512 --out vmc_bench.json
+    python benchmarks/vmc_transformer.py --n-samples 512 --out benchmarks/results/vmc_transformer_cpu2.json
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import subprocess
+import sys
+import tempfile
 import time
 
 import jax
@@ -26,105 +41,143 @@ import netket as nk
 import numpy as np
 import optax
 
-import manybody as mb
 from manybody.lattice import Chain, Square
 from manybody.models import Heisenberg
 from manybody.vmc import make_vstate, to_pauli_strings
-from manybody.vmc.backend import VMCOptions, device_name
+from manybody.vmc.backend import device_name
 from manybody.vmc.driver import sr_driver
+from manybody.vmc.options import VMCOptions
+from manybody.vmc.signs import sign_rule
 
 MODELS = {
+    "chain_L8": lambda: Heisenberg(Chain(8)),
     "chain_L20": lambda: Heisenberg(Chain(20)),
     "square_4x4": lambda: Heisenberg(Square(4, 4, pbc=True)),
+    "chain_L40": lambda: Heisenberg(Chain(40)),
 }
 
-
-def _timed(fn, repeats: int) -> float:
-    jax.block_until_ready(fn())  # compile
+_STARTUP = """
+import json, sys, time
+import manybody as mb
+from manybody.lattice import Chain
+from manybody.models import Heisenberg
+out = []
+for _ in range(2):
     start = time.perf_counter()
-    for _ in range(repeats):
-        jax.block_until_ready(fn())
-    return (time.perf_counter() - start) / repeats
+    res = mb.solve(Heisenberg(Chain(8)), backend="vmc", n_iter=5, progress=False)
+    wall = time.perf_counter() - start
+    out.append({"wall": wall, "outside_iterations": wall - 5 / res.info["iterations_per_second"]})
+print("RESULT" + json.dumps(out))
+"""
 
 
-def _vstates(model, n_samples: int, opts: VMCOptions, seed: int = 0) -> dict:
+def _networks(model, n_samples: int, seed: int = 0) -> dict:
+    """name -> (MCState, Hamiltonian, Jacobian mode or None for the vmc backend's choice)."""
+    opts = VMCOptions()
+    rule = sign_rule(model.problem, opts.sign_rule)
     config = {
         "n_qubits": model.n_qubits,
         "d_model": opts.d_model,
         "n_heads": opts.n_heads,
         "n_layers": opts.n_layers,
+        "sign_rule": None if rule is None else rule.to_dict(),
     }
-    hilbert = nk.hilbert.Qubit(model.n_qubits)
-    out = {
-        "transformer_kv_cache": make_vstate(model, {**config, "use_cache": True}, n_samples, seed),
-        "transformer_no_cache": make_vstate(model, {**config, "use_cache": False}, n_samples, seed),
-        "netket_ARNNDense": nk.vqs.MCState(
-            nk.sampler.ARDirectSampler(hilbert),
-            nk.models.ARNNDense(hilbert=hilbert, layers=2, features=opts.d_model),
-            n_samples=n_samples,
-            seed=seed,
+    fast = to_pauli_strings(model.qubit_hamiltonian, model.n_qubits)
+    plain = nk.operator.PauliStrings(fast.hilbert, fast.operators, fast.weights)
+    hilbert = fast.hilbert
+    graph = nk.graph.Graph(edges=[tuple(map(int, b)) for b in model.lattice.bonds(1)])
+    return {
+        "transformer": (make_vstate(model, config, n_samples, seed), fast, None),
+        "transformer_before": (make_vstate(model, config, n_samples, seed), plain, "complex"),
+        "netket_ARNNDense": (
+            nk.vqs.MCState(
+                nk.sampler.ARDirectSampler(hilbert),
+                nk.models.ARNNDense(hilbert=hilbert, layers=2, features=opts.d_model),
+                n_samples=n_samples,
+                seed=seed,
+            ),
+            plain,
+            None,
+        ),
+        "rbm_metropolis_exchange": (
+            nk.vqs.MCState(
+                nk.sampler.MetropolisExchange(hilbert, graph=graph, n_chains=16),
+                nk.models.RBM(alpha=2, param_dtype=complex),
+                n_samples=n_samples,
+                n_discard_per_chain=16,
+                seed=seed,
+            ),
+            plain,
+            None,
         ),
     }
-    graph = nk.graph.Graph(edges=[tuple(map(int, b)) for b in model.lattice.bonds(1)])
-    sampler = nk.sampler.MetropolisExchange(hilbert, graph=graph, n_chains=16)
-    out["rbm_metropolis_exchange"] = nk.vqs.MCState(
-        sampler,
-        nk.models.RBM(alpha=2, param_dtype=complex),
-        n_samples=n_samples,
-        n_discard_per_chain=16,
-        seed=seed,
-    )
-    return out
+
+
+def _seconds(fn) -> float:
+    start = time.perf_counter()
+    jax.block_until_ready(fn())
+    return time.perf_counter() - start
 
 
 def throughput(model, n_samples: int, repeats: int) -> dict:
-    opts = VMCOptions()
-    hamiltonian = to_pauli_strings(model.qubit_hamiltonian, model.n_qubits)
-    out = {}
-    for name, vs in _vstates(model, n_samples, opts).items():
-        t_sample = _timed(lambda vs=vs: (vs.reset(), vs.samples)[1], repeats)
+    steps, samplers, out = {}, {}, {}
+    for name, (vs, hamiltonian, mode) in _networks(model, n_samples).items():
         driver = sr_driver(vs, hamiltonian, optax.sgd(0.005), diag_shift=1e-2)
+        if mode is not None:
+            driver.mode = mode
 
         def step(driver=driver):
             driver.reset_step()
-            stats, dp = driver.compute_loss_and_update()
+            _, dp = driver.compute_loss_and_update()
             driver.update_parameters(dp)
             return dp
 
+        samplers[name] = lambda vs=vs: (vs.reset(), vs.samples)[1]
+        steps[name] = step
+        compile_time = _seconds(samplers[name]) + _seconds(step)
         out[name] = {
             "n_parameters": int(vs.n_parameters),
-            "samples_per_second": n_samples / t_sample,
-            "seconds_per_iteration": _timed(step, repeats),
             "sr_mode": "minSR" if driver.use_ntk else "SR",
+            "jacobian_mode": str(driver.mode),
             "ntk_on_the_fly": driver.on_the_fly,
+            "first_iteration_seconds": compile_time,
+            "iteration_seconds": [],
+            "sample_seconds": [],
         }
-        print(name, out[name], flush=True)
+    for _ in range(repeats):  # interleaved, so that load changes hit every network alike
+        for name in steps:
+            out[name]["sample_seconds"].append(_seconds(samplers[name]))
+            out[name]["iteration_seconds"].append(_seconds(steps[name]))
+    for name, entry in out.items():
+        entry["seconds_per_iteration"] = min(entry["iteration_seconds"])
+        entry["samples_per_second"] = n_samples / min(entry["sample_seconds"])
+        print(
+            model.name, model.n_qubits, name, {k: v for k, v in entry.items() if "seconds" in k}, flush=True
+        )
     return out
 
 
-def accuracy(model, n_samples: int, budget: float, seconds_per_iteration: float) -> dict:
-    n_iter = max(1, int(budget / seconds_per_iteration))
-    start = time.perf_counter()
-    res = mb.solve(
-        model, backend="vmc", n_iter=n_iter, n_samples=n_samples, progress=False, observables=[], seed=0
+def startup(cache_home: str) -> list[dict]:
+    """Two ``mb.solve`` calls in a fresh process, the default compilation cache under ``cache_home``."""
+    env = {**os.environ, "XDG_CACHE_HOME": cache_home}
+    env.pop("JAX_COMPILATION_CACHE_DIR", None)
+    run = subprocess.run(
+        [sys.executable, "-c", _STARTUP], env=env, capture_output=True, text=True, check=True
     )
-    return {
-        "n_iter": n_iter,
-        "wall_time": time.perf_counter() - start,
-        "energy": res.energy,
-        "energy_error": res.energy_error,
-        "reference_energy": res.reference_energy,
-        "relative_error": res.relative_error,
-        "v_score": res.v_score,
-    }
+    line = next(x for x in run.stdout.splitlines() if x.startswith("RESULT"))
+    return json.loads(line[len("RESULT") :])
+
+
+def _load() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n-samples", type=int, default=1024)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--budget", type=float, default=600.0, help="seconds per accuracy run")
+    parser.add_argument("--n-samples", type=int, default=512)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
+    parser.add_argument("--no-startup", action="store_true", help="skip the fresh-process solve timings")
     parser.add_argument("--out", default="vmc_transformer.json")
     args = parser.parse_args(argv)
     report = {
@@ -132,16 +185,17 @@ def main(argv=None):
         "jax_devices": [str(d) for d in jax.devices()],
         "versions": {"netket": nk.__version__, "jax": jax.__version__},
         "n_samples": args.n_samples,
-        "budget_seconds": args.budget,
+        "repeats": args.repeats,
+        "load_average_start": _load(),
         "models": {},
     }
     for name in args.models:
-        model = MODELS[name]()
-        entry = {"throughput": throughput(model, args.n_samples, args.repeats)}
-        spi = entry["throughput"]["transformer_kv_cache"]["seconds_per_iteration"]
-        entry["accuracy"] = accuracy(model, args.n_samples, args.budget, spi)
-        print(name, entry["accuracy"], flush=True)
-        report["models"][name] = entry
+        report["models"][name] = {"throughput": throughput(MODELS[name](), args.n_samples, args.repeats)}
+    if not args.no_startup:
+        with tempfile.TemporaryDirectory() as cache:
+            report["startup"] = {"empty_cache": startup(cache), "filled_cache": startup(cache)}
+        print("startup", report["startup"], flush=True)
+    report["load_average_end"] = _load()
     with open(args.out, "w") as f:
         json.dump(report, f, indent=1, default=lambda x: float(np.asarray(x)))
     print(f"wrote {args.out}")
