@@ -178,7 +178,7 @@ class Result:
         )
 
     def summary(self) -> str:
-        """A few human-readable lines: energy, error, variance, observables."""
+        """A few human-readable lines: energy, error, variance, convergence verdict and warnings, observables."""
         lines = [repr(self)]
         if self.reference_energy is not None:
             lines.append(
@@ -186,6 +186,9 @@ class Result:
             )
         if self.v_score is not None:
             lines.append(f"  V-score {self.v_score:.3g}")
+        if self.info.get("convergence"):  # a backend's verdict, e.g. vmc's
+            lines.append(f"  {self.info['convergence']}")
+        lines.extend(f"  warning: {w}" for w in self.info.get("warnings", []))
         for name, est in self.observables.items():
             if np.ndim(est.mean) == 0:
                 lines.append(f"  {name} = {float(est.mean):.10g} +/- {float(est.error):.2g}")
