@@ -167,12 +167,17 @@ class VQEBackend(Backend):
         }
         info["penalty"] = penalty
         if V is not None:
-            info["constraint_violation"] = float(evs[0, 2])
-            if info["constraint_violation"] > _VIOLATION_TOL:
+            info["constraint_violation"] = violation = float(evs[0, 2])
+            if violation > _VIOLATION_TOL + 3 * float(stds[0, 2]):
+                cause = (
+                    "device or shot noise: the circuit itself keeps the constraints"
+                    if ansatz.preserves_constraints
+                    else "the ansatz does not keep the constraints; use one that does or a larger penalty "
+                    f"(used: {penalty:g})"
+                )
                 note = (
-                    f"the state leaves the constrained sector (constraint_violation "
-                    f"{info['constraint_violation']:.3g}): the energy may lie below the sector's ground "
-                    f"energy; use an ansatz that keeps the constraints or a larger penalty (used: {penalty:g})"
+                    f"the state leaves the constrained sector (constraint_violation {violation:.3g} +/- "
+                    f"{float(stds[0, 2]):.1g}): the energy may lie below the sector's ground energy; {cause}"
                 )
                 warnings.warn(note, stacklevel=3)  # at the user's manybody.solve call
                 info.setdefault("notes", []).append(note)
