@@ -57,11 +57,12 @@ from manybody.tensornet.options import DMRGEvolveOptions
 __all__ = ["evolve", "build_problem", "initial_mps"]
 
 _SVD_MIN = 1e-14  # Schmidt values below this are dropped whatever the cutoff (TeNPy's svd_min)
-STARTUP_STEPS, STARTUP_DIVISION = 2, 5
-"""From a product state the first ``STARTUP_STEPS * dt`` are done in steps of ``dt / STARTUP_DIVISION``:
-two-site TDVP from a product state misses the weight its updates cannot create yet (measured:
-Heisenberg L=8 from the Neel state to t=2, dt=0.1: error of <S^z_i S^z_j> 1.6e-6 without, 1.2e-8
-with it, where only the first 0.2 time units contribute)."""
+STARTUP_DOUBLINGS = 8
+"""From a product state the first time step ``dt`` is done in steps doubling from
+``dt / 2^STARTUP_DOUBLINGS``: two-site TDVP from a product state misses the weight its updates
+cannot create yet (measured: Heisenberg L=8 from the Neel state to t=2, dt=0.1: error of
+``<S^z_i S^z_j>`` 1.6e-6 and of the entropy 1e-5 with equal steps; 4e-10, 2e-9 with 4 doublings;
+2e-13, 1e-12 with 8, for 8 more steps; with dt=0.25, 2e-12 and 9e-12)."""
 
 
 def evolve(model, initial, times, options: DMRGEvolveOptions):
@@ -124,13 +125,19 @@ def initial_mps(model, initial, sites, order, charges, group):
 
 
 def _step_sizes(start: float, stop: float, dt: float, startup: float) -> list[float]:
-    """Equal steps of at most ``dt`` from ``start`` to ``stop``; before time ``startup``, of at
-    most ``dt / STARTUP_DIVISION``."""
+    """Steps from ``start`` to ``stop``: equal steps of at most ``dt``, and before time ``startup``
+    steps that double from ``startup / 2^STARTUP_DOUBLINGS`` (``startup / 2^k``, k = K, K, K-1, ..., 1)."""
     out = []
-    for a, b, h in ((start, min(stop, startup), dt / STARTUP_DIVISION), (max(start, startup), stop, dt)):
-        if b > a:
-            n = math.ceil((b - a) / h - 1e-9)
-            out.extend([(b - a) / n] * n)
+    if start < startup:
+        edges = startup * np.concatenate([[0.0], 2.0 ** -np.arange(STARTUP_DOUBLINGS, -1, -1)])
+        for a, b in zip(edges[:-1], edges[1:]):
+            lo, hi = max(a, start), min(b, stop)
+            if hi > lo:
+                out.append(hi - lo)
+        start = startup
+    if stop > start:
+        n = math.ceil((stop - start) / dt - 1e-9)
+        out.extend([(stop - start) / n] * n)
     return out
 
 
@@ -176,8 +183,7 @@ def _evolve(model, initial, times, options: DMRGEvolveOptions):
     gauss = problem.penalty_operator(problem.gauss_laws) if problem.gauss_laws else None
     show = sys.stderr.isatty() if options.progress is None else options.progress
     half = problem.n_qubits // 2
-    # from a product state TDVP's first steps miss the weight two-site updates cannot create yet
-    startup = STARTUP_STEPS * options.dt if kind != "mpo" and max(psi.chi, default=1) == 1 else 0.0
+    startup = options.dt if kind != "mpo" and max(psi.chi, default=1) == 1 else 0.0
     discarded, steps, now = 0.0, 0, 0.0
     for t in times:
         for h in _step_sizes(now, float(t), options.dt, startup):
