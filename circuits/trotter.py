@@ -112,7 +112,12 @@ class TrotterStep:
         return self.circuit.assign_parameters({self.tau: h})
 
     def apply(self, psi: np.ndarray, h: float, n: int) -> np.ndarray:
-        """``S(h)^n psi`` on the compiled statevector simulator (fused two-qubit blocks)."""
+        """``S(h)^n psi`` on the compiled statevector simulator (fused two-qubit blocks).
+
+        The step's block matrices are computed once per ``h`` and applied to ``psi`` with the
+        simulator's block kernel (``CompiledCircuit.state`` always starts from the circuit's own
+        initial state).
+        """
         if self._compiled is None:
             self._shift = shift_form(self.circuit)
             self._compiled = CompiledCircuit(self._shift.circuit)
@@ -126,10 +131,14 @@ class TrotterStep:
         return psi
 
 
+def _intervals(times: np.ndarray) -> np.ndarray:
+    """``t_k - t_{k-1}`` with ``t_{-1} = 0``."""
+    return np.diff(np.concatenate([[0.0], times]))
+
+
 def step_counts(times: np.ndarray, dt: float) -> np.ndarray:
     """Steps per interval ``[t_{k-1}, t_k]`` (from ``t_{-1} = 0``) for steps of at most ``dt``."""
-    intervals = np.diff(np.concatenate([[0.0], times]))
-    return np.ceil(intervals / dt - 1e-9).astype(int)
+    return np.ceil(_intervals(times) / dt - 1e-9).astype(int)
 
 
 def _norm1(op: SparsePauliOp) -> float:
@@ -275,10 +284,6 @@ def _doubling(step, psi0, times, order, tol, counts):
         f"the Trotter error estimate {max(errors):.3g} is still above trotter_error={tol:g} after "
         f"{_MAX_DOUBLINGS} doublings ({counts.sum()} steps); ask for a larger trotter_error or a higher order"
     )
-
-
-def _intervals(times):
-    return np.diff(np.concatenate([[0.0], times]))
 
 
 def _schedule(model, step, times, options, psi0):

@@ -51,6 +51,21 @@ def test_heisenberg_l12_neel_to_t5_within_1e_3_of_exact():
     assert max(errors.values()) < 1e-3, errors
 
 
+def test_quench_from_a_vqe_ground_state_matches_exact():
+    """Ground state of the isotropic chain by VQE, evolved with the XXZ chain (Delta = 3): the
+    correlations follow the exact quench from the exact ground state."""
+    before, after = Heisenberg(Chain(4)), Heisenberg(Chain(4), Delta=3.0)
+    ground = mb.solve(before, backend="vqe", seed=1, observables=[])
+    assert ground.energy == pytest.approx(mb.solve(before, observables=[]).energy, abs=1e-8)
+    times = [0.0, 0.5, 1.0]
+    obs = ["sz_correlations"]
+    ev = mb.evolve(after, ground, times, backend="vqe", observables=obs)
+    ex = mb.evolve(after, mb.solve(before, observables=[]), times, observables=obs)
+    diff = ev.observables["sz_correlations"].mean - ex.observables["sz_correlations"].mean
+    assert np.abs(diff).max() < 1e-3
+    assert ev.loschmidt_echo[0] == pytest.approx(1.0)
+
+
 def test_one_step_is_the_product_formula():
     """The decomposed step circuit equals exp(-ih H_1/2) exp(-ih H_2) exp(-ih H_1/2) (dense matrices)."""
     model = Heisenberg(Chain(4), Delta=0.7)
