@@ -220,7 +220,7 @@ def test_ibm_pipeline_on_a_fake_device_is_recorded_and_fetched(tmp_path):
 
 
 @pytest.mark.slow
-def test_noisy_quench_with_zne_and_twirling_within_5_percent():
+def test_noisy_quench_with_zne_and_twirling_within_5_percent(tmp_path):
     """6-qubit Heisenberg quench on fake_perth (7 qubits, its noise model), ZNE (1, 3, 5) + gate and
     measurement twirling + TREX, 4000 shots, seeded: the staggered local magnetisation
     (1/L) sum_q (-1)^q <S^z_q> at t=1 within 5 % of exact (unmitigated: ~14 % low). Minutes."""
@@ -245,6 +245,7 @@ def test_noisy_quench_with_zne_and_twirling_within_5_percent():
             zne_noise_factors=[1, 3, 5],
             twirling=True,
             measure_mitigation=True,
+            record_dir=str(tmp_path),
         )
     signs = (-1) ** np.arange(n)
     staggered, reference = signs @ _values(ev, n)[0] / n, signs @ exact / n
