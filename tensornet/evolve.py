@@ -154,7 +154,8 @@ def _engine(kind: str, psi, tenpy_model, options: DMRGEvolveOptions):
     from tenpy.algorithms.tdvp import SingleSiteTDVPEngine, TwoSiteTDVPEngine
 
     trunc = {"chi_max": options.chi_max, "svd_min": _SVD_MIN, "trunc_cut": max(options.cutoff, 1e-15)}
-    params = {"max_dt": None}  # dt <= 1 is checked by the options
+    # dt <= 1 is checked by the options; a chain of sites, not a 2D ring (TeNPy's sanity check)
+    params = {"max_dt": None, "max_N_sites_per_ring": psi.L + 1}
     if kind == "mpo":
         params.update(trunc_params=trunc, approximation="II", order=2, compression_method="zip_up")
         params["max_trunc_err"] = None  # reported per time, not an error
