@@ -128,6 +128,8 @@ def test_collapsed_run_is_reported_not_a_zero_variance_success():
     assert res.info["collapsed"] and not res.info["converged"]
     assert any("collapsed" in str(w.message) for w in caught)
     assert res.info["warnings"] and "collapsed" in res.info["convergence"]
+    assert "not converged: the distribution collapsed" in res.summary()
+    assert "warning: VMC: |psi|^2 collapsed" in res.summary()
     # the reported variance is the exact one of the state on its support, not the sampled ~1e-33
     assert res.variance == pytest.approx(res.info["support_variance"]) and res.variance > 0.1
     assert res.energy_error >= np.sqrt(res.variance / 256) * (1 - 1e-12)
