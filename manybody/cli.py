@@ -8,6 +8,8 @@
     manybody table RESULTS/ [--format text|csv] [--output FILE] [--average AXIS]
     manybody plot RESULTS/ [--x AXIS] [--y energy,OBS,...] [--output FILE.png|pdf] [--average AXIS]
     manybody plot RESULTS/ --family spin_correlations [--output FILE]
+    (a sweep with [evolve]: `table` shows the values at the final time, `plot` without
+    --x draws the quantities against time, one curve per point)
     manybody ibm list|status JOB_ID|fetch JOB_ID
     manybody --version
 
@@ -79,9 +81,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--average", metavar="AXIS", help="average over a grid axis (disorder seeds): mean, sem, n"
     )
 
-    p = sub.add_parser("plot", help="plot energy and observables against a grid axis")
+    p = sub.add_parser(
+        "plot", help="plot energy and observables against a grid axis (evolution sweeps: against time)"
+    )
     p.add_argument("results")
-    p.add_argument("--x", help="grid axis on the horizontal axis (default: the first varying one)")
+    p.add_argument(
+        "--x",
+        help="grid axis on the horizontal axis (default: the first varying one; evolution sweeps: "
+        "time, while --x AXIS plots the final-time values)",
+    )
     p.add_argument("--y", help="comma-separated quantities (default: energy and scalar observables)")
     p.add_argument("--output", "-o", help="figure file, .png or .pdf (default: RESULTS/plot.png)")
     p.add_argument("--average", metavar="AXIS", help="average over a grid axis (disorder seeds)")
@@ -117,6 +125,11 @@ def _run(args) -> int:
             f"{sweep.name}: {len(sweep.points)} points in {len(tasks)} tasks, model {sweep.model['name']!r}, "
             f"results in {store.root}"
         )
+        if sweep.evolve:
+            times = sweep.evolve["times"]
+            print(
+                f"  evolve from {sweep.evolve['initial']!r}: {len(times)} times in [{times[0]:g}, {times[-1]:g}]"
+            )
         for label, spec in sweep.backends.items():
             if spec["warm_start"]:
                 print(f"  {label}: warm start along {spec['warm_start']} (those points run in order)")
@@ -163,6 +176,13 @@ def _table(args) -> int:
     from manybody.jobs import Store, average_rows, format_table, sweep_table
 
     rows = sweep_table(args.results, include_unfinished=not args.done_only)
+    evolve = Store(args.results).index().get("evolve")
+    if evolve:
+        print(
+            f"manybody table: note: evolution points: values at the final time t_final = {evolve['times'][-1]:g} "
+            f"(the time series: `manybody plot {args.results}`)",
+            file=sys.stderr,
+        )
     if args.average:
         rows = average_rows(rows, list(Store(args.results).index()["axes"]), args.average)
     text = format_table(rows, args.format)

@@ -1,4 +1,4 @@
-"""Batched ground-state jobs: sweep files, execution, the results store, tables and plots.
+"""Batched ground-state and real-time evolution jobs: sweep files, execution, the results store, tables and plots.
 
 The Python mirror of the ``manybody`` command line::
 
@@ -13,7 +13,7 @@ Importing this package imports no backend library, Dask or matplotlib.
 """
 
 from manybody.jobs.execute import RunReport, run_sweep
-from manybody.jobs.plot import plot_family, plot_sweep
+from manybody.jobs.plot import plot_evolution, plot_family, plot_sweep
 from manybody.jobs.store import Store, StoreError
 from manybody.jobs.sweep import (
     Point,
@@ -36,6 +36,7 @@ __all__ = [
     "average_rows",
     "plot_sweep",
     "plot_family",
+    "plot_evolution",
     "Sweep",
     "Point",
     "RunOptions",

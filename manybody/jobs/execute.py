@@ -3,7 +3,8 @@
 Points are grouped into *tasks*: one point per task, except for backends
 with ``warm_start`` along an axis, whose points form one task per line of
 that axis (run in order, each starting from the previous result). A task
-runs in a worker, which saves each result into the store itself (a
+runs in a worker, which saves each result (a ``Result``, or an ``Evolution``
+for the points of a sweep with ``[evolve]``) into the store itself (a
 shared filesystem is needed on a cluster) and records failures with their
 traceback; the calling process only schedules, reports progress, and
 records points whose worker died. What a point prints (a backend's progress
@@ -46,7 +47,6 @@ from __future__ import annotations
 import concurrent.futures as cf
 import contextlib
 import dataclasses
-import math
 import multiprocessing
 import os
 import shutil
@@ -58,6 +58,8 @@ import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 from manybody.io import DIR_MODE, FILE_MODE
 from manybody.jobs.store import Store
@@ -131,9 +133,7 @@ def run_task(task: dict) -> list[dict]:
     """
     if "jax" not in sys.modules:
         os.environ.update(task.get("env", {}))
-    from manybody.backends import solve
     from manybody.jobs.plugins import load_plugins
-    from manybody.model import from_dict
 
     store = Store(task["root"])
     wanted = set(task["run"])
@@ -149,10 +149,7 @@ def run_task(task: dict) -> list[dict]:
         try:
             with _point_log(store, point.id):
                 load_plugins(task.get("plugins", []))
-                options = _runtime_options(point, store, previous)
-                res = solve(
-                    from_dict(point.model), backend=point.backend, observables=point.observables, **options
-                )
+                res = _compute(point, _runtime_options(point, store, previous))
             _check_finite(res)
             res.info["sweep_point"] = {
                 "id": point.id,
@@ -175,10 +172,30 @@ def run_task(task: dict) -> list[dict]:
     return out
 
 
+def _compute(point: Point, options: dict):
+    """The point's ``Result`` (``manybody.solve``) or, with ``point.evolve``, its
+    ``Evolution`` (``manybody.evolve`` from the initial state over the times)."""
+    from manybody.backends import solve
+    from manybody.evolution import evolve
+    from manybody.model import from_dict
+
+    model = from_dict(point.model)
+    if point.evolve:
+        initial, times = point.evolve["initial"], point.evolve["times"]
+        return evolve(model, initial, times, backend=point.backend, observables=point.observables, **options)
+    return solve(model, backend=point.backend, observables=point.observables, **options)
+
+
 def _check_finite(res) -> None:
-    """A run that ends with a non-finite energy, error or variance is a failed point."""
-    values = {"energy": res.energy, "energy_error": res.energy_error, "variance": res.variance}
-    bad = {k: v for k, v in values.items() if v is not None and not math.isfinite(v)}
+    """A run that ends with a non-finite energy, error or variance (at any time, for an
+    evolution) is a failed point."""
+    from manybody.evolution import Evolution
+
+    if isinstance(res, Evolution):
+        values = {"energy": res.energy.mean, "energy_error": res.energy.error}
+    else:
+        values = {"energy": res.energy, "energy_error": res.energy_error, "variance": res.variance}
+    bad = {k: v for k, v in values.items() if v is not None and not np.all(np.isfinite(v))}
     if bad:
         raise FloatingPointError(f"the run ended with non-finite values {bad}: diverged or ill-posed")
 
@@ -201,15 +218,15 @@ def _point_log(store: Store, pid: str):
 
 def _runtime_options(point: Point, store: Store, previous: Path | None) -> dict:
     """The point's options plus what the run supplies (not part of the point's id):
-    ``warm_start`` (the previous result along the axis) and, for backends registered with
-    ``supports_checkpoint``, a per-point ``checkpoint_dir`` in the store (so that an
-    interrupted point resumes), unless the sweep file sets it."""
+    ``warm_start`` (the previous result along the axis) and, for ground-state points of
+    backends registered with ``supports_checkpoint``, a per-point ``checkpoint_dir`` in the
+    store (so that an interrupted point resumes), unless the sweep file sets it."""
     from manybody.backends import backend_spec
 
     options = dict(point.options)
     if point.warm_start and previous is not None:
         options["warm_start"] = str(previous)
-    if backend_spec(point.backend).supports_checkpoint:
+    if not point.evolve and backend_spec(point.backend).supports_checkpoint:
         options.setdefault("checkpoint_dir", str(store.root / "checkpoints" / point.id))
     return options
 

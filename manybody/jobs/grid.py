@@ -25,40 +25,41 @@ def check_keys(fail, table: dict, allowed, where: str):
         fail(f"unknown key(s) {unknown} in {where}; allowed: {sorted(allowed)}")
 
 
-def axis_values(fail, key: str, spec) -> list:
+def axis_values(fail, key: str, spec, table: str = "[grid]") -> list:
     """The values of one axis: a list, or a range table ``{start, stop, num}`` (inclusive
     linspace) or ``{start, stop, step}`` (like Python's range: stop excluded; integers stay
-    integers). Floats are rounded to 12 decimals so that ids and labels are clean."""
+    integers). Floats are rounded to 12 decimals so that ids and labels are clean. ``table``
+    names the table of ``key`` in error messages."""
     if isinstance(spec, list):
         values = spec
     elif isinstance(spec, dict):
-        check_keys(fail, spec, RANGE_KEYS, f"[grid] {key} (a range)")
+        check_keys(fail, spec, RANGE_KEYS, f"{table} {key} (a range)")
         if "start" not in spec or "stop" not in spec or ("num" in spec and "step" in spec):
-            fail(f"[grid] {key}: a range needs start, stop and at most one of num (linspace) or step")
+            fail(f"{table} {key}: a range needs start, stop and at most one of num (linspace) or step")
         start, stop = spec["start"], spec["stop"]
         for k in ("start", "stop", "step"):
             v = spec.get(k, 1)
             if isinstance(v, bool) or not isinstance(v, (int, float)):
-                fail(f"[grid] {key}.{k} must be a number, got {v!r}")
+                fail(f"{table} {key}.{k} must be a number, got {v!r}")
         if "num" in spec:
             num = spec["num"]
             if isinstance(num, bool) or not isinstance(num, int) or num < 0:
-                fail(f"[grid] {key}.num must be a non-negative integer, got {num!r}")
+                fail(f"{table} {key}.num must be a non-negative integer, got {num!r}")
             values = [round(start + (stop - start) * k / max(num - 1, 1), 12) for k in range(num)]
         else:
             step = spec.get("step", 1)
             if step == 0:
-                fail(f"[grid] {key}.step must be nonzero")
+                fail(f"{table} {key}.step must be nonzero")
             n = max(math.ceil((stop - start) / step - 1e-9), 0)
             values = [start + k * step for k in range(n)]
             if not all(isinstance(v, int) for v in (start, stop, step)):
                 values = [round(float(v), 12) for v in values]
     else:
         fail(
-            f"[grid] {key} must be a list of values or a range table {{start, stop, num|step}}, got {spec!r}"
+            f"{table} {key} must be a list of values or a range table {{start, stop, num|step}}, got {spec!r}"
         )
     if not values:
-        fail(f"[grid] {key} is empty: give at least one value")
+        fail(f"{table} {key} is empty: give at least one value")
     return values
 
 

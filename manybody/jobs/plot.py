@@ -2,6 +2,11 @@
 (:func:`plot_sweep`), or an observable family (correlations against distance,
 fields per link) of every point (:func:`plot_family`).
 
+For a sweep with ``[evolve]``, :func:`plot_evolution` (the default of
+``plot_sweep`` when no ``x`` is given) draws each quantity against time, one
+curve per point; ``plot_sweep(..., x=AXIS)`` draws the final-time values
+against a grid axis, and ``plot_family`` the family at the final time.
+
 One panel per quantity, one curve per backend (and per value of the other
 grid axes), error bars where the estimate has one. Drawn on a bare
 ``matplotlib.figure.Figure`` with the Agg canvas (no pyplot state, works
@@ -16,9 +21,9 @@ import warnings
 from pathlib import Path
 
 from manybody.jobs.store import Store
-from manybody.jobs.table import average_rows, error_column, sweep_table
+from manybody.jobs.table import average_rows, error_column, final_estimate, sweep_table
 
-__all__ = ["plot_sweep", "plot_family"]
+__all__ = ["plot_sweep", "plot_family", "plot_evolution"]
 
 _LABELS = {
     "energy": "E (units of the couplings)",
@@ -26,7 +31,11 @@ _LABELS = {
     "variance": r"Var(E) = $\langle H^2\rangle - \langle H\rangle^2$",
     "v_score": r"V-score $N\,\mathrm{Var}(E)/(E - E_\infty)^2$",
 }
-_NOT_Y = {"backend", "status", "time", "id", "n"}
+_NOT_Y = {"backend", "status", "time", "id", "n", "t_final"}
+_SERIES = {
+    "loschmidt_echo": r"Loschmidt echo $|\langle\psi(0)|\psi(t)\rangle|^2$",
+    "entropy": "middle-cut entanglement entropy (nats)",
+}
 
 
 def _describe(store: Store, names: list[str]) -> dict[str, str]:
@@ -87,11 +96,16 @@ def plot_sweep(
     average : str, optional
         A grid axis to average over (disorder seeds): points show the mean and
         its standard error over that axis (see ``average_rows``).
+
+    For a sweep with ``[evolve]``: without ``x`` and ``average``, the quantities
+    against time (:func:`plot_evolution`); with them, their final-time values.
     """
     from matplotlib.figure import Figure
 
     store = Store(root)
     index = store.index()
+    if index.get("evolve") and x is None and average is None:
+        return plot_evolution(root, y=y, output=output, dpi=dpi)
     axes = index["axes"]
     rows = sweep_table(root)
     _warn_corrupt(root, [r["id"] for r in rows if r["status"] == "corrupt"])
@@ -151,23 +165,93 @@ def plot_sweep(
                 capsize=2,
                 label=key,
             )
-        if q in _LABELS:
-            ax.set_ylabel(_LABELS[q], fontsize=8)
-        else:
-            ax.set_ylabel(q, fontsize=8)
-            ax.set_title(descriptions.get(q, ""), fontsize=7)
+        _label_panel(ax, q, descriptions)
+        if index.get("evolve"):
+            ax.set_title(f"{ax.get_title()} at the final time t = {rows[0].get('t_final'):g}", fontsize=7)
         ax.grid(alpha=0.3)
     panels[0].legend(fontsize=7)
     model = index["model"]["name"]
     panels[-1].set_xlabel(
         f"{x}  (parameter of model {model!r}: units and signs in its docstring)", fontsize=8
     )
+    return _finish(fig, index, root, output, "plot.png", dpi)
+
+
+def _label_panel(ax, q: str, descriptions: dict) -> None:
+    if q in _LABELS or q in _SERIES:
+        ax.set_ylabel({**_LABELS, **_SERIES}[q], fontsize=8)
+    else:
+        ax.set_ylabel(q, fontsize=8)
+        ax.set_title(descriptions.get(q, ""), fontsize=7)
+
+
+def _finish(fig, index: dict, root, output, default: str, dpi: int) -> Path:
+    """Title the figure with the model's fixed parameters and write it."""
+    model = index["model"]["name"]
     fixed = [f"{k}={_compact(v)}" for k, v in index["model"].items() if k != "name"]
     fig.suptitle(f"{model}: " + ", ".join(fixed), fontsize=8)
-    output = Path(output) if output is not None else Path(root) / "plot.png"
+    output = Path(output) if output is not None else Path(root) / default
     output.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(output, dpi=dpi)
     return output
+
+
+def plot_evolution(root, y: list[str] | None = None, output=None, dpi: int = 150) -> Path:
+    """Plot each quantity of a ``[evolve]`` sweep's finished points against time, one curve
+    per point (backend label and grid values); return the figure's path.
+
+    ``y``: ``energy`` (default, with every scalar observable and, where the backend gives
+    them, ``loschmidt_echo`` and ``entropy``), or a selection of these.
+    """
+    import numpy as np
+    from matplotlib.figure import Figure
+
+    store = Store(root)
+    index = store.index()
+    if not index.get("evolve"):
+        raise ValueError(f"{root}: not a sweep with [evolve]: use plot_sweep")
+    series, corrupt = [], []
+    for p in store.points():
+        state = store.state(p.id)
+        try:
+            ev = store.load(p.id) if state == "done" else None
+        except (ValueError, OSError):
+            ev = None
+            state = "corrupt"
+        corrupt += [p.id] if state == "corrupt" else []
+        if ev is None:
+            continue
+        quantities = {"energy": (ev.energy.mean, ev.energy.error)}
+        quantities.update({k: (e.mean, e.error) for k, e in ev.observables.items() if np.ndim(e.mean) == 1})
+        for k in _SERIES:
+            if getattr(ev, k) is not None:
+                quantities[k] = (getattr(ev, k), None)
+        label = ", ".join([p.label] + [f"{k}={v}" for k, v in p.params.items()])
+        series.append((label, ev.times, quantities))
+    _warn_corrupt(root, corrupt)
+    if not series:
+        raise ValueError(f"{root}: no finished point to plot")
+    available = list(dict.fromkeys(k for _, _, q in series for k in q))
+    y = available if y is None else y
+    unknown = [q for q in y if q not in available]
+    if unknown:
+        raise ValueError(f"unknown quantity {unknown} of these evolutions; allowed: {available}")
+    descriptions = _describe(store, [q for q in y if q not in _LABELS and q not in _SERIES])
+    fig = Figure(figsize=(6.4, 2.6 * len(y) + 0.6), layout="constrained")
+    panels = fig.subplots(len(y), 1, sharex=True, squeeze=False)[:, 0]
+    for ax, q in zip(panels, y):
+        for (label, times, quantities), line in zip(series, itertools.cycle(("-", "--", ":", "-."))):
+            if q not in quantities:
+                continue
+            mean, err = quantities[q]
+            err = None if err is None or not np.any(err) else np.asarray(err, dtype=float)
+            ax.errorbar(times, np.asarray(mean, dtype=float), yerr=err, linestyle=line, label=label)
+        _label_panel(ax, q, descriptions)
+        ax.grid(alpha=0.3)
+    panels[0].legend(fontsize=6)
+    initial = index["evolve"]["initial"]
+    panels[-1].set_xlabel(f"t (inverse units of the couplings), from {initial!r}", fontsize=8)
+    return _finish(fig, index, root, output, "evolution.png", dpi)
 
 
 def plot_family(root, name: str, output=None, dpi: int = 150) -> Path:
@@ -187,8 +271,11 @@ def plot_family(root, name: str, output=None, dpi: int = 150) -> Path:
         except (ValueError, OSError):
             corrupt.append(p.id)
             continue
+        if est is not None and p.evolve:
+            est = final_estimate(est)  # the family at the final time
         if est is not None and np.ndim(est.mean) == 1:
             label = ", ".join([p.label] + [f"{k}={v}" for k, v in p.params.items()])
+            label += f", t={p.evolve['times'][-1]:g}" if p.evolve else ""
             curves.append((label, est))
     _warn_corrupt(root, corrupt)
     if not curves:

@@ -5,8 +5,9 @@ Layout::
     OUT/
       sweep.toml          the sweep file of the last run (a copy)
       index.json          every point of that sweep: id, label, backend, grid values, ...
-      points/<id>/        the point's saved Result (``Result.save``: written to a
-                          temporary sibling, fsynced, then renamed: never half-written)
+      points/<id>/        the point's saved Result (``Result.save``), or Evolution
+                          (``Evolution.save``) for a sweep with ``[evolve]``: written
+                          to a temporary sibling, fsynced, then renamed: never half-written
       failed/<id>.json    a failed point: error, cause, traceback, when, where
       running/<id>        a point a worker has started (removed when it ends)
       checkpoints/<id>/   checkpoints of an unfinished point, for backends that
@@ -16,8 +17,8 @@ Layout::
 
 Point states
 ------------
-* *done*: ``points/<id>/`` holds a ``result.json`` that parses and a ``history.npz``
-  that passes its CRC check;
+* *done*: ``points/<id>/`` holds a ``result.json`` (an evolution: ``evolution.json``)
+  that parses and a ``history.npz`` (``series.npz``) that passes its CRC check;
 * *corrupt*: ``points/<id>/`` exists but its files do not load (damaged after the
   run); counted as not done, rerun by the next ``run``;
 * *failed*: a failure record and no result. Its ``cause`` is ``"error"`` (the
@@ -48,6 +49,7 @@ __all__ = ["Store", "StoreError", "STATES"]
 
 STATES = ("done", "corrupt", "failed", "pending")
 _LOCKS = (".lock", ".workers.lock")
+_SAVED = (("result.json", "history.npz", "result"), ("evolution.json", "series.npz", "evolution"))
 _worker_lock_file = None  # the open .workers.lock of this worker process (held until it exits)
 
 
@@ -86,6 +88,7 @@ class Store:
                 "axes": sweep.axes,
                 "groups": sweep.groups,
                 "backends": sweep.backends,
+                "evolve": sweep.evolve,
                 "points": [p.to_dict() for p in sweep.points],
             },
         )
@@ -116,25 +119,28 @@ class Store:
     def problem(self, pid: str) -> str | None:
         """Why the saved result of ``pid`` does not load (None if it looks fine or is absent).
 
-        Cheap checks only: ``result.json`` parses into a result, ``history.npz`` is a
-        zip archive whose members pass their CRC check."""
+        Cheap checks only: ``result.json`` (``evolution.json``) parses into a result (an
+        evolution), ``history.npz`` (``series.npz``) is a zip archive whose members pass
+        their CRC check."""
         folder = self.result_dir(pid)
         if not folder.exists():
             return None
+        found = [s for s in _SAVED if (folder / s[0]).exists()]
+        if not found:
+            return f"{folder} has no {' or '.join(s[0] for s in _SAVED)}"
+        meta, arrays, kind = found[0]
         try:
-            data = load_json(folder / "result.json")
-        except FileNotFoundError:
-            return f"{folder} has no result.json"
+            data = load_json(folder / meta)
         except (ValueError, OSError) as err:
             return str(err)
         if not isinstance(data, dict) or "energy" not in data or "format_version" not in data:
-            return f"{folder / 'result.json'} is not a saved result"
+            return f"{folder / meta} is not a saved {kind}"
         try:
-            with zipfile.ZipFile(folder / "history.npz") as z:
+            with zipfile.ZipFile(folder / arrays) as z:
                 bad = z.testzip()
         except (OSError, zipfile.BadZipFile, EOFError) as err:
-            return f"{folder / 'history.npz'} does not load: {err}"
-        return f"{folder / 'history.npz'}: member {bad} is corrupted" if bad else None
+            return f"{folder / arrays} does not load: {err}"
+        return f"{folder / arrays}: member {bad} is corrupted" if bad else None
 
     def failure(self, pid: str) -> dict | None:
         """The failure record of ``pid`` (None if there is none)."""
@@ -205,9 +211,12 @@ class Store:
         return out
 
     def load(self, pid: str):
+        """The saved ``Result`` of ``pid``, or its ``Evolution`` (a point of an ``[evolve]`` sweep)."""
+        from manybody.evolution import Evolution
         from manybody.result import Result
 
-        return Result.load(self.result_dir(pid))
+        folder = self.result_dir(pid)
+        return (Evolution if (folder / "evolution.json").exists() else Result).load(folder)
 
     # -- running -------------------------------------------------------------------
 

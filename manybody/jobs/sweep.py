@@ -32,6 +32,14 @@ output folder::
     [run]                                  # execution defaults (CLI flags override)
     workers = 2
 
+With an ``[evolve]`` table every point is a real-time evolution
+(``manybody.evolve``) instead of a ground state, and the ``[backends.*]``
+tables hold the backends' *evolution* options::
+
+    [evolve]
+    initial = "neel"                       # a bit string, a list of 0/1, or a named state
+    times = {start = 0.0, stop = 5.0, num = 51}   # or a list of times
+
 Everything is validated before anything runs: unknown keys, wrong types,
 empty axes, unknown models (``manybody.model.model_class``), model parameters
 (every model is constructed), backend options (``manybody.backends.make_options``)
@@ -53,7 +61,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from manybody.io import to_jsonable
-from manybody.jobs.grid import check_keys, combinations, model_kwargs, parse_grid
+from manybody.jobs.grid import axis_values, check_keys, combinations, model_kwargs, parse_grid
 from manybody.jobs.plugins import load_plugins
 from manybody.model import model_class
 
@@ -69,7 +77,8 @@ __all__ = [
     "point_id",
 ]
 
-_TOP_KEYS = {"name", "output", "observables", "plugins", "model", "grid", "backends", "run"}
+_TOP_KEYS = {"name", "output", "observables", "plugins", "model", "grid", "backends", "run", "evolve"}
+_EVOLVE_KEYS = ("initial", "times")
 
 
 MAX_POINTS = 1_000_000
@@ -160,6 +169,9 @@ class Point:
         Axis along which this point starts from the previous point's result.
     index : list of int
         Position of the point in each axis group of the grid.
+    evolve : dict or None
+        ``{"initial", "times"}`` of a real-time evolution point (``[evolve]``; times
+        expanded to a list); None for a ground-state point.
     """
 
     id: str
@@ -171,6 +183,7 @@ class Point:
     observables: list
     warm_start: str | None = None
     index: list = field(default_factory=list)
+    evolve: dict | None = None
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -193,6 +206,7 @@ class Sweep:
     axes : dict of str -> list
         Grid axes and their values; ``groups`` lists the zipped axes together.
     backends : dict of label -> {"backend", "options", "warm_start"}
+        (the options are evolution options when ``evolve`` is set)
     observables : list of str, "all" or None
         As written (None: each model's defaults).
     plugins : list of str
@@ -201,6 +215,9 @@ class Sweep:
     points : list of Point
     source, path :
         The file's text and path (None for a sweep given as a dict).
+    evolve : dict or None
+        The ``[evolve]`` table, ``{"initial", "times"}`` (times as a list), or None
+        for a ground-state sweep.
     """
 
     name: str
@@ -215,13 +232,17 @@ class Sweep:
     points: list
     source: str = ""
     path: Path | None = None
+    evolve: dict | None = None
 
 
-def point_id(model: dict, backend: str, options: dict, observables, warm_start=None) -> str:
-    """A 16-hex-digit hash of what defines a point (stable across runs and machines)."""
+def point_id(model: dict, backend: str, options: dict, observables, warm_start=None, evolve=None) -> str:
+    """A 16-hex-digit hash of what defines a point (stable across runs and machines); an
+    evolution point's ``evolve`` table (initial state, times) is part of it."""
     key = {"model": model, "backend": backend, "options": options, "observables": observables}
     if warm_start:
         key["warm_start"] = warm_start
+    if evolve:
+        key["evolve"] = evolve
     text = json.dumps(to_jsonable(key, lossy=True), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -270,9 +291,12 @@ def parse_sweep(data: dict, source: str = "", path: Path | None = None) -> Sweep
     run = _parse_run(fail, data.get("run", {}))
     model = _parse_model(fail, data.get("model"))
     axes, groups = parse_grid(fail, data.get("grid"), model, _model_params(model_class(model["name"])))
-    backends = _parse_backends(fail, data.get("backends"), groups)
-    points = _expand(fail, model, axes, groups, backends, observables)
-    return Sweep(name, model, axes, groups, backends, observables, output, plugins, run, points, source, path)
+    evolve = _parse_evolve(fail, data.get("evolve"))
+    backends = _parse_backends(fail, data.get("backends"), groups, evolve)
+    points = _expand(fail, model, axes, groups, backends, observables, evolve)
+    return Sweep(
+        name, model, axes, groups, backends, observables, output, plugins, run, points, source, path, evolve
+    )
 
 
 # -- pieces ------------------------------------------------------------------------
@@ -321,6 +345,37 @@ def _parse_run(fail, table) -> RunOptions:
     )
 
 
+def _parse_evolve(fail, table) -> dict | None:
+    """The ``[evolve]`` table: ``initial`` (checked against each model in ``_expand``) and
+    ``times`` (a list or a range, checked by ``manybody.evolution.check_times``)."""
+    from manybody.evolution import check_times
+
+    if table is None:
+        return None
+    if not isinstance(table, dict):
+        fail(f"[evolve] must be a table with initial and times, got {table!r}")
+    check_keys(fail, table, _EVOLVE_KEYS, "[evolve]")
+    for key in _EVOLVE_KEYS:
+        if key not in table:
+            fail(
+                f'[evolve] {key} is missing (e.g. initial = "neel", times = {{start = 0, stop = 5, num = 51}})'
+            )
+    initial = table["initial"]
+    if not (
+        isinstance(initial, str)
+        or (isinstance(initial, list) and initial and all(type(b) is int and b in (0, 1) for b in initial))
+    ):
+        fail(
+            f"[evolve] initial must be a bit string, a list of 0/1 or a named state (string), got {initial!r}"
+        )
+    times = axis_values(fail, "times", table["times"], "[evolve]")
+    try:
+        times = [float(t) for t in check_times(times)]
+    except ValueError as err:
+        fail(f"[evolve] {err}")
+    return {"initial": initial, "times": times}
+
+
 def _parse_model(fail, table) -> dict:
     if table is None:
         fail('missing [model] table (e.g. [model] name = "heisenberg")')
@@ -345,7 +400,7 @@ def _model_params(cls) -> list[str]:
     ]
 
 
-def _parse_backends(fail, table, groups) -> dict:
+def _parse_backends(fail, table, groups, evolve) -> dict:
     from manybody.backends import backend_spec
 
     if table is None:
@@ -364,7 +419,11 @@ def _parse_backends(fail, table, groups) -> dict:
         except ValueError as err:
             fail(f"{where}: {err}")
         warm = opts.pop("warm_start", False)
-        if spec.supports_checkpoint and "checkpoint_dir" in opts:
+        if evolve is not None and warm is not False:
+            fail(
+                f"{where} warm_start: evolution points start from [evolve] initial, not from a previous result"
+            )
+        if evolve is None and spec.supports_checkpoint and "checkpoint_dir" in opts:
             fail(
                 f"{where} checkpoint_dir: a sweep gives each point its own (RESULTS/checkpoints/<id>): remove it"
             )
@@ -382,8 +441,9 @@ def _parse_backends(fail, table, groups) -> dict:
     return out
 
 
-def _expand(fail, model: dict, axes: dict, groups: list, backends: dict, observables) -> list[Point]:
+def _expand(fail, model: dict, axes: dict, groups: list, backends: dict, observables, evolve) -> list[Point]:
     from manybody.backends import get_backend, make_options
+    from manybody.evolution import initial_state
     from manybody.model import from_dict
 
     n_points = math.prod(len(axes[g[0]]) for g in groups) * len(backends)
@@ -393,9 +453,10 @@ def _expand(fail, model: dict, axes: dict, groups: list, backends: dict, observa
     options = {}
     for label, spec in backends.items():
         try:
-            options[label] = make_options(spec["backend"], spec["options"])
+            options[label] = make_options(spec["backend"], spec["options"], evolve=evolve is not None)
         except (ValueError, TypeError) as err:
-            fail(f"[backends.{label}]: {err}")
+            why = " (the sweep has an [evolve] table: these are evolution options)" if evolve else ""
+            fail(f"[backends.{label}]: {err}{why}")
     points, seen, start = [], {}, None
     for k, (idx, params) in enumerate(combos):
         if k == 1:  # the first point pays for imports: time the next ones
@@ -416,6 +477,11 @@ def _expand(fail, model: dict, axes: dict, groups: list, backends: dict, observa
         except (ValueError, TypeError) as err:
             fail(_model_error(err, model, combos, params))
         names = _observable_names(fail, m, observables)
+        if evolve is not None:
+            try:
+                initial_state(m, evolve["initial"])
+            except ValueError as err:
+                fail(f"[evolve] initial{at}: {err}")
         mdict = m.to_dict()
         for label, spec in backends.items():
             where = f"[backends.{label}]"
@@ -423,7 +489,7 @@ def _expand(fail, model: dict, axes: dict, groups: list, backends: dict, observa
                 get_backend(spec["backend"]).check_model(m, options[label])
             except ValueError as err:
                 fail(f"{where}{at}: {err}")
-            pid = point_id(mdict, spec["backend"], spec["options"], names, spec["warm_start"])
+            pid = point_id(mdict, spec["backend"], spec["options"], names, spec["warm_start"], evolve)
             if pid in seen:
                 fail(f"{where}{at} repeats the point of {seen[pid]}: remove the duplicate")
             seen[pid] = f"[backends.{label}]{at}"
@@ -438,6 +504,7 @@ def _expand(fail, model: dict, axes: dict, groups: list, backends: dict, observa
                     names,
                     spec["warm_start"],
                     idx,
+                    evolve,
                 )
             )
     return points

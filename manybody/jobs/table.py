@@ -7,6 +7,12 @@ Columns: the grid axes, ``backend`` (the label in the sweep file), ``status``,
 (``<name>_error``), ``time`` (seconds of solve plus observables) and ``id``.
 Energies are in the units of the model's couplings.
 
+A point of a sweep with ``[evolve]`` (an ``Evolution``) gives its values at
+the *final time*: ``t_final``, ``energy`` and ``energy_error`` (``<H>(t)``),
+each scalar observable and its error, ``loschmidt_echo`` and ``entropy``
+where the backend gives them, ``time`` and ``id``; the whole time series is
+in its folder (``Store(root).load(id)``, plotted by ``manybody plot``).
+
 :func:`average_rows` averages finished rows over one axis (disorder seeds):
 each value column becomes the sample mean, ``<name>_sem`` its standard error
 ``std / sqrt(n)`` over the samples (ddof = 1), and ``n`` the number of samples.
@@ -22,7 +28,7 @@ import numpy as np
 
 from manybody.jobs.store import Store
 
-__all__ = ["sweep_table", "average_rows", "format_table", "error_column"]
+__all__ = ["sweep_table", "average_rows", "format_table", "error_column", "final_estimate"]
 
 _KEYS = ("backend", "status", "id")
 
@@ -46,21 +52,52 @@ def sweep_table(root, include_unfinished: bool = True) -> list[dict]:
         row = {a: p.params.get(a) for a in axes}
         row.update(backend=p.label, status=state)
         if state == "done":
-            row.update(
-                energy=res.energy,
-                energy_error=res.energy_error,
-                energy_per_site=res.energy_per_site,
-                variance=res.variance,
-                v_score=res.v_score,
-            )
-            for name, est in res.observables.items():
-                if np.ndim(est.mean) == 0:
-                    row[name] = float(est.mean)
-                    row[f"{name}_error"] = float(est.error)
+            row.update(_evolution_values(res) if p.evolve else _result_values(res))
             row["time"] = res.wall_time
         row["id"] = p.id
         rows.append(row)
     return rows
+
+
+def _result_values(res) -> dict:
+    row = {
+        "energy": res.energy,
+        "energy_error": res.energy_error,
+        "energy_per_site": res.energy_per_site,
+        "variance": res.variance,
+        "v_score": res.v_score,
+    }
+    for name, est in res.observables.items():
+        if np.ndim(est.mean) == 0:
+            row[name] = float(est.mean)
+            row[f"{name}_error"] = float(est.error)
+    return row
+
+
+def final_estimate(est):
+    """The last time of an evolution's ``Estimate`` (whose arrays have the times first)."""
+    from manybody.observables import Estimate
+
+    def last(value):
+        return None if value is None else np.asarray(value)[-1]
+
+    return Estimate(
+        last(est.mean), last(est.error), last(est.variance), est.n_samples, est.axis_name, est.axis
+    )
+
+
+def _evolution_values(ev) -> dict:
+    row = {"t_final": float(ev.times[-1])}
+    for name, est in {"energy": ev.energy, **ev.observables}.items():
+        est = final_estimate(est)
+        if np.ndim(est.mean) == 0:
+            row[name] = float(est.mean)
+            row[f"{name}_error"] = None if est.error is None else float(est.error)
+    for name in ("loschmidt_echo", "entropy"):
+        series = getattr(ev, name)
+        if series is not None:
+            row[name] = float(np.asarray(series)[-1])
+    return row
 
 
 def average_rows(rows: list[dict], axes: list[str], over: str) -> list[dict]:
