@@ -160,8 +160,12 @@ class CompiledCircuit:
         parametrised gates must be single-angle Pauli rotations
         (``rx, ry, rz, rxx, ryy, rzz, rzx``) whose angle is one circuit
         parameter (the parameter-shift form,
-        :func:`manybody.circuits.gradient.shift_form`). The gates before the
-        first parametrised one are simulated once with Qiskit's ``Statevector``.
+        :func:`manybody.circuits.gradient.shift_form`).
+    simulate_prefix : bool
+        Simulate the gates before the first parametrised one once, with Qiskit's
+        ``Statevector``, into ``psi0`` (a state-preparation circuit). With False
+        every gate is a block, so that the blocks alone are the circuit's unitary
+        (a Trotter step applied to any state).
 
     Notes
     -----
@@ -173,13 +177,14 @@ class CompiledCircuit:
     unit such as ``exp(-i theta (a XX + b YY + c ZZ))`` (8 gates) is two terms.
     """
 
-    def __init__(self, circuit: QuantumCircuit):
+    def __init__(self, circuit: QuantumCircuit, simulate_prefix: bool = True):
         self.n = circuit.num_qubits
         self.n_angles = circuit.num_parameters
         position = {p: k for k, p in enumerate(circuit.parameters)}
         qubit = {q: k for k, q in enumerate(circuit.qubits)}
         data = [inst for inst in circuit.data if inst.operation.name not in ("barrier", "id", "delay")]
         start = next((k for k, inst in enumerate(data) if inst.operation.is_parameterized()), len(data))
+        start = start if simulate_prefix else 0
         prefix = QuantumCircuit(self.n)
         for inst in data[:start]:
             prefix.append(inst.operation, [qubit[q] for q in inst.qubits])

@@ -120,7 +120,7 @@ class TrotterStep:
         """
         if self._compiled is None:
             self._shift = shift_form(self.circuit)
-            self._compiled = CompiledCircuit(self._shift.circuit)
+            self._compiled = CompiledCircuit(self._shift.circuit, simulate_prefix=False)
         if h not in self._unitaries:
             phi = self._shift.angles([h])
             self._unitaries[h] = [block.matrices(phi)[0] for block in self._compiled.blocks]
