@@ -371,8 +371,8 @@ def _parse_evolve(fail, table) -> dict | None:
     times = axis_values(fail, "times", table["times"], "[evolve]")
     try:
         times = [float(t) for t in check_times(times)]
-    except ValueError as err:
-        fail(f"[evolve] {err}")
+    except ValueError:
+        fail(f"[evolve] times must be a non-empty, non-decreasing list of finite times >= 0, got {times}")
     return {"initial": initial, "times": times}
 
 
@@ -442,7 +442,7 @@ def _parse_backends(fail, table, groups, evolve) -> dict:
 
 
 def _expand(fail, model: dict, axes: dict, groups: list, backends: dict, observables, evolve) -> list[Point]:
-    from manybody.backends import get_backend, make_options
+    from manybody.backends import backend_spec, get_backend, make_options
     from manybody.evolution import initial_state
     from manybody.model import from_dict
 
@@ -455,7 +455,12 @@ def _expand(fail, model: dict, axes: dict, groups: list, backends: dict, observa
         try:
             options[label] = make_options(spec["backend"], spec["options"], evolve=evolve is not None)
         except (ValueError, TypeError) as err:
-            why = " (the sweep has an [evolve] table: these are evolution options)" if evolve else ""
+            evolves = backend_spec(spec["backend"]).evolve_options is not None
+            why = (
+                " (the sweep has an [evolve] table: these are evolution options)"
+                if evolve and evolves
+                else ""
+            )
             fail(f"[backends.{label}]: {err}{why}")
     points, seen, start = [], {}, None
     for k, (idx, params) in enumerate(combos):
@@ -481,7 +486,7 @@ def _expand(fail, model: dict, axes: dict, groups: list, backends: dict, observa
             try:
                 initial_state(m, evolve["initial"])
             except ValueError as err:
-                fail(f"[evolve] initial{at}: {err}")
+                fail(f"[evolve] initial{at if k or _initial_varies(model, combos, evolve) else ''}: {err}")
         mdict = m.to_dict()
         for label, spec in backends.items():
             where = f"[backends.{label}]"
@@ -524,6 +529,23 @@ def _model_error(err: Exception, model: dict, combos: list, params: dict) -> str
         if str(again) == str(err):
             return f"[model] parameters: {err}"
     return f"[model] parameters at {params}: {err}"
+
+
+def _initial_varies(model: dict, combos: list, evolve: dict) -> bool:
+    """Whether ``[evolve] initial``, refused at the first grid point, is valid at the last one
+    (then the error names the point; as for the model's parameters, one other point is tried)."""
+    from manybody.evolution import initial_state
+    from manybody.model import from_dict
+
+    if len(combos) < 2:
+        return False
+    try:
+        initial_state(
+            from_dict({"model": model["name"], **model_kwargs(model, combos[-1][1])}), evolve["initial"]
+        )
+    except (ValueError, TypeError):
+        return False
+    return True
 
 
 def _observable_names(fail, model, observables) -> list[str]:
