@@ -180,12 +180,10 @@ def _log_psi_and_flipped(model, plan: FlipPlan, variables, samples):
 def _local_values(model, plan: FlipPlan, variables, samples):
     """``O_loc`` (batch, n_operators) of every operator of ``plan``."""
     samples = jnp.asarray(samples, dtype=jnp.int32)
+    ratios = jnp.ones((samples.shape[0], 1))  # index -1: the diagonal
     if len(plan.masks):
         log_psi, log_flipped = _log_psi_and_flipped(model, plan, variables, samples)
-        ratios = jnp.exp(log_flipped - log_psi[:, None])
-    else:
-        ratios = jnp.zeros((samples.shape[0], 0))
-    ratios = jnp.concatenate([ratios, jnp.ones_like(ratios[:, :1])], axis=1)  # index -1: diagonal
+        ratios = jnp.concatenate([jnp.exp(log_flipped - log_psi[:, None]), ratios], axis=1)
     signs = 1 - 2 * ((samples @ jnp.asarray(plan.zy.T, dtype=jnp.int32)) & 1)
     terms = jnp.asarray(plan.coeffs) * signs * ratios[:, plan.term_mask]
     return terms @ jnp.asarray(np.eye(plan.n_operators)[plan.term_operator])

@@ -60,6 +60,9 @@ def test_local_values_average_to_the_enumerated_expectation(make_model, helpers)
         exact = np.vdot(psi_nk, to_pauli_strings(op, model.n_qubits).to_dense() @ psi_nk).real
         assert np.sum(weights * row).real == pytest.approx(exact, abs=1e-10)
     assert weights.sum() == pytest.approx(1.0, abs=1e-10)
+    # diagonal operators only (no flip mask, no network evaluation): the closed form (-1)^(b0 + b1)
+    diagonal = local_values(vs, bits, [QubitOperator("Z0 Z1", 1.0)])
+    np.testing.assert_allclose(diagonal[0], (1 - 2 * bits[:, 0]) * (1 - 2 * bits[:, 1]), atol=1e-14)
 
 
 def _perturbed_vstate(model, config, seed=0, scale=0.5, n_samples=64):
