@@ -8,6 +8,7 @@ and the exact evolution for the MPS (TDVP without truncation at L = 6: 1e-6).
 import csv
 import io
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -23,7 +24,7 @@ from manybody.models import Heisenberg
 TIMES = [0.0, 0.25, 0.5, 1.0]
 OBSERVABLES = ["staggered_magnetization_sq", "spin_correlations"]
 DMRG = backend_spec("dmrg").evolve_options is not None
-BACKENDS = "[backends.exact]\n" + ("[backends.dmrg]\ndt = 0.05\n" if DMRG else "")
+BACKENDS = "[backends.exact]\n" + ("[backends.dmrg]\ndt = 0.25\n" if DMRG else "")
 
 
 def evolve_sweep(
@@ -54,6 +55,7 @@ def test_evolve_sweep_series_equal_direct_evolve_table_plot_rerun(write_sweep, t
     sweep = append(evolve_sweep(write_sweep, f'initial = "neel"\ntimes = {TIMES}'), BACKENDS)
     out = tmp_path / "res"
     n = 4 if DMRG else 2
+    # in this process (the spawned workers of test_run.py run the same run_task)
     assert main(["run", str(sweep), "--out", str(out), "--workers", "0", "--no-progress"]) == 0
     assert f"{n} run: {n} succeeded, 0 failed" in capsys.readouterr().out
 
@@ -64,8 +66,10 @@ def test_evolve_sweep_series_equal_direct_evolve_table_plot_rerun(write_sweep, t
         assert sorted(f.name for f in store.result_dir(p.id).iterdir()) == ["evolution.json", "series.npz"]
         ev = store.load(p.id)
         assert isinstance(ev, Evolution) and ev.info["sweep_point"]["id"] == p.id
+        option, value = ("dt", 0.25) if p.backend == "dmrg" else ("entropy", True)
+        assert ev.options[option] == value  # the evolution options of the sweep file
         model = Heisenberg(Chain(6), J=p.params["J"])
-        options = {"dt": 0.05} if p.backend == "dmrg" else {}
+        options = {"dt": 0.25} if p.backend == "dmrg" else {}
         ref = mb.evolve(model, "neel", TIMES, backend=p.backend, observables=OBSERVABLES, **options)
         tol = 1e-12 if p.backend == "exact" else 1e-10  # the same computation: equal up to rounding
         np.testing.assert_array_equal(ev.times, TIMES)
@@ -154,6 +158,15 @@ def test_damaged_evolution_is_corrupt_and_recomputed(write_sweep, tmp_path, caps
         np.testing.assert_allclose(
             again.observables[name].mean, good.observables[name].mean, rtol=0, atol=1e-12
         )
+
+
+def test_dry_run_of_the_example_names_the_evolution(capsys):
+    example = Path(__file__).parents[2] / "examples" / "heisenberg_quench.toml"
+    assert main(["run", str(example), "--dry-run"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("heisenberg_quench: 6 points in 6 tasks")
+    assert lines[1] == "  evolve from 'neel': 26 times in [0, 5]"
+    assert sorted(line.split()[1] for line in lines[2:]) == ["dmrg"] * 3 + ["exact"] * 3
 
 
 def sweep_dict(evolve, backends=None):
