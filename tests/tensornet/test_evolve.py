@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import manybody as mb
-from manybody.lattice import Chain
-from manybody.models import Heisenberg, Hubbard, Schwinger
+from manybody.lattice import Chain, Square
+from manybody.models import Heisenberg, Hubbard, QuantumLink1D, Schwinger
 from manybody.operators import of
 
 
@@ -116,3 +116,16 @@ def test_long_chain_conserves_neel_energy():
     ev = mb.evolve(Heisenberg(Chain(L)), "neel", [0.0, 0.05], backend="dmrg", chi_max=4)
     assert np.abs(ev.energy.mean + (L - 1) / 4).max() < 1e-8
     assert ev.info["max_bond_dim"][-1] > 1 and ev.entropy[-1] > 1e-3
+
+
+def test_snake_2d_from_product_state():
+    compare(Heisenberg(Square(2, 3)), "neel", [0.0, 0.5], ["sz_correlations"], 1e-8)
+
+
+def test_three_site_gauge_hopping_keeps_gauss_laws():
+    model = QuantumLink1D(4)  # fermion-link-fermion hopping: no two-site update moves a product state
+    basis = model.problem.sector()
+    bits = (int(basis.states[len(basis.states) // 2]) >> np.arange(model.n_qubits)) & 1
+    ev, ex = compare(model, bits.tolist(), [0.0, 0.5], ["electric_field", "particle_density"], 1e-6)
+    assert np.ptp(ex.observables["electric_field"].mean, axis=0).max() > 0.1  # the state does move
+    assert max(ev.info["constraint_violation"]) < 1e-10
