@@ -14,9 +14,10 @@ import numpy as np
 import pytest
 
 import manybody as mb
-from manybody.backends import backend_spec
+from manybody.backends import _REGISTRY, backend_spec, register_backend
 from manybody.cli import main
 from manybody.evolution import Evolution
+from manybody.exact import ExactBackend
 from manybody.jobs import Store, parse_sweep, sweep_table
 from manybody.lattice import Chain
 from manybody.models import Heisenberg
@@ -158,6 +159,42 @@ def test_damaged_evolution_is_corrupt_and_recomputed(write_sweep, tmp_path, caps
         np.testing.assert_allclose(
             again.observables[name].mean, good.observables[name].mean, rtol=0, atol=1e-12
         )
+
+
+class FailingEvolution(ExactBackend):
+    """The exact backend, except that evolving a chain with J = 0.5 raises."""
+
+    name = "failing_evolution"
+
+    def evolve(self, model, initial, times, options):
+        if model.to_dict()["J"] == 0.5:
+            raise RuntimeError("no evolution at J = 0.5")
+        yield from super().evolve(model, initial, times, options)
+
+
+def test_failed_evolution_is_recorded_and_others_continue(write_sweep, tmp_path, capsys):
+    register_backend(
+        "failing_evolution",
+        FailingEvolution,
+        options="manybody.exact:ExactOptions",
+        evolve_options="manybody.exact:ExactEvolveOptions",
+    )
+    try:
+        sweep = append(evolve_sweep(write_sweep, L=4), "[backends.failing_evolution]\n")
+        out = tmp_path / "res"
+        assert main(["run", str(sweep), "--out", str(out), "--workers", "0", "--no-progress"]) == 1
+        assert "2 run: 1 succeeded, 1 failed" in capsys.readouterr().out
+        store = Store(out)
+        status = store.status()
+        assert [p.params for p in status["failed"]] == [{"J": 0.5}]
+        assert [p.params for p in status["done"]] == [{"J": 1.0}]
+        record = store.failure(status["failed"][0].id)
+        assert record["error"] == "RuntimeError: no evolution at J = 0.5" and record["cause"] == "error"
+        assert main(["run", str(sweep), "--out", str(out), "--workers", "0", "--no-progress"]) == 1
+        assert "2 skipped (already done or failed), 0 run" in capsys.readouterr().out
+        assert [r["status"] for r in sweep_table(out)] == ["failed", "done"]
+    finally:
+        _REGISTRY.pop("failing_evolution")
 
 
 def test_dry_run_of_the_example_names_the_evolution(capsys):
