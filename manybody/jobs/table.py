@@ -30,7 +30,7 @@ from manybody.jobs.store import Store
 
 __all__ = ["sweep_table", "average_rows", "format_table", "error_column", "final_estimate"]
 
-_KEYS = ("backend", "status", "id")
+_KEYS = ("backend", "status", "id", "t_final")  # not averaged (t_final: the same for every point)
 
 
 def sweep_table(root, include_unfinished: bool = True) -> list[dict]:
@@ -114,6 +114,8 @@ def average_rows(rows: list[dict], axes: list[str], over: str) -> list[dict]:
     for members in groups.values():
         row = {a: members[0][a] for a in others}
         row.update(backend=members[0]["backend"], n=len(members))
+        if "t_final" in members[0]:
+            row["t_final"] = members[0]["t_final"]
         columns = [k for k in _columns(members) if k not in (*_KEYS, *axes) and not k.endswith("_error")]
         for k in columns:
             data = np.array([m[k] for m in members if m.get(k) is not None], dtype=float)
