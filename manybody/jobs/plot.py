@@ -251,7 +251,7 @@ def plot_evolution(root, y: list[str] | None = None, output=None, dpi: int = 150
     panels[0].legend(fontsize=6)
     initial = index["evolve"]["initial"]
     panels[-1].set_xlabel(f"t (inverse units of the couplings), from {initial!r}", fontsize=8)
-    return _finish(fig, index, root, output, "evolution.png", dpi)
+    return _finish(fig, index, root, output, "plot.png", dpi)
 
 
 def plot_family(root, name: str, output=None, dpi: int = 150) -> Path:
