@@ -201,7 +201,7 @@ def _evolve(model, initial, times, options: DMRGEvolveOptions):
     tenpy_model = MPOModel(TrivialLattice(sites, bc_MPS="finite"), mpo)
     startup = options.dt if options.method != "mpo" and max(psi.chi, default=1) == 1 else 0.0
     kind = "mpo" if options.method == "mpo" else "tdvp2"
-    engine = _engine(kind, psi, tenpy_model, options)
+    engine, engine_kind = _engine(kind, psi, tenpy_model, options), kind
     caps = _bond_caps(sites, options.chi_max)
     gauss = problem.penalty_operator(problem.gauss_laws) if problem.gauss_laws else None
     show = sys.stderr.isatty() if options.progress is None else options.progress
@@ -210,14 +210,15 @@ def _evolve(model, initial, times, options: DMRGEvolveOptions):
     for t in times:
         clock = now
         for h in _step_sizes(now, float(t), options.dt, startup):
-            if clock < startup and kind == "tdvp2":
+            expand = clock < startup and kind == "tdvp2"
+            if expand:
                 _expand_basis(psi, mpo, options)
-                engine = _engine(kind, psi, tenpy_model, options)  # environments of the new bases
-            clock += h
             if options.method == "tdvp" and kind == "tdvp2" and np.all(np.asarray(psi.chi) >= caps):
-                discarded += engine.trunc_err.eps
                 kind = "tdvp1"
-                engine = _engine(kind, psi, tenpy_model, options)
+            if expand or kind != engine_kind:  # new bases or a new engine: fresh environments
+                discarded += engine.trunc_err.eps
+                engine, engine_kind = _engine(kind, psi, tenpy_model, options), kind
+            clock += h
             with temporary_level(OptimizationFlag.skip_arg_checks), warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message="unused option", category=UserWarning)
                 engine.run_evolution(1, h)
