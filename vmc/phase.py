@@ -17,9 +17,9 @@ random part (``JASTROW_INIT_SCALE``): the energy gradient along the phases
 vanishes at real amplitudes.
 
 Measured (100 iterations, defaults, ``benchmarks/vmc_signs.py``): started from a good structure it
-keeps it (J1-J2 2x3 from Marshall 1.1e-5, fixed Marshall 8.0e-6), but it does not learn fermion
-signs from scratch (open 2x4 Hubbard 0.52 against 0.75 without any sign; SYK(8) 0.52 against
-0.37), so ``sign_rule="auto"`` never selects it.
+keeps it (J1-J2 2x3 from Marshall 1.1e-5, fixed Marshall 8.0e-6), but it learns fermion signs from
+scratch only partly (relative error against none: SYK(12) 4.9e-2 vs 0.16, open 2x4 Hubbard 0.52 vs
+0.75, SYK(8) 0.52 vs 0.37), so ``sign_rule="auto"`` never selects it.
 """
 
 from __future__ import annotations

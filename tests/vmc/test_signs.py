@@ -47,11 +47,17 @@ def test_auto_rule_makes_the_exact_ground_state_positive(model, rule):
 
 @pytest.mark.parametrize(
     "model",
-    [Heisenberg(Chain(8), J2=0.5), Hubbard(Chain(4), t=-1.0)],
-    ids=["j1j2", "hubbard_negative_t"],
+    [Heisenberg(Chain(8), J2=0.6), Hubbard(Chain(4), t=-1.0)],
+    ids=["j1j2_beyond_half", "hubbard_negative_t"],
 )
-def test_auto_rule_is_none_where_no_rule_is_exact(model):
+def test_auto_rule_is_none_where_the_model_recommends_none(model):
     assert sign_rule(model.problem, "auto") is None
+
+
+def test_auto_rule_is_approximate_marshall_for_moderate_frustration():
+    # the model recommends Marshall for 0 < J2 <= J/2 without calling it exact
+    rule = sign_rule(Heisenberg(Square(2, 3), J2=0.5).problem, "auto")
+    assert rule.name == "marshall" and not rule.exact
 
 
 def test_auto_rule_on_a_periodic_hubbard_chain_with_even_filling_is_marked_approximate():
@@ -64,12 +70,14 @@ def test_auto_rule_on_a_periodic_hubbard_chain_with_even_filling_is_marked_appro
 
 
 def test_explicit_rule_that_the_model_does_not_declare_raises():
-    with pytest.raises(ValueError, match=r"declares no such sign structure; allowed: \('auto', 'none'\)"):
+    with pytest.raises(
+        ValueError, match=r"declares no such sign structure; allowed: \('auto', 'none', 'jastrow'\)"
+    ):
         sign_rule(Hubbard(Square(2, 2)).problem, "hubbard_chain")
-    with pytest.raises(ValueError, match="allowed: \\('auto', 'none', 'hubbard_chain'\\)"):
+    with pytest.raises(ValueError, match="allowed: \\('auto', 'none', 'jastrow', 'hubbard_chain'\\)"):
         sign_rule(Hubbard(Chain(4)).problem, "fermi")
     # an approximate structure can still be asked for by name
-    assert sign_rule(Heisenberg(Chain(6), J2=0.5).problem, "marshall").name == "marshall"
+    assert sign_rule(Heisenberg(Chain(6), J2=0.8).problem, "marshall").name == "marshall"
 
 
 @pytest.mark.parametrize("model", [Heisenberg(Chain(6)), Hubbard(Chain(3), n_up=2, n_down=1)])
