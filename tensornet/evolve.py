@@ -28,7 +28,7 @@ state agrees with the Krylov evolution of the exact backend to ~1e-13 at any
 manifold plus ``O(dt^2)`` splitting errors. Measured (``benchmarks/tdvp_heisenberg.py``,
 L=40 from the Neel state to t=5, chi_max=64, dt=0.1): the default method keeps
 ``<H>`` at ``-(L-1)/4`` to 1e-13, agrees with TeNPy's two-site TDVP (discarded
-weight 1.1e-5 at t=5) within 2e-5 in ``<S^z>`` of the middle site, for 0.74x its CPU time.
+weight 1.1e-5 at t=5) within 1.4e-5 in ``<S^z>`` of the middle site, for 0.84x its CPU time.
 
 Each snapshot's ``info`` has ``truncation_error`` (discarded weight summed
 over all two-site splits since ``t = 0``: to first order ``1 - |<psi_exact|psi>|^2``
