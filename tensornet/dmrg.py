@@ -65,8 +65,14 @@ class DMRGBackend(Backend):
     Options = DMRGOptions
     EvolveOptions = DMRGEvolveOptions
 
-    def check_model(self, model, options: DMRGOptions) -> None:
+    def check_model(self, model, options) -> None:
         check_compilable(model)
+        problem = model.problem
+        if problem.n_qubits // qubits_per_site(problem) < 2:
+            raise ValueError(
+                f"DMRG needs at least 2 MPS sites; model {model.name!r} has one site of "
+                f"{problem.n_qubits} qubits: use backend='exact'"
+            )
 
     def solve(self, model, options: DMRGOptions) -> Solution:
         limit = contextlib.nullcontext()
@@ -160,6 +166,7 @@ class DMRGBackend(Backend):
         """TDVP (or MPO) evolution on the charged MPS: see :mod:`manybody.tensornet.evolve`."""
         from manybody.tensornet.evolve import evolve
 
+        self.check_model(model, options)
         yield from evolve(model, initial, times, options)
 
     def expect(self, state: MPSState, model, operators) -> list[Estimate]:

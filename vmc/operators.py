@@ -12,7 +12,7 @@ for many Pauli sums at once (:class:`FlipPlan`): the distinct flip masks ``m``
     <x| c P |x ^ m> = c i^{n_Y} (-1)^{popcount((x ^ m) & zy)}
                     = [c i^{n_Y} (-1)^{popcount(m & zy)}] (-1)^{popcount(x & zy)}
 
-(``zy`` the qubits with Z or Y), as in :mod:`manybody.exact.sector`. The
+(``zy`` the qubits with Z or Y), as in :mod:`manybody.pauli`. The
 diagonal (``m = 0``) costs no network evaluation. For a network with a
 ``log_psi_flipped`` method (:class:`~manybody.vmc.network.ARTransformer`) the
 flipped copies are evaluated from their first flipped position on, reusing the

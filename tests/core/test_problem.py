@@ -140,3 +140,11 @@ def test_default_observables_work_on_every_lattice():
     )  # E = J sum_<ij> S_i.S_j
     with pytest.raises(ValueError, match="not defined"):
         mb.solve(model, backend="exact", observables=["staggered_magnetization_sq"])
+
+
+@pytest.mark.parametrize("backend", ["dmrg", "vmc"])
+def test_one_site_models_are_sent_to_exact(backend):
+    """A one-site Hubbard model (2 qubits, one MPS site) or a one-spin chain: a clear refusal."""
+    for model in (Hubbard(Chain(1), n_up=1, n_down=0), Heisenberg(Chain(1), sz=0.5)):
+        with pytest.raises(ValueError, match="backend='exact'"):
+            mb.solve(model, backend=backend)
