@@ -2,10 +2,15 @@
 
 A test that takes the argument ``small_model`` runs once per model family, on an
 instance small enough for exact diagonalisation in milliseconds (at most 12
-qubits), at the model's default parameters where they are small enough.
+qubits), at the model's default parameters where they are small enough. The fixture
+``openfermion_matrix`` gives OpenFermion's dense matrix of a qubit operator in
+manybody's basis order: the independent reference of the compilers.
 """
 
 from __future__ import annotations
+
+import numpy as np
+import pytest
 
 SMALL_MODELS = {
     "heisenberg": lambda: _models().Heisenberg(_lattice().Chain(6)),
@@ -35,3 +40,22 @@ def pytest_generate_tests(metafunc):
     if "small_model" in metafunc.fixturenames:
         names = list(SMALL_MODELS)
         metafunc.parametrize("small_model", [SMALL_MODELS[n]() for n in names], ids=names)
+
+
+def _openfermion_matrix(qop, n_qubits: int) -> np.ndarray:
+    """OpenFermion's own dense matrix of a qubit operator, in manybody's basis order.
+
+    OpenFermion makes qubit 0 the most significant bit; manybody (like Qiskit) the least
+    significant, so the index bits are reversed.
+    """
+    from openfermion import get_sparse_operator
+
+    dense = get_sparse_operator(qop, n_qubits=n_qubits).toarray()
+    rev = np.array([int(format(s, f"0{n_qubits}b")[::-1], 2) for s in range(2**n_qubits)])
+    return dense[np.ix_(rev, rev)]
+
+
+@pytest.fixture
+def openfermion_matrix():
+    """``openfermion_matrix(qop, n_qubits)``: the independent dense reference of a qubit operator."""
+    return _openfermion_matrix

@@ -8,19 +8,7 @@ import manybody as mb
 from manybody.exact import sector_hamiltonian
 from manybody.lattice import Chain, Square
 from manybody.models import Heisenberg
-from manybody.operators import of
 from manybody.sector import SectorBasis
-
-
-def dense_full_space(qop, n_qubits):
-    """OpenFermion's own sparse matrix, re-indexed to manybody's little-endian basis.
-
-    OpenFermion makes qubit 0 the most significant bit; manybody (like Qiskit)
-    makes it the least significant, so the index bits are reversed.
-    """
-    m = of().get_sparse_operator(qop, n_qubits=n_qubits).toarray()
-    rev = np.array([int(format(s, f"0{n_qubits}b")[::-1], 2) for s in range(2**n_qubits)])
-    return m[np.ix_(rev, rev)]
 
 
 @pytest.mark.parametrize(
@@ -48,14 +36,14 @@ def test_two_site_singlet_closed_form():
     assert res.observables["spin_correlations"].mean[0] == pytest.approx(-0.75, abs=1e-12)
 
 
-def test_sector_matrix_matches_openfermion_dense():
+def test_sector_matrix_matches_openfermion_dense(openfermion_matrix):
     """A Hamiltonian with Y, DM and field terms, restricted to S^z = 0, equals
     OpenFermion's full matrix restricted to the same basis states."""
     model = Heisenberg(
         Chain(6, pbc=True), J=1.0, J2=0.3, Delta=0.7, D=0.4, fields=[0.1 * i for i in range(6)]
     )
     H, basis = sector_hamiltonian(model)
-    full = dense_full_space(model.qubit_hamiltonian, 6)
+    full = openfermion_matrix(model.qubit_hamiltonian, 6)
     ref = full[np.ix_(basis.states, basis.states)]
     assert np.allclose(H.toarray(), ref, atol=1e-13)
     # The sector is invariant: no amplitude leaves it.
@@ -63,23 +51,23 @@ def test_sector_matrix_matches_openfermion_dense():
     assert np.abs(full[np.ix_(outside, basis.states)]).max() < 1e-13
 
 
-def test_unconstrained_spectrum_and_excited_states():
+def test_unconstrained_spectrum_and_excited_states(openfermion_matrix):
     model = Heisenberg(Chain(5), h=0.3, sz=None)
     res = mb.solve(model, backend="exact", n_states=4)
-    full = dense_full_space(model.qubit_hamiltonian, 5)
+    full = openfermion_matrix(model.qubit_hamiltonian, 5)
     assert np.allclose(res.info["energies"], np.linalg.eigvalsh(full)[:4], atol=1e-10)
 
 
-def test_observables_match_dense_expectations():
+def test_observables_match_dense_expectations(openfermion_matrix):
     model = Heisenberg(Square(3, 2), J2=0.2)
     res = mb.solve(model, backend="exact", observables=["sz_correlations", "structure_factor"])
-    full = dense_full_space(model.qubit_hamiltonian, 6)
+    full = openfermion_matrix(model.qubit_hamiltonian, 6)
     w, v = np.linalg.eigh(full)
     assert w[1] - w[0] > 1e-6, "test needs a non-degenerate ground state"
     psi = v[:, 0]
     fam = model.observable("structure_factor")
     for k, member in enumerate(fam.members):
-        ref = np.vdot(psi, dense_full_space(member.qubit_operator, 6) @ psi).real
+        ref = np.vdot(psi, openfermion_matrix(member.qubit_operator, 6) @ psi).real
         assert res.observables["structure_factor"].mean[k] == pytest.approx(ref, abs=1e-10)
     # S(q = 0) = |S_total|^2 / N = 0 in the singlet ground state.
     assert res.observables["structure_factor"].mean[0] == pytest.approx(0.0, abs=1e-10)
