@@ -233,6 +233,9 @@ def run_dmrg(psi, mpo, *, bond_dims, cutoff, tol, max_sweeps, mixer, show):
         warnings.filterwarnings("ignore", message="unused option", category=UserWarning)
         warnings.filterwarnings("ignore", message="Maximum truncation error")
         energy, _ = engine.run()
+        # TeNPy reports options that a short run never read (Lanczos limits, mixer reactivation)
+        # when its configs are deleted: check them here, where that report is silenced
+        engine.options.warn_unused(True)
     s = engine.sweep_stats
     history |= {
         "energy": list(map(float, s["E"])),
