@@ -18,7 +18,7 @@ Importing this package is light: the names below are imported on first use, so t
 ``VQEOptions`` checks options without importing Qiskit.
 """
 
-import importlib
+from manybody.lazy import lazy_attributes
 
 _LAZY = {
     "VQEOptions": "manybody.circuits.options",
@@ -36,13 +36,4 @@ _LAZY = {
 }
 
 __all__ = list(_LAZY)
-
-
-def __getattr__(name):
-    if name not in _LAZY:
-        raise AttributeError(f"module 'manybody.circuits' has no attribute {name!r}")
-    return getattr(importlib.import_module(_LAZY[name]), name)
-
-
-def __dir__():
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY)

@@ -8,7 +8,7 @@ Importing this package is light: the names below are imported on first use, so t
 ``VMCOptions`` (:mod:`manybody.vmc.options`) checks options without importing JAX or NetKet.
 """
 
-import importlib
+from manybody.lazy import lazy_attributes
 
 _LAZY = {
     "VMCOptions": "manybody.vmc.options",
@@ -23,13 +23,4 @@ _LAZY = {
 }
 
 __all__ = list(_LAZY)
-
-
-def __getattr__(name):
-    if name not in _LAZY:
-        raise AttributeError(f"module 'manybody.vmc' has no attribute {name!r}")
-    return getattr(importlib.import_module(_LAZY[name]), name)
-
-
-def __dir__():
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY)
