@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import json
+import os
 import time
 
 import numpy as np
@@ -55,6 +57,11 @@ def cpu_clock():
 
 
 _wall = time.perf_counter  # bound before cpu_clock() patches this module's ``time``
+_strftime, _gmtime = time.strftime, time.gmtime
+
+
+def _utc_now() -> str:
+    return _strftime("%Y-%m-%d %H:%M UTC", _gmtime())
 
 
 def time_to(run, e_ref, target):
@@ -172,3 +179,21 @@ def report(runs, e_ref, target, baselines, ours):
             ratios[f"{a}/{b}"] = None if ta is None or tb is None else ta / tb
             print(f"ratio {a}/{b}: {ratios[f'{a}/{b}']}")
     return ratios
+
+
+def save_figures(path, fields: dict, runs: dict, ratios: dict, load_before) -> dict:
+    """The figures of one benchmark run with its provenance (clock, load, date); written to ``path`` as JSON if given."""
+    out = {
+        **fields,
+        "blas_threads": 1,
+        "clock": "process CPU time (one BLAS thread), see benchmarks/dmrg_common.py",
+        "load_average_before_after": [load_before, os.getloadavg()],
+        "cpu_count": os.cpu_count(),
+        "date": _utc_now(),
+        "runs": runs,
+        "ratios": ratios,
+    }
+    if path:
+        with open(path, "w") as f:
+            json.dump(out, f, indent=1)
+    return out

@@ -27,11 +27,9 @@ Not a test: the figures depend on the machine and its load (recorded in the JSON
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import time
 
-from dmrg_common import cpu_clock, report, run_manybody, run_quimb_dmrg2, run_tenpy
+from dmrg_common import cpu_clock, report, run_manybody, run_quimb_dmrg2, run_tenpy, save_figures
 from threadpoolctl import threadpool_limits
 
 REFERENCE = {20: -8.682473334398976, 100: -44.1277398932959}
@@ -94,22 +92,13 @@ def _write(args, e_ref, runs, load_before):
     baselines = [b for b in ("quimb_dmrg2", "tenpy_sz", "tenpy_none") if b in runs]
     ours = [a for a in runs if a.startswith("manybody")]
     ratios = report(runs, e_ref, args.target, baselines, ours)
-    out = {
-        "L": args.L,
-        "chi": args.chi,
-        "reference": e_ref,
-        "target": args.target,
-        "blas_threads": 1,
-        "clock": "process CPU time (one BLAS thread), see benchmarks/dmrg_common.py",
-        "load_average_before_after": [load_before, os.getloadavg()],
-        "cpu_count": os.cpu_count(),
-        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "runs": runs,
-        "ratios": ratios,
-    }
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(out, f, indent=1)
+    save_figures(
+        args.json,
+        {"L": args.L, "chi": args.chi, "reference": e_ref, "target": args.target},
+        runs,
+        ratios,
+        load_before,
+    )
 
 
 if __name__ == "__main__":

@@ -24,11 +24,9 @@ Not a test: the figures depend on the machine and its load (recorded in the JSON
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import time
 
-from dmrg_common import cpu_clock, report, run_manybody, run_tenpy
+from dmrg_common import cpu_clock, report, run_manybody, run_tenpy, save_figures
 from threadpoolctl import threadpool_limits
 
 
@@ -78,24 +76,20 @@ def _write(args, runs, load_before):
     """Print the table and write the JSON (after every run)."""
     e_ref = min(r["energy"] for r in runs.values())
     ratios = report(runs, e_ref, args.target, [b for b in ["tenpy_n_sz"] if b in runs], ["manybody"])
-    out = {
-        "L": args.L,
-        "U": 4.0,
-        "chi": args.chi,
-        "reference": e_ref,
-        "reference_is": "lowest final energy of the runs",
-        "target": args.target,
-        "blas_threads": 1,
-        "clock": "process CPU time (one BLAS thread), see benchmarks/dmrg_common.py",
-        "load_average_before_after": [load_before, os.getloadavg()],
-        "cpu_count": os.cpu_count(),
-        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "runs": runs,
-        "ratios": ratios,
-    }
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(out, f, indent=1)
+    save_figures(
+        args.json,
+        {
+            "L": args.L,
+            "U": 4.0,
+            "chi": args.chi,
+            "reference": e_ref,
+            "reference_is": "lowest final energy of the runs",
+            "target": args.target,
+        },
+        runs,
+        ratios,
+        load_before,
+    )
 
 
 if __name__ == "__main__":
