@@ -127,12 +127,12 @@ class VMCBackend(Backend):
 
     def check_model(self, model, options: VMCOptions) -> None:
         problem = model.problem
+        ConstraintAutomaton(problem.n_qubits, problem.constraints, np.asarray(problem.qubit_order, dtype=int))
         if problem.n_qubits < 2 or problem.sector_dimension() < 2:
             raise ValueError(
                 f"model {model.name!r} has {problem.n_qubits} qubit(s) and a sector of "
                 f"{problem.sector_dimension()} state(s): nothing for VMC to learn, use backend='exact'"
             )
-        ConstraintAutomaton(problem.n_qubits, problem.constraints, np.asarray(problem.qubit_order, dtype=int))
         sign_rule(problem, options.sign_rule)
         if options.warm_start is not None:
             read_state(warm_start_folder(options.warm_start), problem)
