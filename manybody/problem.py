@@ -45,7 +45,9 @@ class CompiledProblem:
         ``qubit_order[p]`` is the qubit at position ``p`` of the 1D order
         (snake in 2D, a site's qubits adjacent).
     hamiltonian : QubitOperator
-        Hermitian, real coefficients.
+        Hermitian, real coefficients. Built on first access (it needs
+        OpenFermion), so that the sector, the constraints and the sizes are
+        available for checks within milliseconds.
     constraints : tuple
         Every constraint of the sector; each has ``kind`` in
         ``{"charge", "parity", "gauss"}``.
@@ -61,12 +63,16 @@ class CompiledProblem:
     n_qubits: int
     n_sites: int
     qubit_order: np.ndarray
-    hamiltonian: object
+    _model: object = field(repr=False)
     constraints: tuple = ()
     sign_structures: tuple = ()
     reference_energy: float | None = None
     model_dict: dict = field(default_factory=dict)
     _sector: SectorBasis | None = field(default=None, init=False, repr=False)
+
+    @cached_property
+    def hamiltonian(self):
+        return self._model.qubit_hamiltonian
 
     @cached_property
     def pauli(self) -> PauliTable:
@@ -133,7 +139,7 @@ def compile_problem(model) -> CompiledProblem:
         n_qubits=n,
         n_sites=model.n_sites,
         qubit_order=order,
-        hamiltonian=model.qubit_hamiltonian,
+        _model=model,
         constraints=constraints,
         sign_structures=tuple(model.sign_structures()),
         reference_energy=model.reference_energy,

@@ -136,7 +136,7 @@ def sector_hamiltonian(model, basis: SectorBasis | None = None):
     return PauliGroups(problem.hamiltonian).matrix(basis, "Hamiltonian"), basis
 
 
-def memory_estimate(problem, n_states: int = 1) -> tuple[int, float]:
+def memory_estimate(problem, n_states: int = 1, count_flip_masks: bool = True) -> tuple[int, float]:
     """``(sector dimension, bytes)`` the exact backend needs for ``problem``, estimated before any work.
 
     Counts: the look-up table (4 bytes per basis state of the full space, up to
@@ -144,9 +144,14 @@ def memory_estimate(problem, n_states: int = 1) -> tuple[int, float]:
     assembled (about 56 bytes per non-zero, at most one per state and flip mask
     of the Hamiltonian) and the Lanczos vectors (about ``20 + 2 n_states``
     vectors of 16 bytes per state).
+
+    With ``count_flip_masks=False`` the Hamiltonian is not built (it needs
+    OpenFermion and the whole operator) and the matrix is counted as diagonal:
+    the result is then a lower bound, cheap enough to refuse an oversized problem
+    at once.
     """
     dim = problem.sector_dimension()
-    n_flip_masks = len(np.unique(problem.pauli.x, axis=0)) + 1
+    n_flip_masks = len(np.unique(problem.pauli.x, axis=0)) + 1 if count_flip_masks else 1
     nbytes = 8 * dim + 56 * dim * n_flip_masks + 16 * dim * (20 + 2 * n_states)
     if problem.n_qubits <= DENSE_INDEX_MAX_QUBITS:
         nbytes += 4 * 2**problem.n_qubits
@@ -178,14 +183,18 @@ class ExactBackend(Backend):
                 f"the exact backend handles at most {MAX_QUBITS} qubits, {model.name} has "
                 f"{model.n_qubits}: use backend='dmrg' or 'vmc'"
             )
-        dim, nbytes = memory_estimate(model.problem, getattr(options, "n_states", 1))
+        n_states = getattr(options, "n_states", 1)
+        limit = 0.8 * _available_memory() if options.max_memory is None else options.max_memory * 2**30
+        dim, nbytes = memory_estimate(model.problem, n_states, count_flip_masks=False)
         if dim == 0:
             names = [c.name for c in model.problem.constraints]
             raise ValueError(f"the constraints {names} admit no state: the sector is empty")
-        limit = 0.8 * _available_memory() if options.max_memory is None else options.max_memory * 2**30
+        at_least = nbytes > limit
+        if not at_least:
+            dim, nbytes = memory_estimate(model.problem, n_states)
         if nbytes > limit:
             raise ValueError(
-                f"the exact backend would need about {nbytes / 2**30:.3g} GiB for {model.name} "
+                f"the exact backend would need {'at least' if at_least else 'about'} {nbytes / 2**30:.3g} GiB for {model.name} "
                 f"({model.n_qubits} qubits, sector dimension {dim:,}), more than max_memory="
                 f"{limit / 2**30:.3g} GiB: fix a constraint sector (e.g. sz=0, n_up/n_down), "
                 f"use backend='dmrg' or 'vmc', or raise max_memory"

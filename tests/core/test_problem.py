@@ -118,8 +118,12 @@ def test_sign_structures_are_declared_only_where_they_apply():
 
 
 def test_exact_refuses_what_does_not_fit_before_building_it():
-    with pytest.raises(ValueError, match=r"GiB.*sector dimension 1,073,741,824.*backend='dmrg'"):
-        mb.solve(Heisenberg(Chain(30), sz=None), backend="exact")
+    model = Heisenberg(Chain(30), sz=None)
+    with pytest.raises(ValueError, match=r"at least .*GiB.*sector dimension 1,073,741,824.*backend='dmrg'"):
+        mb.solve(model, backend="exact")
+    # refused from the sector size alone: the Hamiltonian (OpenFermion) was never built
+    assert "hamiltonian" not in model.problem.__dict__
+    assert "qubit_hamiltonian" not in model.__dict__
     with pytest.raises(ValueError, match="max_memory"):
         mb.solve(Heisenberg(Chain(12)), backend="exact", max_memory=1e-4)
     with pytest.raises(ValueError, match="max_memory must be"):
