@@ -272,13 +272,27 @@ class CompiledCircuit:
             raise ValueError(f"expected {self.n_angles} angles, got shape {phi.shape}")
         return phi
 
+    def block_matrices(self, phi) -> list[np.ndarray]:
+        """The fused blocks' matrices at angles ``phi`` (n_angles,), for :meth:`apply`."""
+        phi = self._check(phi)
+        return [block.matrices(phi)[0] for block in self.blocks]
+
+    def apply(self, psi: np.ndarray, matrices: list[np.ndarray]) -> np.ndarray:
+        """The circuit after its prefix (the blocks) applied to any state ``psi`` (..., 2^n).
+
+        ``matrices`` come from :meth:`block_matrices`, so a circuit applied many times at the same
+        angles (a Trotter step) multiplies its gates once. With ``simulate_prefix=False`` this is
+        the whole circuit's unitary (global phase dropped).
+        """
+        if len(matrices) != len(self.blocks):
+            raise ValueError(f"expected {len(self.blocks)} block matrices, got {len(matrices)}")
+        for u, plan in zip(matrices, self._plans):
+            psi = self._apply(u, plan, psi)
+        return psi
+
     def state(self, phi) -> np.ndarray:
         """The state vector at angles ``phi`` (n_angles,)."""
-        phi = self._check(phi)
-        psi = self.psi0
-        for block, plan in zip(self.blocks, self._plans):
-            psi = self._apply(block.matrices(phi)[0], plan, psi)
-        return psi
+        return self.apply(self.psi0, self.block_matrices(phi))
 
     def value_and_gradient(self, phi, operator: PauliOperator) -> tuple[float, np.ndarray]:
         """``<O>`` at ``phi`` and ``d<O>/dphi`` (adjoint method, see the module docstring).

@@ -114,20 +114,17 @@ class TrotterStep:
     def apply(self, psi: np.ndarray, h: float, n: int) -> np.ndarray:
         """``S(h)^n psi`` on the compiled statevector simulator (fused two-qubit blocks).
 
-        The step's block matrices are computed once per ``h`` and applied to ``psi`` with the
-        simulator's block kernel (``CompiledCircuit.state`` always starts from the circuit's own
-        initial state).
+        The step's block matrices are computed once per ``h``
+        (:meth:`CompiledCircuit.block_matrices`) and applied ``n`` times
+        (:meth:`CompiledCircuit.apply`).
         """
         if self._compiled is None:
             self._shift = shift_form(self.circuit)
             self._compiled = CompiledCircuit(self._shift.circuit, simulate_prefix=False)
         if h not in self._unitaries:
-            phi = self._shift.angles([h])
-            self._unitaries[h] = [block.matrices(phi)[0] for block in self._compiled.blocks]
-        plans = self._compiled._plans
+            self._unitaries[h] = self._compiled.block_matrices(self._shift.angles([h]))
         for _ in range(n):
-            for u, plan in zip(self._unitaries[h], plans):
-                psi = CompiledCircuit._apply(u, plan, psi)
+            psi = self._compiled.apply(psi, self._unitaries[h])
         return psi
 
 

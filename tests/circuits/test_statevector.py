@@ -81,3 +81,27 @@ def test_fused_blocks_with_shared_and_reordered_qubits():
         for e in np.eye(2)
     ]
     assert np.allclose(grad, fd, atol=1e-8)
+
+
+def test_apply_is_the_circuit_unitary_on_any_state():
+    """``simulate_prefix=False``: ``apply(psi, block_matrices(phi))`` is the bound circuit's unitary
+    (Qiskit's ``Operator``) on random stacked states, up to one global phase."""
+    from qiskit.quantum_info import Operator
+
+    a, b = Parameter("a"), Parameter("b")
+    qc = QuantumCircuit(3)
+    qc.x(1)
+    qc.rzz(a, 0, 1)
+    qc.h(2)
+    qc.cx(2, 0)
+    qc.ryy(b, 1, 2)
+    values = np.array([0.8, -0.45])
+    compiled = CompiledCircuit(qc, simulate_prefix=False)
+    rng = np.random.default_rng(4)
+    psi = rng.normal(size=(2, 8)) + 1j * rng.normal(size=(2, 8))
+    out = compiled.apply(psi, compiled.block_matrices(values))
+    reference = psi @ Operator(qc.assign_parameters(dict(zip(qc.parameters, values)))).data.T
+    phase = np.vdot(out[0], reference[0]) / np.vdot(out[0], out[0])
+    assert abs(abs(phase) - 1) < 1e-12 and np.allclose(phase * out, reference, atol=1e-12)
+    with pytest.raises(ValueError, match="expected 2 angles"):
+        compiled.block_matrices([0.1])
