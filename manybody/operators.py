@@ -62,11 +62,15 @@ def spin_dot(i: int, j: int, weights=(1.0, 1.0, 1.0)):
 
     For ``i == j`` this is ``(wx + wy + wz) / 4`` times the identity.
     """
-    QubitOperator = of().QubitOperator
-    op = QubitOperator()
+    op = of().QubitOperator()
+    if i == j:
+        if sum(weights):
+            op.terms[()] = 0.25 * float(sum(weights))
+        return op
+    a, b = sorted((int(i), int(j)))
     for w, p in zip(weights, "XYZ"):
         if w:
-            op += QubitOperator(f"{p}{i}", 0.5) * QubitOperator(f"{p}{j}", 0.5 * w)
+            op.terms[((a, p), (b, p))] = 0.25 * w
     return op
 
 

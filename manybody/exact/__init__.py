@@ -190,7 +190,9 @@ class ExactBackend(Backend):
             names = [c.name for c in model.problem.constraints]
             raise ValueError(f"the constraints {names} admit no state: the sector is empty")
         at_least = nbytes > limit
-        if not at_least:
+        # at most one non-zero per matrix element: a bound that needs no Hamiltonian either
+        fits_dense = nbytes + 56 * dim * (dim - 1) <= limit
+        if not at_least and not fits_dense:
             dim, nbytes = memory_estimate(model.problem, n_states)
         if nbytes > limit:
             raise ValueError(
