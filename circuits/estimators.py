@@ -62,7 +62,8 @@ class _Cache:
 
 
 class _Engine:
-    """An estimator: ``evaluate(isa, observables, params)`` with ``params`` (rows, 1, n_angles)."""
+    """An estimator: ``evaluate(pubs, purpose)`` with ``pubs`` a list of ``(isa, observables, params)``,
+    ``params`` (rows, 1, n_angles); returns one ``(evs, stds)`` pair of (rows, K) arrays per PUB."""
 
     exact = False
     target = None  # the device or fake backend whose ISA the circuit is transpiled to
@@ -70,7 +71,7 @@ class _Engine:
     def __init__(self, options, n_qubits: int):
         self.opts = options
 
-    def evaluate(self, isa, observables, params, purpose: str):
+    def evaluate(self, pubs, purpose: str) -> list[tuple[np.ndarray, np.ndarray]]:
         raise NotImplementedError
 
     def info(self) -> dict:
@@ -88,11 +89,14 @@ class _CompiledStatevector(_Engine):
         self.compiled = _Cache(CompiledCircuit)
         self.operator = _Cache(PauliOperator)
 
-    def evaluate(self, isa, observables, params, purpose):
-        sim = self.compiled(isa)
-        states = np.stack([sim.state(row) for row in params[:, 0, :]])
-        evs = np.stack([self.operator(op).expectation(states) for op in observables], axis=1)
-        return evs, np.zeros_like(evs)
+    def evaluate(self, pubs, purpose):
+        out = []
+        for isa, observables, params in pubs:
+            sim = self.compiled(isa)
+            states = np.stack([sim.state(row) for row in params[:, 0, :]])
+            evs = np.stack([self.operator(op).expectation(states) for op in observables], axis=1)
+            out.append((evs, np.zeros_like(evs)))
+        return out
 
     def value_and_gradient(self, isa, observable, phi) -> tuple[float, np.ndarray]:
         return self.compiled(isa).value_and_gradient(phi, self.operator(observable))
@@ -107,10 +111,9 @@ class _QiskitStatevector(_Engine):
 
         self._estimator = StatevectorEstimator()
 
-    def evaluate(self, isa, observables, params, purpose):
-        res = self._estimator.run([(isa, observables, params)], precision=0.0).result()[0]
-        evs = np.asarray(res.data.evs, dtype=float)
-        return evs, np.zeros_like(evs)
+    def evaluate(self, pubs, purpose):
+        results = self._estimator.run(pubs, precision=0.0).result()
+        return [(evs := np.asarray(r.data.evs, dtype=float), np.zeros_like(evs)) for r in results]
 
 
 class _AerShots(_Engine):
@@ -130,14 +133,16 @@ class _AerShots(_Engine):
         self._estimator = EstimatorV2(options={"backend_options": backend_options})
         self.rng = np.random.default_rng(options.seed)
 
-    def evaluate(self, isa, observables, params, purpose):
-        squares = [(op @ op).simplify() for op in observables]
-        res = self._estimator.run([(isa, observables + squares, params)], precision=0.0).result()[0]
-        evs = np.asarray(res.data.evs, dtype=float)
-        k = len(observables)
-        mean, var = evs[:, :k], np.maximum(evs[:, k:] - evs[:, :k] ** 2, 0.0)
-        std = np.sqrt(var / self.opts.shots)
-        return mean + std * self.rng.standard_normal(mean.shape), std
+    def evaluate(self, pubs, purpose):
+        squared = [(isa, obs + [(op @ op).simplify() for op in obs], params) for isa, obs, params in pubs]
+        out = []
+        for (_, obs, _), res in zip(pubs, self._estimator.run(squared, precision=0.0).result()):
+            evs = np.asarray(res.data.evs, dtype=float)
+            k = len(obs)
+            mean, var = evs[:, :k], np.maximum(evs[:, k:] - evs[:, :k] ** 2, 0.0)
+            std = np.sqrt(var / self.opts.shots)
+            out.append((mean + std * self.rng.standard_normal(mean.shape), std))
+        return out
 
 
 class _IBMRuntime(_Engine):
@@ -152,18 +157,24 @@ class _IBMRuntime(_Engine):
         self._estimator = Estimator(mode=self._mode.target, options=self._runtime_options)
         self.job_ids: list[str] = []
 
-    def evaluate(self, isa, observables, params, purpose):
-        job = self._estimator.run([(isa, observables, params)])
+    def evaluate(self, pubs, purpose):
+        """One runtime job for all ``pubs``, recorded before its result is awaited."""
+        job = self._estimator.run(pubs)
         job_id = job.job_id()
         self.job_ids.append(job_id)
         folder = self.opts.record_dir
+        isas = [isa for isa, _, _ in pubs]
+
+        def per_pub(items):  # a one-PUB job is recorded without the PUB axis
+            return items[0] if len(pubs) == 1 else items
+
         records.write_record(
             folder,
             job_id,
             backend=self.target.name,
-            circuit=isa,
-            observables=observables,
-            parameter_values=params[:, 0, :],
+            circuit=per_pub(isas),
+            observables=per_pub([obs for _, obs, _ in pubs]),
+            parameter_values=per_pub(np.stack([params[:, 0, :] for _, _, params in pubs])),
             info={
                 "purpose": purpose,
                 "mode": self._mode.name,
@@ -172,19 +183,22 @@ class _IBMRuntime(_Engine):
                 "channel": self.opts.channel,
                 "instance": self.opts.instance,
                 "options": self._runtime_options,
-                "isa_depth": isa.depth(),
-                "isa_two_qubit_gates": two_qubit_count(isa),
+                "isa_depth": per_pub([isa.depth() for isa in isas]),
+                "isa_two_qubit_gates": per_pub([two_qubit_count(isa) for isa in isas]),
             },
         )
         try:
-            result = job.result()[0]
+            results = job.result()
         except Exception as err:
             records.save_result(folder, job_id, np.array([]), np.array([]), status="ERROR")
             raise RuntimeError(ibm.scrub(f"IBM Runtime job {job_id} failed: {err}")) from None
-        evs = np.asarray(result.data.evs, dtype=float).reshape(len(params), len(observables))
-        stds = np.asarray(result.data.stds, dtype=float).reshape(evs.shape)
+        out = []
+        for (_, obs, params), res in zip(pubs, results):
+            evs = np.asarray(res.data.evs, dtype=float).reshape(len(params), len(obs))
+            out.append((evs, np.asarray(res.data.stds, dtype=float).reshape(evs.shape)))
+        evs, stds = (per_pub(np.stack([pair[k] for pair in out])) for k in (0, 1))
         records.save_result(folder, job_id, evs, stds, metadata={"shots": self.opts.shots})
-        return evs, stds
+        return out
 
     def info(self) -> dict:
         out = {
@@ -276,15 +290,25 @@ class EstimatorAdapter:
 
     def run(self, circuit, observables: list[SparsePauliOp], values, purpose: str = "energy"):
         """Estimates of ``observables`` on each row of ``values`` (rows, n_params): (rows, K) arrays."""
-        values = np.atleast_2d(np.asarray(values, dtype=float))
-        isa = self.isa(circuit)
-        if self.target is not None:
-            observables = [op.apply_layout(isa.layout) for op in observables]
+        return self.run_pubs([(circuit, observables, values)], purpose)[0]
+
+    def run_pubs(self, pubs, purpose: str = "energy") -> list[tuple[np.ndarray, np.ndarray]]:
+        """Several ``(circuit, observables, values)`` PUBs as one estimator call (IBM: one job).
+
+        Returns one ``(evs, stds)`` pair of (rows, K) arrays per PUB, in order.
+        """
+        prepared = []
+        for circuit, observables, values in pubs:
+            values = np.atleast_2d(np.asarray(values, dtype=float))
+            isa = self.isa(circuit)
+            if self.target is not None:
+                observables = [op.apply_layout(isa.layout) for op in observables]
+            if not self.exact:
+                bases = len(SparsePauliOp.sum(observables).group_commuting(qubit_wise=True))
+                self.shots += self.opts.shots * len(values) * bases
+            prepared.append((isa, list(observables), values[:, None, :]))
         self.calls += 1
-        if not self.exact:
-            bases = len(SparsePauliOp.sum(observables).group_commuting(qubit_wise=True))
-            self.shots += self.opts.shots * len(values) * bases
-        return self.engine.evaluate(isa, observables, values[:, None, :], purpose)
+        return self.engine.evaluate(prepared, purpose)
 
     def value_and_gradient(self, circuit, observable: SparsePauliOp, values) -> tuple[float, np.ndarray]:
         """``<observable>`` and its gradient along the circuit's parameters (exact estimators only)."""

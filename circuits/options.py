@@ -251,12 +251,14 @@ class _TrotterOptions:
     trotter_error: float = 1e-3
     dt: float | None = None
     error_estimate: str = "doubling"
+    max_two_qubit_depth: int | None = None
 
     def __post_init__(self):
         check_choice("order", self.order, TROTTER_ORDERS)
         check_real("trotter_error", self.trotter_error, low=0.0, high=1.0, low_open=True)
         check_real("dt", self.dt, low=0.0, low_open=True, allow_none=True)
         check_choice("error_estimate", self.error_estimate, ERROR_ESTIMATES)
+        check_int("max_two_qubit_depth", self.max_two_qubit_depth, minimum=1, allow_none=True)
         if self.error_estimate == "bound" and self.order == 4 and self.dt is None:
             raise ValueError("error_estimate='bound' is implemented for order 1 and 2; use 'doubling' or dt")
         self.estimator_options()  # checks the estimator fields as VQEOptions does
@@ -296,6 +298,12 @@ error_estimate : str
     ``trotter_error`` at every time; needs at most ``MAX_SIMULATED_QUBITS`` qubits) or ``"bound"``
     (the a-priori commutator bound of Childs et al., Phys. Rev. X 11, 011020 (2021), orders 1 and 2,
     with operator norms bounded by Pauli 1-norms: rigorous and pessimistic).
+max_two_qubit_depth : int or None
+    Hardware cap on the two-qubit depth of the deepest (last) circuit, counted on the logical
+    circuit as the initial state's plus the steps' two-qubit depths (before routing to a
+    device). The step chosen for ``trotter_error`` is enlarged to fit; when the accuracy is then
+    not reached, a ``UserWarning`` and ``info["notes"]`` give the error estimated at the steps
+    that ran. With ``dt`` a schedule beyond the cap is refused.
 estimator, shots, seed, noise_model, ibm_backend, channel, instance, mode, optimization_level,
 resilience_level, measure_mitigation, zne, zne_noise_factors, twirling, dynamical_decoupling,
 max_execution_time, record_dir

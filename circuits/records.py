@@ -5,9 +5,14 @@ Every job the ``"ibm"`` estimator submits is written to
 
     record.json   job id, backend, channel, instance, mode, purpose, created (UTC),
                   runtime options, observables (Pauli labels and coefficients,
-                  already laid out on the device qubits), status, local/remote
-    circuit.qpy   the ISA circuit (QPY)
+                  already laid out on the device qubits), status, local/remote,
+                  ``n_pubs`` for a job of several PUBs
+    circuit.qpy   the ISA circuit(s) (QPY), one per PUB
     arrays.npz    parameter values, and once known the estimates (evs, stds)
+
+A job of one PUB (an optimisation step) stores its arrays as (rows, ...); a job of
+several PUBs (all times of one Trotter evolution) stores a list of observables per
+PUB and arrays with a leading PUB axis, (n_pubs, rows, ...).
 
 so another process (``manybody ibm list/status/fetch``) can find a job and
 its result. The folder defaults to ``$MANYBODY_IBM_JOBS`` or
@@ -53,20 +58,22 @@ def default_folder() -> Path:
 
 @dataclass
 class JobRecord:
-    """A recorded estimator job (one PUB: circuit, observables, parameter rows).
+    """A recorded estimator job: its PUBs (circuit, observables, parameter rows) and estimates.
 
     Attributes
     ----------
     job_id, backend, status : str
     info : dict
         Everything in ``record.json`` (mode, purpose, options, created, ...).
-    circuit : QuantumCircuit
-        The ISA circuit as submitted.
-    observables : list of SparsePauliOp
+    circuit : QuantumCircuit or list of QuantumCircuit
+        The ISA circuit as submitted (a list, one per PUB, when ``n_pubs`` is set).
+    observables : list of SparsePauliOp (or one such list per PUB)
         Laid out on the device qubits.
-    parameter_values : ndarray (B, P)
-    evs, stds : ndarray (B, K) or None
+    parameter_values : ndarray (B, P), or (n_pubs, B, P)
+    evs, stds : ndarray (B, K), or (n_pubs, B, K), or None
         The estimates, once the job is done and fetched.
+    n_pubs : int or None
+        None for a job of one PUB, else the number of PUBs (the arrays' leading axis).
     """
 
     job_id: str
@@ -78,6 +85,7 @@ class JobRecord:
     parameter_values: np.ndarray | None = None
     evs: np.ndarray | None = None
     stds: np.ndarray | None = None
+    n_pubs: int | None = None
 
 
 def _folder(folder) -> Path:
@@ -91,7 +99,11 @@ def _now() -> str:
 def write_record(
     folder, job_id: str, *, backend: str, circuit, observables, parameter_values, info: dict
 ) -> Path:
-    """Record a submitted job (see the module docstring); returns its folder."""
+    """Record a submitted job (see the module docstring); returns its folder.
+
+    ``circuit`` is one circuit (a job of one PUB) or a list of circuits (one PUB each; then
+    ``observables`` is a list per PUB and ``parameter_values`` has a leading PUB axis).
+    """
     from qiskit import qpy
 
     path = _folder(folder) / job_id
@@ -100,16 +112,22 @@ def write_record(
     qpy.dump(circuit, buffer)
     atomic_write(path / "circuit.qpy", buffer.getvalue())
     _write_npz(path / "arrays.npz", parameter_values=np.asarray(parameter_values, dtype=float))
+    several = isinstance(circuit, (list, tuple))
     data = {
         "job_id": job_id,
         "backend": backend,
         "status": "SUBMITTED",
         "created": _now(),
-        "observables": [[[label, float(np.real(c))] for label, c in op.to_list()] for op in observables],
+        "observables": [_labels(ops) for ops in observables] if several else _labels(observables),
+        **({"n_pubs": len(circuit)} if several else {}),
         **info,
     }
     _write_json(path / "record.json", data)
     return path
+
+
+def _labels(observables) -> list:
+    return [[[label, float(np.real(c))] for label, c in op.to_list()] for op in observables]
 
 
 def _write_npz(path: Path, **arrays) -> None:
@@ -143,19 +161,27 @@ def load_record(job_id: str, folder=None) -> JobRecord:
         raise JobNotFoundError(f"no record of job {job_id!r} in {_folder(folder)}")
     data = load_json(path / "record.json")
     with open(path / "circuit.qpy", "rb") as f:
-        circuit = qpy.load(f)[0]
+        circuits = qpy.load(f)
     with np.load(path / "arrays.npz", allow_pickle=False) as a:
         arrays = {k: a[k] for k in a.files}
+    n_pubs = data.get("n_pubs")
+
+    def operators(labels):
+        return [SparsePauliOp.from_list(terms) for terms in labels]
+
     return JobRecord(
         job_id=data["job_id"],
         backend=data["backend"],
         status=data["status"],
         info=data,
-        circuit=circuit,
-        observables=[SparsePauliOp.from_list(terms) for terms in data["observables"]],
+        circuit=circuits[0] if n_pubs is None else circuits,
+        observables=operators(data["observables"])
+        if n_pubs is None
+        else [operators(labels) for labels in data["observables"]],
         parameter_values=arrays["parameter_values"],
         evs=arrays.get("evs"),
         stds=arrays.get("stds"),
+        n_pubs=n_pubs,
     )
 
 
@@ -245,8 +271,13 @@ def fetch(job_id: str, folder=None, wait: bool = True) -> JobRecord:
         job = _remote_job(job_id, data)
         status = getattr(job.status(), "name", str(job.status()))
         if wait or status == "DONE":
-            result = job.result()[0]
-            save_result(folder, job_id, result.data.evs, result.data.stds, metadata=dict(result.metadata))
+            results = list(job.result())
+            if data.get("n_pubs") is None:
+                evs, stds, metadata = results[0].data.evs, results[0].data.stds, dict(results[0].metadata)
+            else:
+                evs, stds = (np.stack([getattr(r.data, k) for r in results]) for k in ("evs", "stds"))
+                metadata = {"pubs": [dict(r.metadata) for r in results]}
+            save_result(folder, job_id, evs, stds, metadata=metadata)
         elif status in ("ERROR", "CANCELLED"):
             save_result(folder, job_id, np.array([]), np.array([]), status=status)
     return load_record(job_id, folder)

@@ -35,12 +35,16 @@ core Pauli kernel, Loschmidt echo for free). With ``"qiskit_statevector"``, ``"a
 (optionally with a device noise model) or ``"ibm"`` (devices, fake backends; resilience
 options; every job recorded, :mod:`manybody.circuits.records`) each time's circuit is
 run through the VQE's :class:`~manybody.circuits.estimators.EstimatorAdapter`: ISA
-transpilation and layout, one estimator call (IBM: one job) per time, the job ids in
-``info["job_ids"]``.
+transpilation and layout, and the circuits of all times as the PUBs of one estimator call
+(IBM: one job for the whole evolution, recorded with one PUB per time; its id in every
+time's ``info["job_ids"]``). The observables passed to the first ``expect`` during the
+evolution are measured at every time at once; an ``expect`` with other observables, or after
+the evolution, measures its own state only.
 """
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -64,6 +68,7 @@ __all__ = [
     "TrotterStep",
     "step_counts",
     "commutator_bound",
+    "two_qubit_depth",
     "TrotterState",
     "evolve",
 ]
@@ -190,8 +195,8 @@ class TrotterState:
         The step length of each interval.
     psi : ndarray or None
         The state vector (``estimator="statevector"``).
-    adapter : EstimatorAdapter or None
-        The estimator that runs :meth:`circuit` otherwise.
+    measurements : _Measurements or None
+        What runs :meth:`circuit` otherwise (shared by the states of one evolution).
     info : dict
         The snapshot's info; the jobs that measure this state add their ids to ``info["job_ids"]``.
     operators : dict
@@ -204,7 +209,7 @@ class TrotterState:
     initial: QuantumCircuit = field(repr=False)
     step: TrotterStep = field(repr=False)
     psi: np.ndarray | None = field(default=None, repr=False)
-    adapter: EstimatorAdapter | None = field(default=None, repr=False)
+    measurements: _Measurements | None = field(default=None, repr=False)
     info: dict = field(default_factory=dict, repr=False)
     operators: dict = field(default_factory=dict, repr=False)
     _circuit: QuantumCircuit | None = field(default=None, repr=False)
@@ -227,14 +232,9 @@ class TrotterState:
             return []
         if self.psi is not None:
             return [Estimate(mean=float(kernel.expectation(self.psi)), error=0.0) for _, kernel in compiled]
-        ops = [op for op, _ in compiled]
-        adapter = self.adapter
-        n_jobs = len(adapter.job_ids)
-        evs, stds = adapter.run(self.circuit(), ops, np.zeros((1, 0)), purpose="evolve")
-        if adapter.job_ids:
-            self.info.setdefault("job_ids", []).extend(adapter.job_ids[n_jobs:])
-        shots = None if adapter.exact else adapter.opts.shots
-        return [Estimate(mean=float(m), error=float(s), n_samples=shots) for m, s in zip(evs[0], stds[0])]
+        evs, stds = self.measurements.measure(self, [op for op, _ in compiled])
+        shots = self.info["shots"]
+        return [Estimate(mean=float(m), error=float(s), n_samples=shots) for m, s in zip(evs, stds)]
 
     def _compiled(self, model, k: int, op) -> tuple[SparsePauliOp, PauliOperator | None]:
         """``op`` as a ``SparsePauliOp`` and, on the state vector, the Pauli kernel (cached)."""
@@ -243,6 +243,36 @@ class TrotterState:
             kernel = PauliOperator(sparse) if self.psi is not None else None
             self.operators[id(op)] = (op, sparse, kernel)  # op kept alive: its id stays unique
         return self.operators[id(op)][1:]
+
+
+class _Measurements:
+    """The estimator runs of one evolution's states (``estimator`` other than ``"statevector"``).
+
+    While the evolution runs (``open``), the first ``measure`` of a list of operators runs the
+    circuits of all times as the PUBs of one estimator call (one IBM job) and keeps the values
+    for the other times; after it, or for operators not measured yet, one state is run alone.
+    """
+
+    def __init__(self, adapter: EstimatorAdapter, states: list[TrotterState]):
+        self.adapter = adapter
+        self.states = states
+        self.open = True
+        self._values: dict[tuple, dict[int, tuple]] = {}  # operator ids -> state id -> (evs, stds)
+
+    def measure(self, state: TrotterState, ops: list[SparsePauliOp]) -> tuple[np.ndarray, np.ndarray]:
+        """``evs, stds`` (K,) of ``ops`` on ``state`` (the operators are kept alive by the states)."""
+        values = self._values.setdefault(tuple(id(op) for op in ops), {})
+        if id(state) not in values:
+            targets = self.states if self.open else [state]
+            n_jobs = len(self.adapter.job_ids)
+            results = self.adapter.run_pubs(
+                [(s.circuit(), ops, np.zeros((1, 0))) for s in targets], purpose="evolve"
+            )
+            for s, (evs, stds) in zip(targets, results):
+                values[id(s)] = (evs[0], stds[0])
+                if self.adapter.job_ids:
+                    s.info.setdefault("job_ids", []).extend(self.adapter.job_ids[n_jobs:])
+        return values[id(state)]
 
 
 def _initial_circuit(model, initial) -> QuantumCircuit:
@@ -267,13 +297,19 @@ def _run(step: TrotterStep, psi0: np.ndarray, times, counts) -> list[np.ndarray]
     return out
 
 
-def _doubling(step, psi0, times, order, tol, counts):
-    """Double every step count until the Richardson error estimate is below ``tol`` at every time."""
+def _doubling(step, psi0, times, order, tol, counts, max_steps):
+    """Double every step count until the Richardson error estimate is below ``tol`` at every time.
+
+    Returns ``(counts, states, errors)``, or None when that would need more than ``max_steps``
+    steps (None: no cap).
+    """
     states = _run(step, psi0, times, counts)
     for _ in range(_MAX_DOUBLINGS):
+        if max_steps is not None and 2 * counts.sum() > max_steps:
+            return None
         counts = 2 * counts
         finer = _run(step, psi0, times, counts)
-        errors = [np.linalg.norm(a - b) / (2**order - 1) for a, b in zip(finer, states)]
+        errors = _richardson(finer, states, order)
         states = finer
         if max(errors) <= tol:
             return counts, states, errors
@@ -283,25 +319,101 @@ def _doubling(step, psi0, times, order, tol, counts):
     )
 
 
-def _schedule(model, step, times, options, psi0):
-    """Step counts per interval, the states if the doubling check computed them, and error estimates."""
+def _richardson(finer, coarser, order) -> list[float]:
+    """The error of the finer states (twice the steps of the coarser ones) at every time."""
+    return [float(np.linalg.norm(a - b)) / (2**order - 1) for a, b in zip(finer, coarser)]
+
+
+def two_qubit_depth(circuit: QuantumCircuit) -> int:
+    """Depth of ``circuit`` counting only gates on two or more qubits."""
+    return circuit.depth(filter_function=lambda inst: inst.operation.num_qubits >= 2)
+
+
+def _capped_counts(times, max_steps: int) -> np.ndarray:
+    """Even step counts per interval (``2 step_counts(times, 2h)``) with the smallest step ``h``
+    whose total fits in ``max_steps``; one step per interval if even counts do not fit."""
+    needed = int(np.count_nonzero(_intervals(times) > 0))
+    if max_steps < 2 * needed:
+        return step_counts(times, times[-1])
+    low, high = times[-1] / max_steps, times[-1]  # high fits: two steps per interval
+    for _ in range(60):
+        mid = 0.5 * (low + high)
+        low, high = (mid, high) if 2 * step_counts(times, 2 * mid).sum() > max_steps else (low, mid)
+    return 2 * step_counts(times, 2 * high)
+
+
+def _bound_errors(alpha, times, counts, order) -> list[float]:
+    """The commutator bound ``alpha sum_i n_i h_i^(order + 1)`` of the state error up to each time."""
+    intervals = _intervals(times)
+    h = np.divide(intervals, counts, out=np.zeros_like(intervals), where=counts > 0)
+    return list(alpha * np.cumsum(counts * h ** (order + 1)))
+
+
+def _schedule(model, step, times, options, psi0, max_steps):
+    """Step counts per interval, the states if the doubling check computed them, error estimates,
+    and a note if ``trotter_error`` was not reached within ``max_steps`` steps (None: no cap)."""
     intervals = _intervals(times)
     if options.dt is not None:
-        return step_counts(times, options.dt), None, None
+        counts = step_counts(times, options.dt)
+        if max_steps is not None and counts.sum() > max_steps:
+            raise ValueError(
+                f"dt={options.dt:g} needs {counts.sum()} Trotter steps, more than the {max_steps} that "
+                f"max_two_qubit_depth={options.max_two_qubit_depth} allows; give a larger dt or drop dt "
+                "(the step is then chosen within the cap)"
+            )
+        return counts, None, None, None
     if times[-1] == 0:
-        return np.zeros(len(times), dtype=int), None, None
+        return np.zeros(len(times), dtype=int), None, None, None
+    tol, order = options.trotter_error, options.order
     if options.error_estimate == "bound":
-        alpha = commutator_bound(step.groups, options.order)
-        h = (options.trotter_error / (alpha * times[-1])) ** (1 / options.order) if alpha else times[-1]
-        return step_counts(times, h), None, None
-    memory = 2 * len(times) * 16 * 2**model.problem.n_qubits
-    if model.problem.n_qubits > MAX_SIMULATED_QUBITS or memory > _MEMORY_LIMIT:
+        alpha = commutator_bound(step.groups, order)
+        h = (tol / (alpha * times[-1])) ** (1 / order) if alpha else times[-1]
+        counts = step_counts(times, h)
+        if max_steps is None or counts.sum() <= max_steps:
+            return counts, None, _bound_errors(alpha, times, counts, order), None
+        counts = _capped_counts(times, max_steps)
+        errors = _bound_errors(alpha, times, counts, order)
+    else:
+        memory = 2 * len(times) * 16 * 2**model.problem.n_qubits
+        if model.problem.n_qubits > MAX_SIMULATED_QUBITS or memory > _MEMORY_LIMIT:
+            raise ValueError(
+                f"error_estimate='doubling' simulates the {model.problem.n_qubits}-qubit states at all "
+                f"{len(times)} times ({memory / 2**30:.1f} GiB); use error_estimate='bound', dt, or fewer times"
+            )
+        start = np.ceil(intervals * _local_scale(step.groups) - 1e-9).astype(int)
+        if max_steps is None or start.sum() <= max_steps:
+            found = _doubling(step, psi0, times, order, tol, start, max_steps)
+            if found is not None:
+                return (*found, None)
+        counts = _capped_counts(times, max_steps)
+        states = _run(step, psi0, times, counts)
+        coarser = _run(step, psi0, times, counts // 2) if np.all(counts % 2 == 0) else None
+        errors = _richardson(states, coarser, order) if coarser is not None else None
+    if errors is not None and max(errors) <= tol:
+        return counts, None if options.error_estimate == "bound" else states, errors, None
+    estimate = f"estimated error {max(errors):.2g}" if errors is not None else "error not estimated"
+    note = (
+        f"trotter_error={tol:g} is not reached within max_two_qubit_depth={options.max_two_qubit_depth}: "
+        f"ran {counts.sum()} steps of order {order} (dt up to {np.max(intervals / np.maximum(counts, 1)):.3g}), "
+        f"{estimate}; allow a larger depth, a larger trotter_error, or another order"
+    )
+    return counts, None if options.error_estimate == "bound" else states, errors, note
+
+
+def _max_steps(options, times, init_depth: int, step_depth: int) -> int | None:
+    """The most Trotter steps within ``options.max_two_qubit_depth`` (None: no cap)."""
+    cap = options.max_two_qubit_depth
+    if cap is None or step_depth == 0:
+        return None
+    n_max = (cap - init_depth) // step_depth
+    needed = int(np.count_nonzero(_intervals(times) > 0))
+    if n_max < needed:
         raise ValueError(
-            f"error_estimate='doubling' simulates the {model.problem.n_qubits}-qubit states at all "
-            f"{len(times)} times ({memory / 2**30:.1f} GiB); use error_estimate='bound', dt, or fewer times"
+            f"max_two_qubit_depth={cap} leaves room for {max(n_max, 0)} Trotter steps (two-qubit depth "
+            f"{init_depth} for the initial state, {step_depth} per step), but the {needed} time "
+            "intervals need at least one step each"
         )
-    start = np.ceil(intervals * _local_scale(step.groups) - 1e-9).astype(int)
-    return _doubling(step, psi0, times, options.order, options.trotter_error, start)
+    return n_max
 
 
 def evolve(model, initial, times, options):
@@ -317,41 +429,55 @@ def evolve(model, initial, times, options):
     step = TrotterStep(group_operators(model), options.order)
     initial_qc = _initial_circuit(model, initial)
     psi0 = np.ascontiguousarray(Statevector(initial_qc).data) if n <= MAX_SIMULATED_QUBITS else None
+    one = step.bound(1.0)
+    step_depth, step_cx, step_2q_depth = one.depth(), two_qubit_count(one), two_qubit_depth(one)
+    init_2q_depth = two_qubit_depth(initial_qc)
+    max_steps = _max_steps(options, times, init_2q_depth, step_2q_depth)
     adapter = EstimatorAdapter(est.estimator, est, n)
     try:
-        counts, states, errors = _schedule(model, step, times, options, psi0)
-        if est.estimator == "statevector" and states is None:
-            states = _run(step, psi0, times, counts)
+        counts, states_sv, errors, note = _schedule(model, step, times, options, psi0, max_steps)
+        if note is not None:
+            warnings.warn(note, stacklevel=3)  # at the user's manybody.evolve call
+        if est.estimator == "statevector" and states_sv is None:
+            states_sv = _run(step, psi0, times, counts)
         intervals = _intervals(times)
         dts = np.divide(intervals, counts, out=np.zeros_like(intervals), where=counts > 0)
         operators: dict = {}
-        one = step.bound(1.0)
-        step_depth, step_cx = one.depth(), two_qubit_count(one)
+        states = []
         for k, t in enumerate(times):
+            n_steps = int(counts[: k + 1].sum())
             info = {
                 "trotter_order": options.order,
-                "trotter_steps": int(counts[: k + 1].sum()),
+                "trotter_steps": n_steps,
                 "dt": float(dts[: k + 1].max()),
                 "step_depth": step_depth,
-                "two_qubit_gates": two_qubit_count(initial_qc) + step_cx * int(counts[: k + 1].sum()),
+                "two_qubit_gates": two_qubit_count(initial_qc) + step_cx * n_steps,
+                "two_qubit_depth": init_2q_depth + step_2q_depth * n_steps,
                 "estimator": est.estimator,
                 "shots": est.shots,
             }
             if errors is not None:
                 info["trotter_error_estimate"] = float(errors[k])
+            if note is not None:
+                info["notes"] = [note]
             state = TrotterState(
                 float(t), counts[: k + 1], dts[: k + 1], initial_qc, step, info=info, operators=operators
             )
             if est.estimator == "statevector":
-                state.psi = states[k]
-                info["loschmidt_echo"] = float(abs(np.vdot(psi0, states[k])) ** 2)
+                state.psi = states_sv[k]
+                info["loschmidt_echo"] = float(abs(np.vdot(psi0, states_sv[k])) ** 2)
             else:
-                state.adapter = adapter
                 if adapter.target is not None:
                     isa = adapter.isa(state.circuit())
                     info.update(isa_depth=isa.depth(), isa_two_qubit_gates=two_qubit_count(isa))
                 if est.estimator == "ibm":
                     info["job_ids"] = []
-            yield Snapshot(float(t), state, info)
+            states.append(state)
+        measurements = _Measurements(adapter, states)
+        for state in states:
+            if state.psi is None:
+                state.measurements = measurements
+            yield Snapshot(state.time, state, state.info)
+        measurements.open = False
     finally:
         adapter.close()

@@ -190,3 +190,44 @@ def test_aer_noise_model_uses_the_device_isa(dimer):
     # the exact noisy value is biased above -0.75 by gate and readout noise, but not by much
     assert -0.75 - 5 * noisy.energy_error < noisy.energy < -0.6
     assert np.isfinite(noisy.energy_error) and noisy.energy_error > 0
+
+
+def test_fetch_of_a_remote_job_of_several_pubs(tmp_path, monkeypatch):
+    """A remote (not local) job of two PUBs: fetch asks the service once, stacks the PUB results
+    along the leading axis and caches them in the record; a later fetch reads the record."""
+    from types import SimpleNamespace
+
+    from qiskit import QuantumCircuit
+    from qiskit.quantum_info import SparsePauliOp
+
+    from manybody.circuits import records
+
+    circuits = [QuantumCircuit(2), QuantumCircuit(2)]
+    circuits[1].x(0)
+    obs = [[SparsePauliOp("ZI"), SparsePauliOp("IZ")], [SparsePauliOp("IZ"), SparsePauliOp("ZI")]]
+    records.write_record(
+        tmp_path, "job-two", backend="ibm_test", circuit=circuits, observables=obs,
+        parameter_values=np.zeros((2, 1, 0)), info={"local": False, "purpose": "evolve"},
+    )  # fmt: skip
+    pending = load_record("job-two", tmp_path)
+    assert pending.status == "SUBMITTED" and pending.n_pubs == 2 and pending.evs is None
+    assert pending.observables[1][0] == SparsePauliOp("IZ") and pending.circuit[1].count_ops() == {"x": 1}
+    calls = []
+
+    class Job:
+        def status(self):
+            return SimpleNamespace(name="DONE")
+
+        def result(self):
+            calls.append(1)
+            return [
+                SimpleNamespace(data=SimpleNamespace(evs=np.array([[e, -e]]), stds=np.array([[0.01, 0.02]])), metadata={"k": e})
+                for e in (0.9, -0.8)
+            ]  # fmt: skip
+
+    monkeypatch.setattr(records, "_remote_job", lambda job_id, data, folder=None: Job())
+    done = fetch("job-two", tmp_path)
+    assert done.status == "DONE" and done.evs.shape == (2, 1, 2)
+    assert np.allclose(done.evs[:, 0, 0], [0.9, -0.8]) and np.allclose(done.stds[1, 0], [0.01, 0.02])
+    assert done.info["result_metadata"] == {"pubs": [{"k": 0.9}, {"k": -0.8}]}
+    assert np.allclose(fetch("job-two", tmp_path).evs, done.evs) and len(calls) == 1

@@ -10,6 +10,7 @@ from qiskit.quantum_info import Operator
 import manybody as mb
 from manybody.circuits import fetch, list_jobs, trotter
 from manybody.circuits.ibm import fake_backend
+from manybody.cli import main
 from manybody.lattice import Chain
 from manybody.models import Heisenberg, Schwinger
 from manybody.operators import spin
@@ -140,6 +141,36 @@ def test_commutator_bound_holds():
         assert trotter.commutator_bound(groups, order) > 0
 
 
+def test_depth_cap_enlarges_the_step_and_says_the_accuracy_is_missed():
+    """L=6 to t=2: trotter_error=1e-3 needs 32 steps (two-qubit depth 288); max_two_qubit_depth=100
+    runs 8 (depth 72, the composed circuit's own), warns, and its Richardson estimate is within a
+    factor 1.5 of the true state error (dense expm), which indeed exceeds 1e-3."""
+    model = Heisenberg(Chain(6))
+    times = np.linspace(0, 2, 5)
+    free = mb.evolve(model, "neel", times, backend="vqe", observables=[])
+    assert free.info["two_qubit_depth"][-1] == 288 and "notes" not in free.info
+    with pytest.warns(UserWarning, match="trotter_error=0.001 is not reached within max_two_qubit_depth=100"):
+        capped = mb.evolve(model, "neel", times, backend="vqe", observables=[], max_two_qubit_depth=100)
+    depth = capped.info["two_qubit_depth"][-1]
+    assert depth <= 100 and depth == trotter.two_qubit_depth(capped.state.circuit())
+    assert capped.info["trotter_steps"][-1] < free.info["trotter_steps"][-1]
+    H = sum(g.to_matrix() for g in trotter.group_operators(model))
+    psi0 = np.zeros(64, dtype=complex)
+    psi0[int("".join(map(str, model.named_states()["neel"][::-1])), 2)] = 1
+    exact = scipy.linalg.expm(-2j * H) @ psi0
+    true = np.sqrt(2 - 2 * abs(np.vdot(exact, capped.state.psi)))  # up to a global phase
+    estimate = capped.info["trotter_error_estimate"][-1]
+    assert true > 1e-3 and true / 1.5 < estimate < 1.5 * true, (true, estimate)
+    assert "estimated error" in capped.info["notes"][-1][0]
+    # a cap the requested accuracy fits in changes nothing
+    roomy = mb.evolve(model, "neel", times, backend="vqe", observables=[], max_two_qubit_depth=300)
+    assert roomy.info["trotter_steps"] == free.info["trotter_steps"]
+    with pytest.raises(ValueError, match="dt=0.1 needs 20 Trotter steps, more than the 11"):
+        mb.evolve(model, "neel", times, backend="vqe", dt=0.1, max_two_qubit_depth=100)
+    with pytest.raises(ValueError, match="room for 3 Trotter steps .* the 4 time intervals need"):
+        mb.evolve(model, "neel", times, backend="vqe", max_two_qubit_depth=30)
+
+
 def test_bad_evolve_options_are_refused_before_qiskit():
     for bad, match in (
         ({"order": 3}, "order must be one of"),
@@ -148,6 +179,7 @@ def test_bad_evolve_options_are_refused_before_qiskit():
         ({"shots": 100}, "shots must be None"),
         ({"order": 4, "error_estimate": "bound"}, "order 1 and 2"),
         ({"trotter_steps": 3}, "unknown option"),
+        ({"max_two_qubit_depth": 0}, "max_two_qubit_depth"),
     ):
         with pytest.raises(ValueError, match=match):
             mb.evolve(Heisenberg(Chain(4)), "0101", [0, 1], backend="vqe", **bad)
@@ -193,8 +225,9 @@ def test_aer_shots_measure_the_same_circuits():
     assert aer.loschmidt_echo is None
 
 
-def test_ibm_pipeline_on_a_fake_device_is_recorded_and_fetched(tmp_path):
-    """ISA transpilation for fake_manila, one recorded job per time, fetched results = the estimates."""
+def test_ibm_pipeline_on_a_fake_device_is_recorded_and_fetched(tmp_path, capsys):
+    """ISA transpilation for fake_manila; all times as the PUBs of ONE recorded job; the fetched
+    result (also from another process, as `manybody ibm fetch` does) holds every time's estimates."""
     model = Heisenberg(Chain(4))
     folder = tmp_path / "jobs"
     with warnings.catch_warnings():
@@ -214,16 +247,26 @@ def test_ibm_pipeline_on_a_fake_device_is_recorded_and_fetched(tmp_path):
             record_dir=str(folder),
         )
     job_ids = ev.info["job_ids"]
-    assert [len(j) for j in job_ids] == [1, 1]
-    assert sorted(r["job_id"] for r in list_jobs(folder)) == sorted(j[0] for j in job_ids)
+    assert len(job_ids) == 2 and job_ids[0] == job_ids[1] and len(job_ids[0]) == 1
+    (job_id,) = job_ids[0]
+    assert [r["job_id"] for r in list_jobs(folder)] == [job_id]
+    record = fetch(job_id, folder)
+    assert record.info["purpose"] == "evolve" and record.status == "DONE" and record.n_pubs == 2
+    assert record.evs.shape == (2, 1, 5) and record.parameter_values.shape == (2, 1, 0)
     names = set(fake_backend("fake_manila").operation_names)
-    for k, (job_id,) in enumerate(job_ids):
-        record = fetch(job_id, folder)
-        assert record.info["purpose"] == "evolve" and record.status == "DONE"
-        assert set(record.circuit.count_ops()) <= names and record.circuit.num_qubits == 5
-        assert record.circuit.num_nonlocal_gates() == ev.info["isa_two_qubit_gates"][k]
+    for k, circuit in enumerate(record.circuit):
+        assert set(circuit.count_ops()) <= names and circuit.num_qubits == 5
+        assert circuit.num_nonlocal_gates() == ev.info["isa_two_qubit_gates"][k]
+        assert all(op.num_qubits == 5 for op in record.observables[k])
         measured = [*_values(ev, 4)[k], ev.energy.mean[k]]  # the observables, then the energy
-        assert np.allclose(record.evs[0], measured, atol=1e-12)
+        assert np.allclose(record.evs[k, 0], measured, atol=1e-12)
+    assert record.circuit[1].num_nonlocal_gates() > record.circuit[0].num_nonlocal_gates()  # one more step
+    capsys.readouterr()
+    assert main(["ibm", "fetch", job_id, "--folder", str(folder)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == f"job {job_id} on fake_manila: DONE" and len(out) == 6  # 4 S^z and the energy
+    assert out[1].startswith(f"  observable 0: {_values(ev, 4)[0, 0]:.6g} +/- ")  # time 0.5, then 1.0
+    assert f", {_values(ev, 4)[1, 0]:.6g} +/- " in out[1]
     exact = mb.evolve(model, "neel", [0.5, 1.0], observables=_sz(4))
     # unmitigated device noise (fake_manila: readout and CX errors of a few %) damps the values;
     # the Neel pattern survives
