@@ -30,7 +30,8 @@ import argparse
 import os
 
 from dmrg_common import cpu_clock, report, run_manybody, run_quimb_dmrg2, run_tenpy, save_figures
-from threadpoolctl import threadpool_limits
+
+from manybody.tensornet.dmrg import blas_limit
 
 REFERENCE = {20: -8.682473334398976, 100: -44.1277398932959}
 
@@ -76,7 +77,7 @@ def main() -> None:
     tol = min(1e-10, args.target / 10)
     load_before = os.getloadavg()
     runs = {}
-    with threadpool_limits(1), cpu_clock():
+    with blas_limit(1), cpu_clock():
         warm = codes(20, [8], tol)  # warm-up: imports and numba compilation inside quimb
         for name in ("manybody", "quimb_dmrg2", "tenpy_sz"):
             warm[name]()

@@ -27,7 +27,8 @@ import argparse
 import os
 
 from dmrg_common import cpu_clock, report, run_manybody, run_tenpy, save_figures
-from threadpoolctl import threadpool_limits
+
+from manybody.tensornet.dmrg import blas_limit
 
 
 def _tenpy_hubbard(L):
@@ -63,7 +64,7 @@ def main() -> None:
     tol = min(1e-10, args.target / 10)
     load_before = os.getloadavg()
     runs = {}
-    with threadpool_limits(1), cpu_clock():
+    with blas_limit(1), cpu_clock():
         for run in codes(8, [64], tol).values():  # warm-up: imports
             run()
         for name, run in codes(args.L, args.chi, tol).items():

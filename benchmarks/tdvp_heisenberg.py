@@ -32,7 +32,8 @@ import platform
 import time
 
 import numpy as np
-from threadpoolctl import threadpool_limits
+
+from manybody.tensornet.dmrg import blas_limit
 
 
 def run_manybody(L, times, chi, dt, cutoff, method):
@@ -102,7 +103,7 @@ def main():
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
     times = np.linspace(0, args.t_max, args.n_times)
-    with threadpool_limits(1):
+    with blas_limit(1):
         wall = time.perf_counter()
         ours = run_manybody(args.L, times, args.chi, args.dt, args.cutoff, args.method)
         theirs = run_tenpy(args.L, times, args.chi, args.dt, args.cutoff)

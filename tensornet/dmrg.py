@@ -75,12 +75,7 @@ class DMRGBackend(Backend):
             )
 
     def solve(self, model, options: DMRGOptions) -> Solution:
-        limit = contextlib.nullcontext()
-        if options.blas_threads is not None:
-            from threadpoolctl import threadpool_limits
-
-            limit = threadpool_limits(options.blas_threads)
-        with limit:
+        with blas_limit(options.blas_threads):
             return self._solve(model, options)
 
     def _solve(self, model, options: DMRGOptions) -> Solution:
@@ -185,6 +180,21 @@ class DMRGBackend(Backend):
         state = MPSState.load(folder)
         _check_warm(state, model, what="saved MPS")
         return state
+
+
+def blas_limit(threads: int | None):
+    """A context capping the BLAS threads at ``threads`` (threadpoolctl; None: no cap).
+
+    threadpoolctl caps only the BLAS libraries already loaded: SciPy's own OpenBLAS (the one
+    TeNPy's block-sparse ``tensordot`` and SVD call) is loaded here first, or it would keep its
+    default thread count.
+    """
+    if threads is None:
+        return contextlib.nullcontext()
+    import scipy.linalg  # noqa: F401  (loads SciPy's BLAS, see above)
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(threads)
 
 
 def useful_bond_dims(bond_dims, n_sites: int) -> tuple[int, ...]:

@@ -32,10 +32,14 @@ weight 1.1e-5 at t=5) within 1.4e-5 in ``<S^z>`` of the middle site, for 0.84x i
 
 Each snapshot's ``info`` has ``truncation_error`` (discarded weight summed
 over all two-site splits since ``t = 0``: to first order ``1 - |<psi_exact|psi>|^2``
-from truncation; after the switch to one-site TDVP it stays constant, and the
-error of the one-site phase, its projection on the manifold of bond dimension
-``chi_max``, is not included: use ``method="tdvp2"`` for a discarded weight over
-the whole run), ``max_bond_dim``, ``tdvp_sites`` (2 or 1; 0 for ``"mpo"``),
+from truncation; it stays constant after the switch to one-site TDVP),
+``projection_error`` (the error of the one-site phase: ``int ||(1 - P) H psi|| dt``
+over its steps, trapezoidal rule, with ``P`` the tangent-space projector of
+:func:`projection_error`; a first-order bound on the 2-norm distance
+``||psi - psi_exact||`` that phase adds, hence on ``|<O> - <O>_exact| / (2 ||O||)``;
+measured, L=12 Neel state, chi_max=8, t=2: 2.4e-2 against a distance of 2.2e-2 from
+the exact state and a largest ``<S^z_i>`` error of 2.8e-4; 0 before the switch),
+``max_bond_dim``, ``tdvp_sites`` (2 or 1; 0 for ``"mpo"``),
 ``steps`` (time steps taken since ``t = 0``), plus ``loschmidt_echo``
 ``|<psi(0)|psi(t)>|^2`` (the overlap of the two MPS) and ``entropy`` (nats,
 the cut after the first ``n // 2`` qubits of ``qubit_order``).
@@ -55,7 +59,6 @@ field 0.68 (no evolution) -> 3e-8. ``method="mpo"`` is worse on the first two
 
 from __future__ import annotations
 
-import contextlib
 import math
 import sys
 import warnings
@@ -88,15 +91,11 @@ def evolve(model, initial, times, options: DMRGEvolveOptions):
         Non-decreasing times >= 0.
     options : DMRGEvolveOptions
     """
+    from manybody.tensornet.dmrg import blas_limit
     from manybody.tensornet.mpo import check_compilable
 
     check_compilable(model)
-    limit = contextlib.nullcontext()
-    if options.blas_threads is not None:
-        from threadpoolctl import threadpool_limits
-
-        limit = threadpool_limits(options.blas_threads)
-    with limit:
+    with blas_limit(options.blas_threads):
         yield from _evolve(model, initial, times, options)
 
 
@@ -170,6 +169,42 @@ def _bond_caps(sites, chi_max: int) -> np.ndarray:
     return np.minimum(np.exp(np.minimum(left, right)).round(), chi_max).astype(int)
 
 
+def projection_error(psi, mpo) -> float:
+    """``||(1 - P) H psi||``: the norm of the part of ``H psi`` outside the one-site tangent space at ``psi``.
+
+    One-site TDVP integrates ``d psi / dt = -i P H psi`` with ``P`` the projector on the tangent
+    space of the MPS manifold at ``psi`` (fixed bond dimensions); the exact evolution differs by
+    ``-i (1 - P) H psi``, so the state error grows at most at this rate (2-norm per unit time).
+    ``P = sum_i P^L_{i-1} 1_i P^R_{i+1} - sum_i P^L_i P^R_{i+1}`` (left / right block projectors
+    of the canonical MPS), hence, with ``E = <H>`` (``psi`` itself is in the tangent space),
+    ``||(1 - P) H psi||^2 = Var H - sum_i ||(H_i - E) theta_i||^2 + sum_i ||(K_i - E) C_i||^2``,
+    with ``H_i`` the one-site effective Hamiltonian of the centre tensor ``theta_i`` and ``K_i``
+    the zero-site one of the bond matrix ``C_i`` (the TDVP engines' own effective Hamiltonians).
+    Cost: one environment sweep and the MPO variance (L=40, chi 64: a quarter of a one-site
+    step). Computed on a canonicalised copy if ``psi`` is off canonical form (TeNPy's two-site
+    steps leave it so). Rounding: the squared terms cancel to about ``1e-14 |Var H|``, so
+    values below ``~1e-7 sqrt(Var H)`` are noise.
+    """
+    from tenpy.algorithms.mps_common import OneSiteH, ZeroSiteH
+    from tenpy.linalg import np_conserved as npc
+    from tenpy.networks.mpo import MPOEnvironment
+
+    if np.max(psi.norm_test()) > 1e-10:
+        psi = psi.copy()
+        psi.canonical_form()
+    env = MPOEnvironment(psi, mpo, psi)
+    thetas = [psi.get_theta(i, n=1) for i in range(psi.L)]
+    h_thetas = [OneSiteH(env, i).matvec(theta) for i, theta in enumerate(thetas)]
+    energy = npc.inner(thetas[0], h_thetas[0], do_conj=True)
+    square = float(np.real(mpo.variance(psi, energy)))
+    for theta, h_theta in zip(thetas, h_thetas):
+        square -= npc.norm(h_theta - energy * theta) ** 2
+    for i in range(1, psi.L):
+        bond = npc.diag(psi.get_SL(i), psi.get_B(i, "B").get_leg("vL"), labels=["vL", "vR"])
+        square += npc.norm(ZeroSiteH(env, i).matvec(bond) - energy * bond) ** 2
+    return math.sqrt(max(square, 0.0))
+
+
 def _engine(kind: str, psi, tenpy_model, options: DMRGEvolveOptions):
     from tenpy.algorithms.mpo_evolution import ExpMPOEvolution
     from tenpy.algorithms.tdvp import SingleSiteTDVPEngine, TwoSiteTDVPEngine
@@ -207,6 +242,7 @@ def _evolve(model, initial, times, options: DMRGEvolveOptions):
     show = sys.stderr.isatty() if options.progress is None else options.progress
     half = problem.n_qubits // 2
     discarded, steps, now = 0.0, 0, 0.0
+    projected, rate = 0.0, None  # one-site phase: integral of ||(1 - P) H psi|| dt, its last rate
     for t in times:
         clock = now
         for h in _step_sizes(now, float(t), options.dt, startup):
@@ -215,6 +251,7 @@ def _evolve(model, initial, times, options: DMRGEvolveOptions):
                 _expand_basis(psi, mpo, options)
             if options.method == "tdvp" and kind == "tdvp2" and np.all(np.asarray(psi.chi) >= caps):
                 kind = "tdvp1"
+                rate = projection_error(psi, mpo)
             if expand or kind != engine_kind:  # new bases or a new engine: fresh environments
                 discarded += engine.trunc_err.eps
                 engine, engine_kind = _engine(kind, psi, tenpy_model, options), kind
@@ -223,12 +260,17 @@ def _evolve(model, initial, times, options: DMRGEvolveOptions):
                 warnings.filterwarnings("ignore", message="unused option", category=UserWarning)
                 engine.run_evolution(1, h)
             steps += 1
+            if kind == "tdvp1":  # trapezoidal rule over the step
+                new_rate = projection_error(psi, mpo)
+                projected += 0.5 * h * (rate + new_rate)
+                rate = new_rate
         now = max(now, float(t))
         state = MPSState(td.to_dense_arrays(psi, group), order)
         info = {
             "loschmidt_echo": float(abs(psi0.overlap(psi)) ** 2),
             "entropy": float(state.entanglement_entropy()[half - 1]) if half else 0.0,
             "truncation_error": float(discarded + engine.trunc_err.eps),
+            "projection_error": float(projected),
             "max_bond_dim": int(max(psi.chi, default=1)),
             "tdvp_sites": {"tdvp2": 2, "tdvp1": 1, "mpo": 0}[kind],
             "steps": steps,

@@ -42,6 +42,7 @@ def test_heisenberg_neel_matches_exact():
     assert np.ptp(ex.observables["sz_0"].mean) > 0.1  # the state does evolve
     assert ev.info["truncation_error"][-1] < 1e-12
     assert ev.info["tdvp_sites"][-1] == 1  # every bond at full dimension: one-site TDVP
+    assert ev.info["projection_error"][-1] < 1e-6  # full bond dimensions: H psi in the tangent space
 
 
 def test_schwinger_string_breaking_conserves_charge():
@@ -84,6 +85,38 @@ def test_truncation_error_reported():
     trunc = np.asarray(ev.info["truncation_error"])
     assert trunc[0] == 0 and trunc[-1] > 1e-6 and np.all(np.diff(trunc) >= 0)
     assert max(ev.info["max_bond_dim"]) == 4 and set(ev.info["tdvp_sites"]) == {2}
+
+
+def mps_amplitudes(state, basis_states):
+    """``<s|psi>`` of an MPSState for integer basis states ``s`` (bit ``q`` = qubit ``q``)."""
+    out = []
+    for s in basis_states:
+        v = np.ones(1)
+        for p, a in enumerate(state.arrays):
+            v = v @ a[:, (int(s) >> int(state.order[p])) & 1, :]
+        out.append(v[0])
+    return np.asarray(out)
+
+
+def test_one_site_projection_error_bounds_the_state_error():
+    """Neel quench, L=12, chi_max=8: after the switch to one-site TDVP the bond dimension is
+    saturated; the reported projection error (integral of ||(1 - P) H psi|| dt) is nonzero, bounds
+    the 2-norm distance to the exact state (up to a phase) and so every <S^z_i> error, and is not
+    far above that distance."""
+    model = Heisenberg(Chain(12))
+    obs = [local_sz(i) for i in range(12)]
+    ev = mb.evolve(model, "neel", [0.0, 1.0, 2.0], backend="dmrg", chi_max=8, observables=obs)
+    ex = mb.evolve(model, "neel", [0.0, 1.0, 2.0], backend="exact", observables=obs)
+    projection = np.asarray(ev.info["projection_error"])
+    assert list(ev.info["tdvp_sites"]) == [2, 1, 1] and max(ev.info["max_bond_dim"]) == 8
+    assert projection[0] == 0 and np.all(np.diff(projection) > 0) and projection[-1] > 1e-3
+    exact = ex.state
+    overlap = abs(np.vdot(exact.psi, mps_amplitudes(ev.state, exact.basis.states)))
+    distance = np.sqrt(max(2 - 2 * overlap, 0.0))
+    assert 1e-3 < distance <= projection[-1] < 3 * distance
+    for o in obs:  # |<O> - <O>_exact| <= 2 ||O|| distance, ||S^z|| = 1/2
+        err = np.abs(np.asarray(ev.observables[o.name].mean) - np.asarray(ex.observables[o.name].mean))
+        assert np.all(err <= projection + 1e-12), o.name
 
 
 def test_one_site_phase_conserves_energy():
