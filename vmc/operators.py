@@ -20,6 +20,11 @@ sample's keys, values and conditionals before it; masks are grouped by that
 position (at most ``MAX_GROUPS`` groups, chosen to minimise the positions
 evaluated) so that shapes stay static. :class:`PauliSum` plugs this kernel into
 NetKet's ``MCState`` (``local_estimators``, ``expect``, ``VMC_SR``).
+
+Unless a ``chunk_size`` is given, the samples are processed in chunks whose largest
+intermediate fits a per-core L2 cache on CPU (``CACHE_FLOATS``; on accelerators the much
+larger ``MEMORY_FLOATS``): the kernel is memory-bound with small layers, and on 2 CPU cores
+chunks of 4-16 samples ran 3-10x faster than one pass over 512 samples (4x4 torus, chain L=40).
 """
 
 from __future__ import annotations
@@ -43,16 +48,22 @@ __all__ = [
     "FlipPlan",
     "PauliSum",
     "to_pauli_strings",
+    "default_chunk_size",
     "local_values",
     "estimates_from_local_values",
     "MAX_GROUPS",
+    "CACHE_FLOATS",
+    "MEMORY_FLOATS",
 ]
 
 MAX_GROUPS = 3
 """Most groups of flip masks (one compiled suffix length each) in a prefix-reusing evaluation."""
 
-_MEMORY_FLOATS = 2**24
-"""Budget (floats) of the largest intermediate when ``local_values`` picks its own chunk size."""
+CACHE_FLOATS = 2**18
+"""Budget (floats, 2 MiB in float64) of the largest intermediate of one chunk of samples on CPU."""
+
+MEMORY_FLOATS = 2**24
+"""Budget (floats) of the largest intermediate of one chunk of samples on accelerators."""
 
 
 def _table(strings, weights, n_qubits: int) -> PauliTable:
@@ -127,10 +138,10 @@ class FlipPlan:
         position : ndarray of int, shape (n_masks,)
             Where each mask's copy lands in the concatenated output of ``log_psi_flipped``.
         """
-        order = tuple(int(q) for q in order)
-        if order not in self._groups:
-            self._groups[order] = self._group(np.asarray(order), max_groups)
-        return self._groups[order]
+        key = (tuple(int(q) for q in order), max_groups)
+        if key not in self._groups:
+            self._groups[key] = self._group(np.asarray(key[0]), max_groups)
+        return self._groups[key]
 
     def _group(self, order, max_groups):
         n = self.n_qubits
@@ -189,12 +200,36 @@ def _local_values(model, plan: FlipPlan, variables, samples):
     return terms @ jnp.asarray(np.eye(plan.n_operators)[plan.term_operator])
 
 
+def default_chunk_size(model, plan: FlipPlan, n_samples: int) -> int:
+    """Samples per chunk whose largest intermediate (the MLP of every evaluated position) fits the budget.
+
+    The budget is ``CACHE_FLOATS`` on CPU and ``MEMORY_FLOATS`` on accelerators; the positions
+    per sample are those :meth:`FlipPlan.groups` evaluates for a prefix-reusing network and
+    ``(n_masks + 1) * n_qubits`` otherwise.
+    """
+    n = plan.n_qubits
+    width = 4 * getattr(model, "d_model", getattr(getattr(model, "amplitude", None), "d_model", 16))
+    if hasattr(model, "log_psi_flipped") and len(plan.masks):
+        groups, _ = plan.groups(np.asarray(model.order))
+        positions = n + sum(len(masks) * (n - start) for start, masks in groups)
+    else:
+        positions = (len(plan.masks) + 1) * n
+    budget = CACHE_FLOATS if jax.default_backend() == "cpu" else MEMORY_FLOATS
+    return int(min(max(budget // (positions * width), 1), n_samples))
+
+
+def _chunked_local_values(model, plan: FlipPlan, variables, samples, chunk_size=None):
+    """:func:`_local_values` in chunks of ``chunk_size`` samples (None: :func:`default_chunk_size`)."""
+    chunk = chunk_size or default_chunk_size(model, plan, samples.shape[0])
+    fun = partial(_local_values, model, plan)
+    if chunk < samples.shape[0]:
+        fun = nkjax.apply_chunked(fun, in_axes=(None, 0), chunk_size=chunk)
+    return fun(variables, samples)
+
+
 def _kernel(logpsi, variables, samples, args, *, model, plan, chunk_size=None):
     """NetKet local-value kernel (``get_local_kernel``) of a :class:`PauliSum`."""
-    fun = partial(_local_values, model, plan)
-    if chunk_size is not None:
-        fun = nkjax.apply_chunked(fun, in_axes=(None, 0), chunk_size=chunk_size)
-    return fun(variables, samples)[:, 0]
+    return _chunked_local_values(model, plan, variables, samples, chunk_size)[:, 0]
 
 
 @jax.tree_util.register_pytree_node_class
@@ -242,10 +277,7 @@ def to_pauli_strings(qop, n_qubits: int, hilbert=None) -> PauliSum:
     return PauliSum(hilbert, strings, weights)
 
 
-@partial(jax.jit, static_argnames=("model", "plan", "chunk_size"))
-def _local_values_chunked(model, plan, variables, samples, chunk_size):
-    fun = nkjax.apply_chunked(partial(_local_values, model, plan), in_axes=(None, 0), chunk_size=chunk_size)
-    return fun(variables, samples)
+_local_values_jit = jax.jit(_chunked_local_values, static_argnames=("model", "plan", "chunk_size"))
 
 
 def local_values(vstate, samples: np.ndarray, operators: list) -> np.ndarray:
@@ -260,12 +292,8 @@ def local_values(vstate, samples: np.ndarray, operators: list) -> np.ndarray:
     operators : list of QubitOperator
     """
     samples = np.asarray(samples).astype(np.int32)
-    n_samples, n_qubits = samples.shape
-    plan = FlipPlan([PauliTable.from_qubit_operator(op, n_qubits) for op in operators])
-    d_model = getattr(vstate.model, "d_model", 16)
-    chunk = vstate.chunk_size or _MEMORY_FLOATS // max(1, (len(plan.masks) + 1) * n_qubits * 4 * d_model)
-    chunk = int(min(max(chunk, 1), n_samples))
-    values = _local_values_chunked(vstate.model, plan, vstate.variables, jnp.asarray(samples), chunk)
+    plan = FlipPlan([PauliTable.from_qubit_operator(op, samples.shape[1]) for op in operators])
+    values = _local_values_jit(vstate.model, plan, vstate.variables, jnp.asarray(samples), vstate.chunk_size)
     return np.asarray(values).T
 
 
