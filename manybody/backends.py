@@ -242,6 +242,7 @@ register_backend(
     uses_gpu=True,
     supports_warm_start=True,
     supports_checkpoint=True,
+    evolve_options="manybody.vmc.options:VMCEvolveOptions",
 )
 register_backend(
     "vqe",

@@ -37,7 +37,7 @@ from manybody.vmc.driver import optimize
 from manybody.vmc.masking import ConstraintAutomaton
 from manybody.vmc.network import PHASE_INIT_SCALE, ARTransformer
 from manybody.vmc.operators import estimates_from_local_values, local_values, to_pauli_strings
-from manybody.vmc.options import VMCOptions, warm_start_folder
+from manybody.vmc.options import VMCEvolveOptions, VMCOptions, warm_start_folder
 from manybody.vmc.phase import JastrowPhaseAR
 from manybody.vmc.signs import LEARNED, sign_rule
 
@@ -124,6 +124,7 @@ def read_state(folder: Path, problem) -> tuple[dict, dict]:
 class VMCBackend(Backend):
     name = "vmc"
     Options = VMCOptions
+    EvolveOptions = VMCEvolveOptions
 
     def check_model(self, model, options: VMCOptions) -> None:
         problem = model.problem
@@ -227,6 +228,13 @@ class VMCBackend(Backend):
             device=device_name(),
             seed=options.seed,
         )
+
+    def evolve(self, model, initial, times, options: VMCEvolveOptions):
+        """Time-dependent VMC with NetKet's TDVP driver (:mod:`manybody.vmc.evolve`)."""
+        from manybody.vmc.evolve import evolve
+
+        self.check_model(model, VMCOptions(sign_rule="none"))
+        return evolve(model, initial, times, options)
 
     def _eval_vstate(self, state: VMCState, model):
         """The evaluation MCState (n_eval_samples fresh exact samples), built once per state."""

@@ -7,7 +7,15 @@ from pathlib import Path
 
 from manybody.validation import check_bool, check_choice, check_int, check_real
 
-__all__ = ["VMCOptions", "MIN_SAMPLES", "DTYPES", "warm_start_folder"]
+__all__ = [
+    "VMCOptions",
+    "VMCEvolveOptions",
+    "MIN_SAMPLES",
+    "DTYPES",
+    "INTEGRATORS",
+    "LINEAR_SOLVERS",
+    "warm_start_folder",
+]
 
 MIN_SAMPLES = 32
 """Fewest samples that give an error bar: NetKet's error of the mean needs 32 independent blocks
@@ -136,3 +144,112 @@ class VMCOptions:
             setattr(self, name, None if value is None else str(value))
         if self.warm_start is not None:
             warm_start_folder(self.warm_start)
+
+
+INTEGRATORS = {
+    "RK12": True,
+    "RK23": True,
+    "RK45": True,
+    "Euler": False,
+    "Heun": False,
+    "Midpoint": False,
+    "RK4": False,
+}
+"""NetKet's ``netket.experimental.dynamics`` integrators, each with whether it adapts its step."""
+
+LINEAR_SOLVERS = ("pinv_smooth", "cholesky", "cg")
+
+
+@dataclass
+class VMCEvolveOptions:
+    """Options of time-dependent VMC (``mb.evolve(..., backend="vmc")``, NetKet's ``TDVP`` driver).
+
+    Attributes
+    ----------
+    integrator : str
+        A Runge-Kutta integrator of ``netket.experimental.dynamics`` (``INTEGRATORS``): adaptive
+        ``"RK23"`` (default), ``"RK12"``, ``"RK45"``, or fixed-step ``"Euler"``, ``"Heun"``,
+        ``"Midpoint"``, ``"RK4"``.
+    dt : float
+        First time step (the step of a fixed-step integrator), inverse units of the couplings.
+    dt_max : float
+        Largest step an adaptive integrator takes.
+    tolerance : float
+        Largest local error of one step of an adaptive integrator, in the state's norm
+        ``||delta psi||`` (the metric of the quantum geometric tensor, Schmitt and Heyl,
+        PRL 125, 100503 (2020): error directions the state does not feel are not counted).
+    n_samples : int
+        Exact samples per evaluation of the equation of motion (at least ``MIN_SAMPLES``).
+    n_eval_samples : int
+        Fresh exact samples of the observables at each requested time (at least ``MIN_SAMPLES``).
+    linear_solver : str
+        How the TDVP system is solved: ``"pinv_smooth"`` (default; NetKet's regularised
+        pseudo-inverse from an eigendecomposition of the dense tensor, cost ``n_parameters^3``),
+        ``"cholesky"`` or ``"cg"`` (conjugate gradients on the Jacobian, cost ``n_samples x
+        n_parameters`` per iteration); the last two need ``diag_shift > 0``.
+    diag_shift : float
+        Added to the diagonal of the quantum geometric tensor (``QGTJacobianDense``).
+    rcond, rcond_smooth : float
+        Regularisation of ``pinv_smooth``: eigenvalues of the tensor below ``rcond`` times the
+        largest are dropped, those near ``rcond_smooth`` times it damped.
+    initial_fidelity : float
+        From a basis state ``x0``: the network is fitted (Adam on ``-log |psi(x0)|^2``, exact) until
+        ``|<x0|psi>|^2`` reaches this value; the fidelity reached is ``info["initial_fidelity"]``.
+    fit_steps : int
+        Most fitting steps (an error if the fidelity is not reached).
+    d_model, n_heads, n_layers : int
+        The transformer fitted to a basis state (a ``Result`` brings its own network).
+    seed : int
+        Seeds the initialisation and the samplers.
+    chunk_size : int or None
+        Samples per forward/backward chunk (memory); None = all at once.
+    progress : bool or None
+        A progress bar over time (tqdm); None (default) when stderr is a terminal.
+    """
+
+    integrator: str = "RK23"
+    dt: float = 0.01
+    dt_max: float = 0.05
+    tolerance: float = 1e-3
+    n_samples: int = 2048
+    n_eval_samples: int = 4096
+    linear_solver: str = "pinv_smooth"
+    diag_shift: float = 0.0
+    rcond: float = 1e-10
+    rcond_smooth: float = 1e-6
+    initial_fidelity: float = 0.99
+    fit_steps: int = 2000
+    d_model: int = 8
+    n_heads: int = 2
+    n_layers: int = 1
+    seed: int = 0
+    chunk_size: int | None = None
+    progress: bool | None = None
+
+    def __post_init__(self):
+        self.integrator = check_choice("integrator", self.integrator, tuple(INTEGRATORS))
+        self.dt = check_real("dt", self.dt, low=0.0, high=1.0, low_open=True)
+        self.dt_max = check_real("dt_max", self.dt_max, low=0.0, high=1.0, low_open=True)
+        if self.dt_max < self.dt and INTEGRATORS[self.integrator]:
+            raise ValueError(f"dt_max ({self.dt_max}) must be at least dt ({self.dt})")
+        self.tolerance = check_real("tolerance", self.tolerance, low=0.0, high=1.0, low_open=True)
+        self.n_samples = check_int("n_samples", self.n_samples, minimum=MIN_SAMPLES)
+        self.n_eval_samples = check_int("n_eval_samples", self.n_eval_samples, minimum=MIN_SAMPLES)
+        self.diag_shift = check_real("diag_shift", self.diag_shift, low=0.0, high=1e3)
+        self.linear_solver = check_choice("linear_solver", self.linear_solver, LINEAR_SOLVERS)
+        if self.linear_solver != "pinv_smooth" and self.diag_shift == 0:
+            raise ValueError(f"linear_solver={self.linear_solver!r} needs diag_shift > 0 (a regularisation)")
+        self.rcond = check_real("rcond", self.rcond, low=0.0, high=1.0, high_open=True)
+        self.rcond_smooth = check_real("rcond_smooth", self.rcond_smooth, low=0.0, high=1.0, high_open=True)
+        self.initial_fidelity = check_real(
+            "initial_fidelity", self.initial_fidelity, low=0.0, high=1.0, low_open=True, high_open=True
+        )
+        self.fit_steps = check_int("fit_steps", self.fit_steps, minimum=1)
+        self.d_model = check_int("d_model", self.d_model, minimum=1)
+        self.n_heads = check_int("n_heads", self.n_heads, minimum=1)
+        self.n_layers = check_int("n_layers", self.n_layers, minimum=1)
+        if self.d_model % self.n_heads:
+            raise ValueError(f"d_model ({self.d_model}) must be a multiple of n_heads ({self.n_heads})")
+        self.seed = check_int("seed", self.seed, minimum=0)
+        self.chunk_size = check_int("chunk_size", self.chunk_size, minimum=1, allow_none=True)
+        self.progress = check_bool("progress", self.progress, allow_none=True)
