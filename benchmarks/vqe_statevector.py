@@ -1,7 +1,7 @@
 """VQE on the exact statevector: cost of one energy-plus-gradient call, and time to solution.
 
 Side by side in one process, on the same Hamiltonian-variational circuit (Heisenberg chain,
-open, from singlets, ``n/2`` layers, one angle per bond) and the same random angles:
+open, from singlets, the default number of layers, one angle per bond) and the same random angles:
 
 * ``aer_parameter_shift``: the path before the compiled simulator: Aer's ``EstimatorV2``
   (statevector) evaluating the ``1 + 2G`` parameter-shift rows of the circuit (G rotation gates)
@@ -15,11 +15,13 @@ open, from singlets, ``n/2`` layers, one angle per bond) and the same random ang
 All three give the same energy and gradient (checked to 1e-9 here, to 1e-12 in the tests).
 Then ``manybody.solve(..., backend="vqe")`` with the defaults (BFGS) runs from a few seeds
 (initial angles), reporting the wall time, the estimator calls, the final relative error against
-the exact backend and the time at which the error first fell below 1e-6 (``history["time"]``).
+the exact backend and the time at which the error first fell below 1e-6 (``history["time"]``);
+with ``--previous`` the same seeds also run with the previous default depth (``n/2`` layers),
+interleaved with the present defaults.
 
 Usage::
 
-    python benchmarks/vqe_statevector.py [--sizes 8 12] [--repeats 3] [--seeds 0 1 2] [--out FILE]
+    python benchmarks/vqe_statevector.py [--sizes 8 12] [--repeats 3] [--seeds 0 1 2 3 4] [--previous] [--out FILE]
 
 Writes JSON (default ``benchmarks/results/vqe_statevector_cpu2.json``) and prints a table.
 The figures depend on the load of the machine (recorded in the JSON as the 1-minute load average).
@@ -45,6 +47,7 @@ from manybody.circuits.ansatz import AnsatzSpec, build_ansatz
 from manybody.circuits.compiler import to_sparse_pauli_op
 from manybody.circuits.gradient import shift_form
 from manybody.circuits.statevector import CompiledCircuit, PauliOperator
+from manybody.circuits.vqe import default_reps
 from manybody.lattice import Chain
 from manybody.models import Heisenberg
 
@@ -102,7 +105,8 @@ def per_call_costs(model, reps: int, repeats: int) -> dict:
     }
 
 
-def solve_to_convergence(model, reps: int, exact: float, seed: int) -> dict:
+def solve_to_convergence(model, reps: int | None, exact: float, seed: int) -> dict:
+    """``mb.solve`` with the defaults (``reps=None``) or ``reps`` layers from initial angles ``seed``."""
     start = time.perf_counter()
     res = mb.solve(model, backend="vqe", observables=[], reps=reps, seed=seed)
     wall = time.perf_counter() - start
@@ -110,6 +114,7 @@ def solve_to_convergence(model, reps: int, exact: float, seed: int) -> dict:
     below = np.flatnonzero(rel < 1e-6)
     return {
         "seed": seed,
+        "reps": res.info["ansatz_spec"]["reps"],
         "wall_seconds": wall,
         "estimator_calls": res.info["estimator_calls"],
         "n_iterations": res.info["n_iterations"],
@@ -124,7 +129,10 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[8, 12])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument(
-        "--seeds", type=int, nargs="+", default=[0, 1, 2], help="initial angles of the solves"
+        "--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4], help="initial angles of the solves"
+    )
+    parser.add_argument(
+        "--previous", action="store_true", help="also solve with the previous default depth, n/2 layers"
     )
     parser.add_argument("--out", type=Path, default=RESULTS / "vqe_statevector_cpu2.json")
     args = parser.parse_args()
@@ -139,24 +147,30 @@ def main() -> None:
         f"{'model':14s} {'params':>6s} {'rows':>5s} {'Aer ms':>8s} {'Qiskit ms':>9s} {'manybody ms':>11s} ",
         end="",
     )
-    print(f"{'seed':>4s} {'solve s':>8s} {'calls':>6s} {'rel. error':>10s} {'s to 1e-6':>9s}")
+    print(f"{'seed':>4s} {'reps':>4s} {'solve s':>8s} {'calls':>6s} {'rel. error':>10s} {'s to 1e-6':>9s}")
     for n in args.sizes:
         model = Heisenberg(Chain(n))
-        reps = n // 2
+        reps = default_reps(model, "hva")
         exact = mb.solve(model, backend="exact", observables=[]).energy
         entry = {"reps": reps, "exact_energy": exact, **per_call_costs(model, reps, args.repeats)}
-        entry["solves"] = [solve_to_convergence(model, reps, exact, seed) for seed in args.seeds]
+        entry["solves"], entry["solves_previous_default"] = [], []
         report["models"][f"heisenberg_chain_L{n}"] = entry
         ms = {k: 1e3 * v for k, v in entry["seconds_per_call"].items()}
-        for s in entry["solves"]:
-            to_target = f"{s['seconds_to_1e-6']:9.1f}" if s["seconds_to_1e-6"] is not None else f"{'-':>9s}"
-            print(
-                f"chain L={n:<6d} {entry['n_parameters']:6d} {entry['parameter_shift_rows']:5d} "
-                f"{ms['aer_parameter_shift']:8.1f} {ms['qiskit_parameter_shift']:9.1f} "
-                f"{ms['manybody_adjoint']:11.2f} {s['seed']:4d} "
-                f"{s['wall_seconds']:8.1f} {s['estimator_calls']:6d} {s['relative_error']:10.1e} {to_target}",
-                flush=True,
-            )
+        for seed in args.seeds:
+            runs = [("solves", None)] + ([("solves_previous_default", n // 2)] if args.previous else [])
+            for key, layers in runs:
+                s = solve_to_convergence(model, layers, exact, seed)
+                entry[key].append(s)
+                to_target = (
+                    f"{s['seconds_to_1e-6']:9.1f}" if s["seconds_to_1e-6"] is not None else f"{'-':>9s}"
+                )
+                print(
+                    f"chain L={n:<6d} {entry['n_parameters']:6d} {entry['parameter_shift_rows']:5d} "
+                    f"{ms['aer_parameter_shift']:8.1f} {ms['qiskit_parameter_shift']:9.1f} "
+                    f"{ms['manybody_adjoint']:11.2f} {s['seed']:4d} {s['reps']:4d} "
+                    f"{s['wall_seconds']:8.1f} {s['estimator_calls']:6d} {s['relative_error']:10.1e} {to_target}",
+                    flush=True,
+                )
     report["load_average_1min_end"] = os.getloadavg()[0]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=1))

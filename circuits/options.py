@@ -61,7 +61,8 @@ class VQEOptions:
         pairs), ``"gauge_invariant"`` (the HVA, refused unless every unit
         keeps the constraints).
     reps : int or None
-        Layers; None: ``n_qubits // 2`` (HVA, number-preserving), 2 (HEA).
+        Layers; None: ``max(n_qubits // 2, cone + 2)`` (HVA, number-preserving; ``cone``: layers
+        for every qubit's light cone to span the system, ``L/2`` on an open chain), 2 (HEA).
     multi_angle : bool
         HVA: one angle per bond/unit per layer (True) or per group (False).
     initial_state : str
@@ -79,6 +80,10 @@ class VQEOptions:
         Iterations per restart (0: evaluate ``initial_parameters`` only).
     tol : float
         L-BFGS-B ``ftol`` / COBYLA ``tol``.
+    stall_tol : float
+        BFGS and L-BFGS-B stop when the cost fell by less than ``stall_tol |cost|`` over the last
+        100 iterations (at that rate the rest of ``maxiter`` gains at most
+        ``maxiter / 100 * stall_tol``); 0 disables the rule.
     n_restarts : int
         Independent random starts; the lowest final cost wins.
     initial_parameters : list of float or None
@@ -132,6 +137,7 @@ class VQEOptions:
     optimizer: str = "auto"
     maxiter: int = 2000
     tol: float = 1e-12
+    stall_tol: float = 1e-8
     n_restarts: int = 1
     initial_parameters: list | None = None
     penalty: float | str = "auto"
@@ -170,6 +176,7 @@ class VQEOptions:
         if self.channel is not None:
             check_choice("channel", self.channel, CHANNELS)
         check_real("tol", self.tol, low=0.0, high=1.0, high_open=True)
+        check_real("stall_tol", self.stall_tol, low=0.0, high=1.0, high_open=True)
         if self.penalty != "auto":
             check_real("penalty", self.penalty, low=0.0)
         if self.exact and self.shots is not None:

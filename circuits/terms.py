@@ -28,7 +28,14 @@ import numpy as np
 
 from manybody.pauli import pauli_commute, pauli_masks
 
-__all__ = ["flip_set", "term_groups", "phase_partners", "odd_real_terms", "needs_phase_partners"]
+__all__ = [
+    "flip_set",
+    "term_groups",
+    "phase_partners",
+    "odd_real_terms",
+    "needs_phase_partners",
+    "light_cone_layers",
+]
 
 
 def flip_set(term) -> frozenset:
@@ -148,3 +155,25 @@ def needs_phase_partners(qop, groups) -> bool:
     """Whether the plain HVA landscape is flat (see the module docstring)."""
     off_diagonal = [g for g in groups if any(flip_set(t) for u in g for t, _ in u)]
     return len(off_diagonal) == 1 or odd_real_terms(qop)
+
+
+def light_cone_layers(groups, n_qubits: int) -> int:
+    """Layers of ``groups`` after which every qubit's light cone covers all the qubits it can reach.
+
+    One layer applies the groups in order; within a group the units act in parallel, so a cone
+    grows by the supports of the units that touch it (brickwork on a chain: two sites per layer,
+    ``L/2`` layers on the open chain of ``L`` sites). Qubits no unit connects are left out.
+    """
+    supports = [[{q for t, _ in unit for q, _ in t} for unit in g] for g in groups]
+    deepest = 0
+    for start in range(n_qubits):
+        cone, layers = {start}, 0
+        while True:
+            grown = set(cone)
+            for group in supports:
+                grown |= set().union(*(s for s in group if s & grown))
+            if grown == cone:
+                break
+            cone, layers = grown, layers + 1
+        deepest = max(deepest, layers)
+    return deepest

@@ -27,9 +27,10 @@ from manybody.circuits.estimators import EstimatorAdapter, two_qubit_count
 from manybody.circuits.gradient import shift_form
 from manybody.circuits.optimize import Objective, minimize
 from manybody.circuits.options import MAX_SIMULATED_QUBITS, VQEEvolveOptions, VQEOptions
+from manybody.circuits.terms import light_cone_layers, term_groups
 from manybody.observables import Estimate
 
-__all__ = ["VQEBackend", "VQEOptions", "VQEState", "reevaluate"]
+__all__ = ["VQEBackend", "VQEOptions", "VQEState", "default_reps", "reevaluate"]
 
 
 @dataclass
@@ -81,8 +82,21 @@ def _penalty_weight(requested, ansatz, H, model) -> float:
     return 2.0 * float(sum(abs(c) for c, label in zip(H.coeffs, labels) if set(label) != {"I"}))
 
 
-def _default_reps(model, kind: str) -> int:
-    return 2 if kind == "hea" else max(1, model.problem.n_qubits // 2)
+def default_reps(model, kind: str) -> int:
+    """Layers when ``reps`` is None: 2 for ``hea``, else ``max(n_qubits // 2, cone + 2)``.
+
+    ``cone`` is the number of layers after which every qubit's light cone spans the system
+    (:func:`~manybody.circuits.terms.light_cone_layers`; ``L/2`` on the open chain of ``L``
+    spins). With ``L/2`` layers the open Heisenberg chain from singlets sits at the edge of
+    what the HVA represents and BFGS creeps (L=12: one start in three stalled at 2.9e-6); BFGS
+    calls to a relative error of 1e-6 at L=12 with ``L/2`` + 1, + 2, + 4 layers: 888-1209,
+    426-811, 438-511 (seeds 0-4, ``benchmarks/vqe_statevector.py``), so two layers beyond the
+    light cone cost the fewest layer evaluations.
+    """
+    if kind == "hea":
+        return 2
+    n = model.problem.n_qubits
+    return max(n // 2, light_cone_layers(term_groups(model.problem.hamiltonian), n) + 2)
 
 
 def _initial_parameters(opts, n_par: int, kind: str, rng, restart: int) -> np.ndarray:
@@ -117,7 +131,7 @@ class VQEBackend(Backend):
     def solve(self, model, options: VQEOptions) -> Solution:
         spec = AnsatzSpec(
             options.ansatz,
-            options.reps or _default_reps(model, options.ansatz),
+            options.reps or default_reps(model, options.ansatz),
             options.initial_state,
             options.multi_angle,
         )
@@ -139,7 +153,7 @@ class VQEBackend(Backend):
             for restart in range(options.n_restarts):
                 obj = Objective(adapter, shift, cost)
                 x0 = _initial_parameters(options, ansatz.n_parameters, spec.kind, rng, restart)
-                x, n_iter = minimize(obj, optimizer, x0, options.maxiter, options.tol, rng)
+                x, n_iter = minimize(obj, optimizer, x0, options.maxiter, options.tol, rng, options.stall_tol)
                 runs.append((obj.history[-1] if obj.history else math.inf, x, n_iter, obj))
             final_costs = [r[0] for r in runs]
             _, theta, n_iter, best = min(runs, key=lambda r: r[0])

@@ -11,7 +11,8 @@ from manybody.circuits.ansatz import AnsatzSpec, build_ansatz
 from manybody.circuits.compiler import to_sparse_pauli_op
 from manybody.circuits.gradient import shift_form
 from manybody.circuits.symmetry import unit_preserves
-from manybody.circuits.terms import term_groups
+from manybody.circuits.terms import light_cone_layers, term_groups
+from manybody.circuits.vqe import default_reps
 from manybody.constraints import LinearConstraint
 from manybody.exact import sector_hamiltonian
 from manybody.lattice import Chain, Square
@@ -208,3 +209,18 @@ def test_registries_match_the_option_names():
     assert set(ENGINES) == set(options.ESTIMATORS)
     assert {"auto", *INITIAL_BUILDERS} == set(options.INITIAL_STATES)
     assert set(OPTIMIZER_FUNCTIONS) == set(options.OPTIMIZERS)
+
+
+@pytest.mark.parametrize("L", [4, 7, 12])
+def test_light_cone_of_the_chain_brickwork_and_default_depth(L):
+    """Even then odd bonds: a cone grows by two sites per layer (by one in the first layer from an
+    end the first group misses, for odd L), so ceil(L / 2) layers span the open chain and half as
+    many the ring (both directions); the default depth is two layers beyond the open chain's
+    cone, never below n/2 (4x4 torus: n/2 = 8 > 1 + 2)."""
+    open_chain = Heisenberg(Chain(L))
+    assert light_cone_layers(term_groups(open_chain.problem.hamiltonian), L) == -(-L // 2)
+    assert default_reps(open_chain, "hva") == -(-L // 2) + 2
+    ring = Heisenberg(Chain(12, pbc=True))
+    assert light_cone_layers(term_groups(ring.problem.hamiltonian), 12) == 3
+    assert default_reps(ring, "hva") == 6 and default_reps(Heisenberg(Square(4, 4, pbc=True)), "hva") == 8
+    assert default_reps(open_chain, "hea") == 2
