@@ -254,14 +254,16 @@ ERROR_ESTIMATES = ("doubling", "bound")
 
 @dataclass
 class _TrotterOptions:
-    order: int = 2
+    order: int | str = 2
     trotter_error: float = 1e-3
     dt: float | None = None
     error_estimate: str = "doubling"
     max_two_qubit_depth: int | None = None
 
     def __post_init__(self):
-        check_choice("order", self.order, TROTTER_ORDERS)
+        check_choice("order", self.order, (*TROTTER_ORDERS, "auto"))
+        if self.order == "auto" and self.dt is not None:
+            raise ValueError("order='auto' chooses the order for trotter_error; with dt give order 1, 2 or 4")
         check_real("trotter_error", self.trotter_error, low=0.0, high=1.0, low_open=True)
         check_real("dt", self.dt, low=0.0, low_open=True, allow_none=True)
         check_choice("error_estimate", self.error_estimate, ERROR_ESTIMATES)
@@ -291,8 +293,11 @@ VQEEvolveOptions.__doc__ = """Options of ``manybody.evolve(..., backend="vqe")``
 
 Attributes
 ----------
-order : int
-    Product formula over the HVA's commuting term groups: 1 (Lie-Trotter), 2 or 4 (Suzuki).
+order : int or "auto"
+    Product formula over the HVA's commuting term groups: 1 (Lie-Trotter), 2 or 4 (Suzuki);
+    ``"auto"``: the order (1, 2, 4; 1, 2 with ``error_estimate="bound"``) whose schedule reaches
+    ``trotter_error`` (within ``max_two_qubit_depth``) with the smallest two-qubit depth, or, if
+    none does, the one with the smallest estimated error; ``info["trotter_order"]`` tells which.
 trotter_error : float
     Tolerated error of the state, ``max_t ||psi_trotter(t) - psi(t)||`` (2-norm), which bounds
     every observable's error by ``2 ||O|| trotter_error``; sets the step ``dt`` unless ``dt`` is given.

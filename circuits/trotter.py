@@ -349,7 +349,7 @@ def _bound_errors(alpha, times, counts, order) -> list[float]:
     return list(alpha * np.cumsum(counts * h ** (order + 1)))
 
 
-def _schedule(model, step, times, options, psi0, max_steps):
+def _schedule(model, step, order, times, options, psi0, max_steps):
     """Step counts per interval, the states if the doubling check computed them, error estimates,
     and a note if ``trotter_error`` was not reached within ``max_steps`` steps (None: no cap)."""
     intervals = _intervals(times)
@@ -364,7 +364,7 @@ def _schedule(model, step, times, options, psi0, max_steps):
         return counts, None, None, None
     if times[-1] == 0:
         return np.zeros(len(times), dtype=int), None, None, None
-    tol, order = options.trotter_error, options.order
+    tol = options.trotter_error
     if options.error_estimate == "bound":
         alpha = commutator_bound(step.groups, order)
         h = (tol / (alpha * times[-1])) ** (1 / order) if alpha else times[-1]
@@ -416,6 +416,56 @@ def _max_steps(options, times, init_depth: int, step_depth: int) -> int | None:
     return n_max
 
 
+@dataclass
+class _Plan:
+    """A product formula and its step schedule (see :func:`_schedule`)."""
+
+    step: TrotterStep
+    counts: np.ndarray
+    states: list | None
+    errors: list | None
+    note: str | None
+    init_depth: int
+    step_depth: int  # two-qubit depth of one step
+
+    @property
+    def depth(self) -> int:
+        """Two-qubit depth of the last time's circuit."""
+        return self.init_depth + self.step_depth * int(self.counts.sum())
+
+
+AUTO_ORDERS = {"doubling": (1, 2, 4), "bound": (1, 2)}
+
+
+def _plan(model, groups, order, times, options, psi0, init_depth) -> _Plan:
+    step = TrotterStep(groups, order)
+    step_depth = two_qubit_depth(step.bound(1.0))
+    max_steps = _max_steps(options, times, init_depth, step_depth)
+    counts, states, errors, note = _schedule(model, step, order, times, options, psi0, max_steps)
+    return _Plan(step, counts, states, errors, note, init_depth, step_depth)
+
+
+def _choose_plan(model, initial_qc, times, options, psi0) -> _Plan:
+    """The plan of ``options.order``; with ``"auto"`` the order whose schedule reaches
+    ``trotter_error`` with the smallest two-qubit depth (none does: the smallest estimated error)."""
+    groups = group_operators(model)
+    init_depth = two_qubit_depth(initial_qc)
+    if options.order != "auto":
+        return _plan(model, groups, options.order, times, options, psi0, init_depth)
+    plans, failures = [], []
+    for order in AUTO_ORDERS[options.error_estimate]:
+        try:
+            plans.append(_plan(model, groups, order, times, options, psi0, init_depth))
+        except (ValueError, RuntimeError) as err:
+            failures.append(f"order {order}: {err}")
+    if not plans:
+        raise ValueError("order='auto' found no usable order: " + "; ".join(failures))
+    reached = [p for p in plans if p.note is None]
+    if reached:
+        return min(reached, key=lambda p: p.depth)
+    return min(plans, key=lambda p: max(p.errors) if p.errors is not None else np.inf)
+
+
 def evolve(model, initial, times, options):
     """Yield a :class:`~manybody.evolution.Snapshot` with a :class:`TrotterState` at each time.
 
@@ -426,16 +476,14 @@ def evolve(model, initial, times, options):
     """
     n = model.problem.n_qubits
     est = options.estimator_options()
-    step = TrotterStep(group_operators(model), options.order)
     initial_qc = _initial_circuit(model, initial)
     psi0 = np.ascontiguousarray(Statevector(initial_qc).data) if n <= MAX_SIMULATED_QUBITS else None
-    one = step.bound(1.0)
-    step_depth, step_cx, step_2q_depth = one.depth(), two_qubit_count(one), two_qubit_depth(one)
-    init_2q_depth = two_qubit_depth(initial_qc)
-    max_steps = _max_steps(options, times, init_2q_depth, step_2q_depth)
     adapter = EstimatorAdapter(est.estimator, est, n)
     try:
-        counts, states_sv, errors, note = _schedule(model, step, times, options, psi0, max_steps)
+        plan = _choose_plan(model, initial_qc, times, options, psi0)
+        step, counts, states_sv, errors, note = plan.step, plan.counts, plan.states, plan.errors, plan.note
+        one = step.bound(1.0)
+        step_depth, step_cx = one.depth(), two_qubit_count(one)
         if note is not None:
             warnings.warn(note, stacklevel=3)  # at the user's manybody.evolve call
         if est.estimator == "statevector" and states_sv is None:
@@ -447,12 +495,12 @@ def evolve(model, initial, times, options):
         for k, t in enumerate(times):
             n_steps = int(counts[: k + 1].sum())
             info = {
-                "trotter_order": options.order,
+                "trotter_order": step.order,
                 "trotter_steps": n_steps,
                 "dt": float(dts[: k + 1].max()),
                 "step_depth": step_depth,
                 "two_qubit_gates": two_qubit_count(initial_qc) + step_cx * n_steps,
-                "two_qubit_depth": init_2q_depth + step_2q_depth * n_steps,
+                "two_qubit_depth": plan.init_depth + plan.step_depth * n_steps,
                 "estimator": est.estimator,
                 "shots": est.shots,
             }

@@ -171,6 +171,24 @@ def test_depth_cap_enlarges_the_step_and_says_the_accuracy_is_missed():
         mb.evolve(model, "neel", times, backend="vqe", max_two_qubit_depth=30)
 
 
+def test_auto_order_takes_the_shallowest_schedule_that_reaches_the_accuracy():
+    """L=6 to t=2, trotter_error=1e-3: orders 1, 2, 4 need two-qubit depths 6144, 288, 360
+    (1024, 32, 8 steps); order='auto' runs the second-order schedule, within 1e-3 of exact."""
+    model = Heisenberg(Chain(6))
+    times = np.linspace(0, 2, 5)
+    depths = {
+        order: mb.evolve(model, "neel", times, backend="vqe", observables=[], order=order).info[
+            "two_qubit_depth"
+        ][-1]
+        for order in (1, 2, 4)
+    }
+    auto = mb.evolve(model, "neel", times, backend="vqe", observables=[], order="auto")
+    assert auto.info["trotter_order"][-1] == min(depths, key=depths.get) == 2
+    assert auto.info["two_qubit_depth"][-1] == depths[2]
+    exact = mb.evolve(model, "neel", times, observables=[])
+    assert np.abs(auto.loschmidt_echo - exact.loschmidt_echo).max() < 1e-3
+
+
 def test_bad_evolve_options_are_refused_before_qiskit():
     for bad, match in (
         ({"order": 3}, "order must be one of"),
@@ -180,6 +198,7 @@ def test_bad_evolve_options_are_refused_before_qiskit():
         ({"order": 4, "error_estimate": "bound"}, "order 1 and 2"),
         ({"trotter_steps": 3}, "unknown option"),
         ({"max_two_qubit_depth": 0}, "max_two_qubit_depth"),
+        ({"order": "auto", "dt": 0.1}, "order='auto' chooses the order"),
     ):
         with pytest.raises(ValueError, match=match):
             mb.evolve(Heisenberg(Chain(4)), "0101", [0, 1], backend="vqe", **bad)
