@@ -35,7 +35,7 @@ from manybody.signs import SignStructure
 from manybody.vmc.diagnostics import convergence_verdict, is_collapsed, support_check
 from manybody.vmc.driver import optimize
 from manybody.vmc.masking import ConstraintAutomaton
-from manybody.vmc.network import PHASE_INIT_SCALE, ARTransformer
+from manybody.vmc.network import PHASE_INIT_SCALE, ARTransformer, initial_variables
 from manybody.vmc.operators import estimates_from_local_values, local_values, to_pauli_strings
 from manybody.vmc.options import VMCEvolveOptions, VMCOptions, warm_start_folder
 from manybody.vmc.phase import JastrowPhaseAR
@@ -102,7 +102,12 @@ def make_vstate(model, config: dict, n_samples: int, seed: int, chunk_size=None,
     net = build_network(model, config)
     sampler = nk.sampler.ARDirectSampler(net.hilbert)
     vs = nk.vqs.MCState(
-        sampler, net, n_samples=n_samples, seed=seed, sampler_seed=seed + 1, chunk_size=chunk_size
+        sampler,
+        net,
+        n_samples=n_samples,
+        variables=initial_variables(net, seed, sampler.dtype),
+        sampler_seed=seed + 1,
+        chunk_size=chunk_size,
     )
     if params is not None:
         vs.parameters = flax.serialization.from_state_dict(vs.parameters, params)

@@ -31,7 +31,7 @@ import jax.numpy as jnp
 import netket as nk
 import numpy as np
 
-__all__ = ["ARTransformer", "MASKED_LOGP", "PHASE_INIT_SCALE"]
+__all__ = ["ARTransformer", "MASKED_LOGP", "PHASE_INIT_SCALE", "initial_variables"]
 
 MASKED_LOGP = -1.0e5
 """Log-probability given to a masked bit: exp(MASKED_LOGP) is exactly 0 in float64 and float32."""
@@ -325,3 +325,20 @@ class ARTransformer(nk.models.AbstractARNN):
         logits_f, phase_f = (jnp.concatenate(x, axis=1).reshape(-1, n, 2) for x in zip(*heads))
         log_psi_f = self._log_psi_ordered(flipped.reshape(-1, n), logits_f, phase_f)
         return self._log_psi_ordered(bits, logits, phase), log_psi_f.reshape(batch, -1)
+
+
+@jax.jit(static_argnums=0)
+def _init(model, key, inputs):
+    return model.init({"params": key}, inputs)
+
+
+def initial_variables(model, seed: int, dtype=jnp.int8):
+    """The variables ``netket.vqs.MCState(sampler, model, seed=seed)`` initialises, in one compiled call.
+
+    ``MCState`` runs ``model.init`` op by op, and each operation is compiled on its own (about 130
+    small compilations, several seconds at the first solve of a process); here the whole
+    initialisation is one jitted function (cached on disk like every executable). ``dtype`` is
+    the sampler's dtype (the dummy input's).
+    """
+    key = nk.jax.PRNGKey(seed)
+    return _init(model, key, model.hilbert.random_state(key, 1, dtype=dtype))
