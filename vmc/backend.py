@@ -145,6 +145,7 @@ class VMCBackend(Backend):
 
     def solve(self, model, options: VMCOptions) -> Solution:
         problem = model.problem
+        options, resolved = options.resolved(problem)  # "auto" sizes chosen for this model
         rule = sign_rule(problem, options.sign_rule)
         learned = options.sign_rule == LEARNED
         config = {
@@ -219,6 +220,7 @@ class VMCBackend(Backend):
             sign_rule_start=None if rule is None or not learned else rule.name,
             automaton_max_states=1 if transitions is None else int(np.asarray(transitions).shape[1]),
             collapsed=collapsed,
+            resolved=resolved,
             **support,
             **verdict,
             warnings=messages,

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from manybody.validation import check_bool, check_choice, check_int, check_real
 
@@ -14,6 +17,9 @@ __all__ = [
     "DTYPES",
     "INTEGRATORS",
     "LINEAR_SOLVERS",
+    "AUTO",
+    "cut_width",
+    "auto_options",
     "warm_start_folder",
 ]
 
@@ -22,6 +28,59 @@ MIN_SAMPLES = 32
 (with fewer it is NaN)."""
 
 DTYPES = ("float64", "float32")
+
+AUTO = "auto"
+"""The value of a size option (``n_iter``, ``n_samples``, ``d_model``, ``n_heads``, ``n_layers``)
+chosen from the model at solve time by :func:`auto_options`."""
+
+WIDE = 3
+"""Cut widths above this are treated as two-dimensional (:func:`auto_options`): chains have 1
+(open) or 2 (periodic), Hubbard chains 2, the open 4x4 lattice 4, the 4x4 torus 8, the 6x6
+torus 12."""
+
+
+def cut_width(problem) -> int:
+    """The area of the widest cut of the sampling order: the most qubits before a cut that share an
+    off-diagonal Hamiltonian term (one that flips a qubit) with a qubit after it.
+
+    An autoregressive network carries this boundary through every position, as an MPS carries
+    the entanglement across its bonds. It is 1 for an open chain (also the Schwinger model, whose
+    long-range electric energy is diagonal), 2 for a periodic chain or a Hubbard chain (two modes
+    per site), ``Lx`` for an open ``Lx x Ly`` square lattice and ``2 Lx`` for a torus (rows of
+    ``Lx`` sites in snake order); Jordan-Wigner strings count (an open 4x2 Hubbard cluster: 14).
+
+    Parameters
+    ----------
+    problem : CompiledProblem
+        Reads ``qubit_order`` and the Pauli table of the Hamiltonian.
+    """
+    n = problem.n_qubits
+    position = np.empty(n, dtype=int)
+    position[np.asarray(problem.qubit_order, dtype=int)] = np.arange(n)
+    table = problem.pauli
+    supports = {tuple(sorted(position[np.flatnonzero(x | z)])) for x, z in zip(table.x, table.z) if x.any()}
+    # reach[p]: the furthest position that a term acting at position p also acts on
+    reach = np.arange(n)
+    for s in supports:
+        if len(s) > 1:
+            reach[list(s)] = np.maximum(reach[list(s)], s[-1])
+    return max((int(np.sum(reach[:cut] >= cut)) for cut in range(1, n)), default=0)
+
+
+def auto_options(problem) -> dict:
+    """The size options for ``problem`` (a ``CompiledProblem``) that ``"auto"`` stands for.
+
+    Chains and other models of cut width at most ``WIDE`` (:func:`cut_width`) keep the network
+    and schedule measured on chains (Heisenberg L=12 1.6e-5, Hubbard L=8 7.5e-4 relative error
+    in 200 iterations); wider models (2D lattices) run twice as many iterations (4x4 Heisenberg
+    torus: 2.8e-3 after 400; ``benchmarks/vmc_2d.py``). Returns
+    ``{"n_iter", "n_samples", "d_model", "n_heads", "n_layers", "cut_width"}``.
+    """
+    width = cut_width(problem)
+    sizes = dict(n_iter=200, n_samples=512, d_model=16, n_heads=2, n_layers=2)
+    if width > WIDE:
+        sizes.update(n_iter=400)
+    return {**sizes, "cut_width": width}
 
 
 def warm_start_folder(path: str) -> Path:
@@ -42,9 +101,9 @@ class VMCOptions:
     ----------
     seed : int
         Seeds the parameter initialisation and the sampler (reproducible runs).
-    n_iter : int
+    n_iter : int or "auto"
         Optimisation iterations.
-    n_samples : int
+    n_samples : int or "auto"
         Exact samples per iteration (sharded over all JAX devices), at least ``MIN_SAMPLES``.
     n_eval_samples : int
         Samples of the final evaluation (energy, variance, observables), at least ``MIN_SAMPLES``.
@@ -58,8 +117,14 @@ class VMCOptions:
         Diagonal regularisation of the SR (or minSR) matrix, decayed geometrically.
     momentum : float or None
         SPRING momentum in [0, 1) (None: plain SR).
-    d_model, n_heads, n_layers : int
+    d_model, n_heads, n_layers : int or "auto"
         Transformer width, attention heads (divides d_model), blocks.
+
+        ``"auto"`` (the default of these five size options) is resolved from the model when the
+        run starts (:func:`auto_options`: by the cut width of the sampling order, so that 2D
+        lattices get a wider network, more samples and more iterations than chains; an
+        automatic ``d_model`` is a multiple of a given ``n_heads``, automatic heads divide a given
+        ``d_model``); ``info["resolved"]`` reports the values used.
     sign_rule : str
         A sign structure built into the wave function (:mod:`manybody.vmc.signs`): ``"auto"``
         (the one the model recommends, if any: Marshall for the unfrustrated bipartite
@@ -84,17 +149,17 @@ class VMCOptions:
     """
 
     seed: int = 0
-    n_iter: int = 200
-    n_samples: int = 512
+    n_iter: int | str = AUTO
+    n_samples: int | str = AUTO
     n_eval_samples: int = 8192
     learning_rate: float = 0.05
     lr_final_fraction: float = 0.1
     diag_shift: float = 1e-2
     diag_shift_final: float = 1e-4
     momentum: float | None = None
-    d_model: int = 16
-    n_heads: int = 2
-    n_layers: int = 2
+    d_model: int | str = AUTO
+    n_heads: int | str = AUTO
+    n_layers: int | str = AUTO
     sign_rule: str = "auto"
     chunk_size: int | None = None
     checkpoint_dir: str | None = None
@@ -106,8 +171,8 @@ class VMCOptions:
 
     def __post_init__(self):
         self.seed = check_int("seed", self.seed, minimum=0)
-        self.n_iter = check_int("n_iter", self.n_iter, minimum=0)
-        self.n_samples = check_int("n_samples", self.n_samples, minimum=MIN_SAMPLES)
+        self.n_iter = _int_or_auto("n_iter", self.n_iter, minimum=0)
+        self.n_samples = _int_or_auto("n_samples", self.n_samples, minimum=MIN_SAMPLES)
         self.n_eval_samples = check_int("n_eval_samples", self.n_eval_samples, minimum=MIN_SAMPLES)
         self.learning_rate = check_real(
             "learning_rate", self.learning_rate, low=0.0, high=10.0, low_open=True
@@ -122,12 +187,12 @@ class VMCOptions:
         self.momentum = check_real(
             "momentum", self.momentum, low=0.0, high=1.0, high_open=True, allow_none=True
         )
-        self.d_model = check_int("d_model", self.d_model, minimum=1)
-        self.n_heads = check_int("n_heads", self.n_heads, minimum=1)
-        self.n_layers = check_int("n_layers", self.n_layers, minimum=1)
+        self.d_model = _int_or_auto("d_model", self.d_model, minimum=1)
+        self.n_heads = _int_or_auto("n_heads", self.n_heads, minimum=1)
+        self.n_layers = _int_or_auto("n_layers", self.n_layers, minimum=1)
         self.checkpoint_every = check_int("checkpoint_every", self.checkpoint_every, minimum=1)
         self.chunk_size = check_int("chunk_size", self.chunk_size, minimum=1, allow_none=True)
-        if self.d_model % self.n_heads:
+        if AUTO not in (self.d_model, self.n_heads) and self.d_model % self.n_heads:
             raise ValueError(f"d_model ({self.d_model}) must be a multiple of n_heads ({self.n_heads})")
         if not isinstance(self.sign_rule, str) or not self.sign_rule:
             raise ValueError(
@@ -144,6 +209,34 @@ class VMCOptions:
             setattr(self, name, None if value is None else str(value))
         if self.warm_start is not None:
             warm_start_folder(self.warm_start)
+
+    def resolved(self, problem) -> tuple[VMCOptions, dict]:
+        """These options with every ``"auto"`` size replaced for ``problem`` (:func:`auto_options`),
+        and a dict of the replaced values (with the ``cut_width`` they were chosen by; empty if
+        nothing was ``"auto"``)."""
+        auto = [name for name in AUTO_FIELDS if getattr(self, name) == AUTO]
+        if not auto:
+            return self, {}
+        sizes = auto_options(problem)
+        chosen = {name: sizes[name] for name in auto}
+        if "d_model" in chosen and "n_heads" not in chosen:  # a multiple of the given heads
+            chosen["d_model"] = -(-sizes["d_model"] // self.n_heads) * self.n_heads
+        if "n_heads" in chosen and "d_model" not in chosen:  # at most the automatic heads, dividing d_model
+            chosen["n_heads"] = max(h for h in range(1, sizes["n_heads"] + 1) if self.d_model % h == 0)
+        return dataclasses.replace(self, **chosen), {**chosen, "cut_width": sizes["cut_width"]}
+
+
+AUTO_FIELDS = ("n_iter", "n_samples", "d_model", "n_heads", "n_layers")
+
+
+def _int_or_auto(name: str, value, minimum: int):
+    """``"auto"`` or an integer of at least ``minimum``."""
+    if value == AUTO:
+        return AUTO
+    try:
+        return check_int(name, value, minimum=minimum)
+    except ValueError:
+        raise ValueError(f"{name} must be 'auto' or an integer >= {minimum}, got {value!r}") from None
 
 
 INTEGRATORS = {

@@ -1,0 +1,67 @@
+"""Size options chosen from the model ("auto"): the cut width they are chosen by, against its
+closed form on lattices where it is known, and what a solve reports."""
+
+from __future__ import annotations
+
+import pytest
+
+import manybody as mb
+from manybody.lattice import Chain, Square
+from manybody.models import Heisenberg, Hubbard, Schwinger
+from manybody.vmc.options import WIDE, VMCOptions, auto_options, cut_width
+
+SIZES = ("n_iter", "n_samples", "d_model", "n_heads", "n_layers")
+
+
+@pytest.mark.parametrize(
+    "model, width",
+    [
+        (Heisenberg(Chain(8)), 1),  # one bond crosses each cut
+        (Heisenberg(Chain(8, pbc=True)), 2),  # and the closing bond
+        (Hubbard(Chain(6)), 2),  # the two modes of the last site before the cut
+        (Schwinger(8), 1),  # the long-range electric energy is diagonal
+        (Heisenberg(Square(4, 4)), 4),  # one row of Lx sites
+        (Heisenberg(Square(4, 3, pbc=True)), 8),  # torus: 2 Lx
+        (Heisenberg(Square(6, 6, pbc=True)), 12),
+    ],
+    ids=["chain", "ring", "hubbard_chain", "schwinger", "square_4x4_open", "torus_4x3", "torus_6x6"],
+)
+def test_cut_width_closed_form(model, width):
+    assert cut_width(model.problem) == width
+
+
+def test_chains_keep_the_chain_sizes_and_2d_lattices_get_larger_ones():
+    chain = auto_options(Heisenberg(Chain(20)).problem)
+    torus = auto_options(Heisenberg(Square(4, 4, pbc=True)).problem)
+    assert chain["cut_width"] <= WIDE < torus["cut_width"]
+    assert chain["d_model"] % chain["n_heads"] == 0 and torus["d_model"] % torus["n_heads"] == 0
+    for name in SIZES:
+        assert torus[name] >= chain[name], name
+    assert torus["n_iter"] * torus["n_samples"] > chain["n_iter"] * chain["n_samples"]
+    # the chain sizes are those measured before they were chosen automatically
+    assert {k: chain[k] for k in SIZES} == dict(n_iter=200, n_samples=512, d_model=16, n_heads=2, n_layers=2)
+
+
+def test_given_sizes_are_kept_and_auto_ones_fit_them():
+    problem = Heisenberg(Square(4, 4, pbc=True)).problem
+    opts, resolved = VMCOptions(n_iter=7, d_model=12).resolved(problem)
+    assert (opts.n_iter, opts.d_model) == (7, 12) and "n_iter" not in resolved and "d_model" not in resolved
+    assert opts.d_model % opts.n_heads == 0 and resolved["n_heads"] == opts.n_heads
+    opts, resolved = VMCOptions(n_heads=3).resolved(problem)
+    assert opts.d_model % 3 == 0 and opts.d_model >= auto_options(problem)["d_model"]
+    explicit = dict(n_iter=1, n_samples=64, d_model=8, n_heads=2, n_layers=1)
+    assert VMCOptions(**explicit).resolved(problem) == (VMCOptions(**explicit), {})
+
+
+@pytest.mark.parametrize("value", ["big", 0.5, -1])
+def test_bad_size_names_the_option_and_auto(value):
+    with pytest.raises(ValueError, match="d_model must be 'auto' or an integer"):
+        VMCOptions(d_model=value)
+
+
+def test_solve_reports_the_resolved_sizes():
+    # the network and sample shapes of the vmc column of tests/test_backend_matrix.py (compiled once)
+    model = Heisenberg(Chain(6))
+    options = dict(n_iter=1, n_samples=256, n_eval_samples=2048, d_model=16, n_layers=1, progress=False)
+    res = mb.solve(model, backend="vmc", observables=[], **options)
+    assert res.info["resolved"] == {"n_heads": auto_options(model.problem)["n_heads"], "cut_width": 1}
