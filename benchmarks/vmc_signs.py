@@ -1,15 +1,18 @@
 """Signs in VMC: fixed rules against a learned phase, relative error against exact diagonalisation.
 
 For each model the vmc backend runs with the same network, samples, iterations and seed under
-several ``sign_rule`` values (``"none"``, ``"jastrow"``: the learned two-body phase of
-:mod:`manybody.vmc.phase`, and the model's declared structures), one after the other in one
-process, and records the relative error of the energy against the exact ground state, the
-V-score, the convergence verdict and the wall time. Output: JSON (and a table on stdout).
+several ``sign_rule`` values (``"none"``; the learned phases ``"jastrow"``, a two-body phase
+(:mod:`manybody.vmc.phase`), and ``"slater"``, the phase of a Slater determinant with trainable
+orbitals (:mod:`manybody.vmc.slater`); the model's declared structures), one after the other in
+one process, and records the relative error of the energy against the exact ground state, the
+V-score, the convergence verdict, the SR step factor and the wall time. Output: JSON (rows of
+the same case, rule, iterations and seed are replaced, others kept, so that several processes
+can fill one file) and a table on stdout.
 
 The cases are those of issue 13 where no exact rule exists: the periodic Hubbard chain L=8 and
 the open 2x4 Hubbard cluster at U=4, half filling (no built-in rule; target 1e-2), SYK with
-12 Majoranas (target 1e-2), and the frustrated Heisenberg 2x3 cluster at J2 = 0.5 (2.3e-2
-without a rule).
+12 Majoranas (target 1e-2), SYK(8) (4 qubits, the small model of the test matrix), and the
+frustrated Heisenberg 2x3 cluster at J2 = 0.5 (2.3e-2 without a rule).
 
 Usage::
 
@@ -30,9 +33,13 @@ from manybody.lattice import Chain, Square
 from manybody.models import SYK, Heisenberg, Hubbard
 
 CASES = {
-    "hubbard_ring_8": (lambda: Hubbard(Chain(8, pbc=True), U=4.0), ("none", "jastrow", "hubbard_chain")),
-    "hubbard_2x4_open": (lambda: Hubbard(Square(4, 2, pbc=False), U=4.0), ("none", "jastrow")),
+    "hubbard_ring_8": (
+        lambda: Hubbard(Chain(8, pbc=True), U=4.0),
+        ("none", "jastrow", "slater", "hubbard_chain"),
+    ),
+    "hubbard_2x4_open": (lambda: Hubbard(Square(4, 2, pbc=False), U=4.0), ("none", "jastrow", "slater")),
     "syk12": (lambda: SYK(12, seed=0), ("none", "jastrow")),
+    "syk8": (lambda: SYK(8, seed=1), ("none", "jastrow")),
     "j1j2_2x3": (lambda: Heisenberg(Square(2, 3), J2=0.5), ("none", "jastrow", "marshall")),
 }
 
@@ -52,6 +59,9 @@ def run(case: str, rules, n_iter: int, seed: int) -> list[dict]:
             "case": case,
             "n_qubits": model.n_qubits,
             "sign_rule": rule,
+            "resolved_sign_rule": res.info["sign_rule"],
+            "step_factor": res.info.get("step_factor"),
+            "resolved": res.info.get("resolved"),
             "n_iter": n_iter,
             "seed": seed,
             "energy": res.energy,
@@ -72,6 +82,16 @@ def run(case: str, rules, n_iter: int, seed: int) -> list[dict]:
     return rows
 
 
+def save(out: Path, rows: list[dict]) -> None:
+    """Write ``rows`` into the JSON file ``out``, replacing rows of the same case, rule, iterations and seed."""
+    key = ("case", "sign_rule", "n_iter", "seed")
+    data = json.loads(out.read_text()) if out.is_file() else {}
+    new = {tuple(r.get(k) for k in key) for r in rows}
+    kept = [r for r in data.get("rows", []) if tuple(r.get(k) for k in key) not in new]
+    data.update(cpu_count=os.cpu_count(), rows=kept + rows)
+    out.write_text(json.dumps(data, indent=1))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
@@ -87,7 +107,7 @@ def main():
             out = Path(args.out)
             out = out if out.is_absolute() else Path(__file__).parent / out
             out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_text(json.dumps({"cpu_count": os.cpu_count(), "rows": rows}, indent=1))
+            save(out, rows)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,8 +38,8 @@ from manybody.vmc.masking import ConstraintAutomaton
 from manybody.vmc.network import PHASE_INIT_SCALE, ARTransformer, initial_variables
 from manybody.vmc.operators import estimates_from_local_values, local_values, to_pauli_strings
 from manybody.vmc.options import VMCEvolveOptions, VMCOptions, warm_start_folder
-from manybody.vmc.phase import JastrowPhaseAR
-from manybody.vmc.signs import LEARNED, sign_rule
+from manybody.vmc.scale import step_factor
+from manybody.vmc.signs import LEARNED, learned_phase, phase_network, sign_rule
 
 __all__ = ["VMCBackend", "VMCOptions", "VMCState", "device_name"]
 
@@ -73,15 +73,10 @@ def build_network(model, config: dict) -> ARTransformer:
     linear = None if rule is None or rule.linear is None else np.asarray(rule.linear, dtype=int)[order]
     pairs = None if rule is None else rule.pair_matrix(n)
     hashable = nk.utils.HashableArray
-    if config.get("phase") == LEARNED:
-        # the declared structure only starts the learned phase (qubit order)
+    if config.get("phase") in LEARNED:
+        # a declared structure only starts the learned phase (qubit order)
         amplitude = build_network(problem, {**config, "sign_rule": None, "phase": None})
-        return JastrowPhaseAR(
-            hilbert=amplitude.hilbert,
-            amplitude=amplitude,
-            linear0=None if rule is None or rule.linear is None else hashable(np.asarray(rule.linear, float)),
-            pairs0=None if pairs is None else hashable(pairs.astype(float)),
-        )
+        return phase_network(problem, config["phase"], amplitude, rule)
     return ARTransformer(
         hilbert=nk.hilbert.Qubit(n),
         order=hashable(order),
@@ -140,14 +135,17 @@ class VMCBackend(Backend):
                 f"{problem.sector_dimension()} state(s): nothing for VMC to learn, use backend='exact'"
             )
         sign_rule(problem, options.sign_rule)
+        learned_phase(problem, options.sign_rule)
         if options.warm_start is not None:
             read_state(warm_start_folder(options.warm_start), problem)
 
     def solve(self, model, options: VMCOptions) -> Solution:
         problem = model.problem
         options, resolved = options.resolved(problem)  # "auto" sizes chosen for this model
+        step = step_factor(problem)  # the SR step in units of the Hamiltonian's energy scale
+        options = replace(options, learning_rate=options.learning_rate * step)
         rule = sign_rule(problem, options.sign_rule)
-        learned = options.sign_rule == LEARNED
+        learned = learned_phase(problem, options.sign_rule)
         config = {
             "n_qubits": problem.n_qubits,
             "d_model": options.d_model,
@@ -155,12 +153,12 @@ class VMCBackend(Backend):
             "n_layers": options.n_layers,
             "dtype": options.dtype,
             "sign_rule": None if rule is None else rule.to_dict(),
-            "phase": LEARNED if learned else None,
+            "phase": learned,
         }
         params = None
         if options.warm_start is not None:
             config, params = read_state(warm_start_folder(options.warm_start), problem)
-            rule, learned = SignStructure.from_dict(config.get("sign_rule")), config.get("phase") == LEARNED
+            rule, learned = SignStructure.from_dict(config.get("sign_rule")), config.get("phase")
         vs = make_vstate(
             model,
             {**config, "use_cache": options.use_cache},
@@ -216,7 +214,8 @@ class VMCBackend(Backend):
         transitions = getattr(vs.model, "amplitude", vs.model).transitions
         info.update(
             n_eval_samples=options.n_eval_samples,
-            sign_rule=("none" if rule is None else rule.name) if not learned else LEARNED,
+            sign_rule=learned or ("none" if rule is None else rule.name),
+            step_factor=step,
             sign_rule_start=None if rule is None or not learned else rule.name,
             automaton_max_states=1 if transitions is None else int(np.asarray(transitions).shape[1]),
             collapsed=collapsed,

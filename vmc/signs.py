@@ -12,37 +12,71 @@ the rest: for a real Hamiltonian the energy gradient along the phases vanishes
 at real positive amplitudes, so signs that are parities of particle counts
 are learned slowly or not at all.
 
-``sign_rule``: ``"auto"`` takes the first structure the model recommends (none
-if it recommends none), ``"none"`` none, ``"jastrow"`` a learned two-body phase
-(:mod:`manybody.vmc.phase`) starting from the model's first declared structure,
-and any other value names a declared structure. This module reads only the
-compiled problem, never a model class.
+``sign_rule``: ``"auto"`` takes the first structure the model recommends and,
+if it recommends none, the learned Slater phase (``AUTO_LEARNED``) where two or
+more particle numbers are conserved (spinful fermions: measured on the Hubbard
+model; single-species problems such as a Heisenberg S^z sector or the
+Schwinger model's charge were not measured with it and keep no sign), else
+nothing; ``"none"`` none; ``"jastrow"`` a learned
+two-body phase (:mod:`manybody.vmc.phase`) starting from the model's first
+declared structure; ``"slater"`` the phase of a Slater determinant with
+trainable orbitals (:mod:`manybody.vmc.slater`); any other value names a
+declared structure. This module reads only the compiled problem, never a model
+class.
 """
 
 from __future__ import annotations
 
+import netket as nk
+import numpy as np
+
 from manybody.signs import SignStructure
 
-__all__ = ["sign_rule", "allowed_sign_rules", "LEARNED"]
+__all__ = ["sign_rule", "learned_phase", "phase_network", "allowed_sign_rules", "LEARNED", "AUTO_LEARNED"]
 
-LEARNED = "jastrow"
+LEARNED = ("jastrow", "slater")
+"""The learned phases (``sign_rule`` values)."""
+
+AUTO_LEARNED = "slater"
+"""The learned phase ``"auto"`` uses when the model recommends no structure and conserves two or
+more particle numbers."""
 
 
 def allowed_sign_rules(problem) -> tuple[str, ...]:
-    """``"auto"``, ``"none"``, ``"jastrow"`` and the names of the structures ``problem`` declares."""
-    return ("auto", "none", LEARNED, *(s.name for s in problem.sign_structures))
+    """``"auto"``, ``"none"``, the learned phases and the names of the structures ``problem`` declares."""
+    return ("auto", "none", *LEARNED, *(s.name for s in problem.sign_structures))
+
+
+def learned_phase(problem, name: str) -> str | None:
+    """The learned phase (one of ``LEARNED``) that ``sign_rule=name`` selects, or None.
+
+    ``ValueError`` for ``"slater"`` on a problem without fixed particle numbers.
+    """
+    from manybody.vmc.slater import species
+
+    if name == "slater" and species(problem) is None:
+        raise ValueError(
+            f"sign_rule='slater' needs fixed particle numbers (charge constraints with unit weights "
+            f"covering every qubit); model {problem.name!r} has none: use 'jastrow' or 'none'"
+        )
+    if name in LEARNED:
+        return name
+    if name == "auto" and sign_rule(problem, "auto") is None and len(species(problem) or ()) >= 2:
+        return AUTO_LEARNED
+    return None
 
 
 def sign_rule(problem, name: str) -> SignStructure | None:
     """The sign structure ``name`` selects for ``problem`` (a ``CompiledProblem``), or None.
 
+    For ``"jastrow"`` it is the starting point of the learned phase; ``"slater"`` uses none.
     Raises ``ValueError`` naming the allowed values when ``problem`` declares no structure ``name``.
     """
-    if name == "none":
+    if name in ("none", "slater"):
         return None
     if name == "auto":
         return next((s for s in problem.sign_structures if s.recommended), None)
-    if name == LEARNED:  # the starting point of the learned phase
+    if name == "jastrow":  # the starting point of the learned phase
         ranked = sorted(problem.sign_structures, key=lambda s: not s.recommended)
         return ranked[0] if ranked else None
     if name not in allowed_sign_rules(problem):
@@ -51,3 +85,26 @@ def sign_rule(problem, name: str) -> SignStructure | None:
             f"allowed: {allowed_sign_rules(problem)}"
         )
     return problem.sign_structure(name)
+
+
+def phase_network(problem, phase: str, amplitude, rule: SignStructure | None):
+    """``amplitude`` (an ARTransformer without a fixed rule) times the learned ``phase``.
+
+    ``rule`` starts the two-body phase (``"jastrow"``); the Slater phase starts from the orbitals
+    of the one-body part of the Hamiltonian (``ValueError`` without fixed particle numbers).
+    """
+    from manybody.vmc.phase import JastrowPhaseAR
+    from manybody.vmc.slater import SlaterPhaseAR, initial_orbitals
+
+    hashable = nk.utils.HashableArray
+    if phase == "slater":
+        return SlaterPhaseAR(
+            hilbert=amplitude.hilbert, amplitude=amplitude, orbitals0=hashable(initial_orbitals(problem))
+        )
+    pairs = None if rule is None else rule.pair_matrix(problem.n_qubits)
+    return JastrowPhaseAR(
+        hilbert=amplitude.hilbert,
+        amplitude=amplitude,
+        linear0=None if rule is None or rule.linear is None else hashable(np.asarray(rule.linear, float)),
+        pairs0=None if pairs is None else hashable(pairs.astype(float)),
+    )

@@ -1,19 +1,24 @@
 """Sign rules: the structure ``auto`` picks from the model's declaration makes the exact ground
 state positive where it is exact (exact diagonalisation in the constrained sector), and the network
-carries the rule exactly."""
+carries the rule exactly. Learned phases (two-body, Slater determinant) keep the sampled
+distribution, the Slater phase is the exact free-fermion sign at U = 0, and the SR step factor
+follows the infinite-temperature energy variance. Slow: the issue-13 targets against exact."""
 
 from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import netket as nk
 import numpy as np
 import pytest
 
+import manybody as mb
 from manybody.exact import sector_hamiltonian
 from manybody.lattice import Chain, Square
-from manybody.models import Heisenberg, Hubbard
-from manybody.vmc import build_network
-from manybody.vmc.signs import sign_rule
+from manybody.models import SYK, Heisenberg, Hubbard
+from manybody.vmc import build_network, make_vstate, to_pauli_strings
+from manybody.vmc.scale import STEP_REFERENCE_SCALE, energy_scale, step_factor
+from manybody.vmc.signs import learned_phase, sign_rule
 
 
 def _ground_state(model):
@@ -71,10 +76,12 @@ def test_auto_rule_on_a_periodic_hubbard_chain_with_even_filling_is_marked_appro
 
 def test_explicit_rule_that_the_model_does_not_declare_raises():
     with pytest.raises(
-        ValueError, match=r"declares no such sign structure; allowed: \('auto', 'none', 'jastrow'\)"
+        ValueError, match=r"declares no such sign structure; allowed: \('auto', 'none', 'jastrow', 'slater'\)"
     ):
         sign_rule(Hubbard(Square(2, 2)).problem, "hubbard_chain")
-    with pytest.raises(ValueError, match="allowed: \\('auto', 'none', 'jastrow', 'hubbard_chain'\\)"):
+    with pytest.raises(
+        ValueError, match="allowed: \\('auto', 'none', 'jastrow', 'slater', 'hubbard_chain'\\)"
+    ):
         sign_rule(Hubbard(Chain(4)).problem, "fermi")
     # an approximate structure can still be asked for by name
     assert sign_rule(Heisenberg(Chain(6), J2=0.8).problem, "marshall").name == "marshall"
@@ -118,3 +125,84 @@ def test_learned_phase_starts_at_the_declared_structure_and_keeps_the_distributi
     )
     phase = np.asarray(net.apply({"params": exact_start}, jnp.asarray(bits[inside]))).imag
     np.testing.assert_allclose(np.exp(1j * phase), rule.sign(bits[inside]), atol=1e-10)
+
+
+SMALL_NET = {"d_model": 8, "n_heads": 2, "n_layers": 1}
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        Hubbard(Chain(4, pbc=True), U=0.0, n_up=1, n_down=1),
+        Hubbard(Square(3, 2, pbc=False), U=0.0, n_up=2, n_down=1),
+        Hubbard(Chain(5, pbc=True), U=0.0, n_up=3, n_down=1),  # the boundary hopping crosses a JW string
+    ],
+    ids=["ring4_1_1", "open_3x2_2_1", "ring5_3_1"],
+)
+def test_slater_phase_at_u0_is_the_sign_of_the_exact_ground_state(model):
+    """At U = 0 the ground state is the Slater determinant of the lowest one-body orbitals: the
+    phase of the unperturbed initial determinant must be its sign (up to one global sign)."""
+    import scipy.sparse.linalg
+
+    h, basis = sector_hamiltonian(model)
+    energies, vecs = scipy.sparse.linalg.eigsh(h, k=2, which="SA")
+    assert energies[1] - energies[0] > 1e-6  # a unique ground state
+    psi, bits = vecs[:, 0], basis.bits()
+    net = build_network(model, {**SMALL_NET, "n_qubits": model.n_qubits, "phase": "slater"})
+    net = net.clone(init_scale=0.0)
+    params = net.init(jax.random.PRNGKey(0), jnp.asarray(bits))["params"]
+    theta = np.asarray(net.apply({"params": params}, jnp.asarray(bits), method=net._phase))
+    relative = np.exp(1j * theta) * np.sign(psi)
+    weight = np.abs(psi) > 1e-8
+    np.testing.assert_allclose(relative[weight], relative[weight][0], atol=1e-10)
+    assert abs(abs(relative[weight][0]) - 1) < 1e-12
+
+
+@pytest.mark.parametrize("phase", ["jastrow", "slater"])
+def test_learned_phases_keep_the_distribution_and_the_fast_local_energies(phase, helpers):
+    """|psi|^2 is the transformer's normalised distribution, and the prefix-reusing local energies
+    (PauliSum) equal NetKet's full-pass kernel for the wrapped network (random parameters)."""
+    model = Hubbard(Square(3, 2, pbc=False), U=4.0, n_up=2, n_down=1)
+    vs = make_vstate(model, {**SMALL_NET, "n_qubits": model.n_qubits, "phase": phase}, 64, 0)
+    leaves, tree = jax.tree_util.tree_flatten(vs.parameters)
+    keys = jax.random.split(jax.random.PRNGKey(3), len(leaves))
+    vs.parameters = jax.tree_util.tree_unflatten(
+        tree, [x + 0.5 * jax.random.normal(k, x.shape, x.dtype) for x, k in zip(leaves, keys)]
+    )
+    bits = helpers["all_bits"](model.n_qubits)
+    bits = bits[helpers["satisfied"](model, bits)]
+    log_psi = np.asarray(vs.log_value(jnp.asarray(bits)))
+    amplitude = vs.model.amplitude.apply({"params": vs.parameters["amplitude"]}, jnp.asarray(bits))
+    assert np.sum(np.exp(2 * log_psi.real)) == pytest.approx(1.0, abs=1e-10)
+    np.testing.assert_allclose(log_psi.real, np.asarray(amplitude).real, atol=1e-12)
+    fast = to_pauli_strings(model.qubit_hamiltonian, model.n_qubits)
+    plain = nk.operator.PauliStrings(fast.hilbert, fast.operators, fast.weights)
+    reference = np.asarray(vs.local_estimators(plain).data)
+    np.testing.assert_allclose(
+        np.asarray(vs.local_estimators(fast).data), reference, atol=1e-10 * np.abs(reference).max()
+    )
+
+
+def test_slater_needs_fixed_particle_numbers_and_auto_uses_it_only_without_a_recommended_rule():
+    with pytest.raises(ValueError, match="sign_rule='slater' needs fixed particle numbers"):
+        learned_phase(SYK(8).problem, "slater")
+    with pytest.raises(ValueError, match="sign_rule='slater' needs fixed particle numbers"):
+        mb.solve(SYK(8), backend="vmc", sign_rule="slater")
+    assert learned_phase(SYK(8).problem, "auto") is None
+    assert learned_phase(Hubbard(Square(2, 2)).problem, "auto") == "slater"
+    assert learned_phase(Hubbard(Chain(4)).problem, "auto") is None  # hubbard_chain is recommended
+    assert learned_phase(Heisenberg(Chain(6)).problem, "auto") is None  # Marshall
+    assert learned_phase(Heisenberg(Chain(8), J2=0.6).problem, "auto") is None  # one species: not measured
+
+
+@pytest.mark.parametrize("model", [Heisenberg(Chain(6)), SYK(8, seed=1), Hubbard(Chain(3), n_up=2, n_down=1)])
+def test_energy_scale_is_the_infinite_temperature_energy_spread_per_qubit(model):
+    """Independent reference: ``Tr (H - Tr H / 2^n)^2 / 2^n`` from the dense matrix."""
+    from openfermion import get_sparse_operator
+
+    n = model.n_qubits
+    dense = get_sparse_operator(model.qubit_hamiltonian, n_qubits=n).toarray()
+    centred = dense - np.trace(dense) / 2**n * np.eye(2**n)
+    spread = np.sqrt(np.trace(centred @ centred).real / 2**n / n)
+    assert energy_scale(model.problem) == pytest.approx(spread, rel=1e-12)
+    assert step_factor(model.problem) == pytest.approx(max(1.0, STEP_REFERENCE_SCALE / spread), rel=1e-12)
