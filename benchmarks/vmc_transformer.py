@@ -17,9 +17,10 @@ Figures (JSON, to compare across machines; runs unchanged on GPU):
   - ``netket_ARNNDense`` (2 layers, 16 features) and ``rbm_metropolis_exchange`` (alpha 2, complex
     parameters), with NetKet's ``PauliStrings``.
 
-* ``startup``: wall time of ``mb.solve(Heisenberg(Chain(8)), backend="vmc", n_iter=5)`` (defaults,
-  default observables) in a fresh process and again in the same process, with an empty and with a
-  filled persistent compilation cache, and the part of it spent outside the iterations.
+* ``startup``: ``mb.solve(Heisenberg(Chain(8)), backend="vmc", n_iter=5)`` (defaults, default
+  observables) in a fresh process and again in the same process, with an empty and with a filled
+  persistent compilation cache: wall time, time from the call to the end of the first iteration
+  and time after the last iteration (final evaluation on ``n_eval_samples`` and observables).
 
 Usage::
 
@@ -57,23 +58,32 @@ MODELS = {
 }
 
 _STARTUP = """
-import json, sys, time
+import json, time
+import netket as nk
 import manybody as mb
 from manybody.lattice import Chain
 from manybody.models import Heisenberg
+marks = []
+step = nk.driver.VMC_SR.compute_loss_and_update
+def timed_step(self):
+    out = step(self)
+    marks.append(time.perf_counter())
+    return out
+nk.driver.VMC_SR.compute_loss_and_update = timed_step
 out = []
 for _ in range(2):
+    marks.clear()
     start = time.perf_counter()
     res = mb.solve(Heisenberg(Chain(8)), backend="vmc", n_iter=5, progress=False)
-    wall = time.perf_counter() - start
-    out.append({"wall": wall, "outside_iterations": wall - 5 / res.info["iterations_per_second"]})
+    end = time.perf_counter()
+    out.append({"wall": end - start, "to_first_iteration": marks[0] - start, "after_iterations": end - marks[-1]})
 print("RESULT" + json.dumps(out))
 """
 
 
 def _networks(model, n_samples: int, seed: int = 0) -> dict:
     """name -> (MCState, Hamiltonian, Jacobian mode or None for the vmc backend's choice)."""
-    opts = VMCOptions()
+    opts, _ = VMCOptions(n_samples=n_samples).resolved(model.problem)  # the sizes mb.solve picks
     rule = sign_rule(model.problem, opts.sign_rule)
     config = {
         "n_qubits": model.n_qubits,
@@ -119,9 +129,11 @@ def _seconds(fn) -> float:
     return time.perf_counter() - start
 
 
-def throughput(model, n_samples: int, repeats: int) -> dict:
+def throughput(model, n_samples: int, repeats: int, networks=None) -> dict:
     steps, samplers, out = {}, {}, {}
     for name, (vs, hamiltonian, mode) in _networks(model, n_samples).items():
+        if networks is not None and name not in networks:
+            continue
         driver = sr_driver(vs, hamiltonian, optax.sgd(0.005), diag_shift=1e-2)
         if mode is not None:
             driver.mode = mode
@@ -140,6 +152,8 @@ def throughput(model, n_samples: int, repeats: int) -> dict:
             "sr_mode": "minSR" if driver.use_ntk else "SR",
             "jacobian_mode": str(driver.mode),
             "ntk_on_the_fly": driver.on_the_fly,
+            "jacobian_chunk_size": driver.chunk_size_bwd,
+            "network": {k: v for k, v in vs.model.__dict__.items() if isinstance(v, (int, float, str))},
             "first_iteration_seconds": compile_time,
             "iteration_seconds": [],
             "sample_seconds": [],
@@ -150,6 +164,7 @@ def throughput(model, n_samples: int, repeats: int) -> dict:
             out[name]["iteration_seconds"].append(_seconds(steps[name]))
     for name, entry in out.items():
         entry["seconds_per_iteration"] = min(entry["iteration_seconds"])
+        entry["median_seconds_per_iteration"] = float(np.median(entry["iteration_seconds"]))
         entry["samples_per_second"] = n_samples / min(entry["sample_seconds"])
         print(
             model.name, model.n_qubits, name, {k: v for k, v in entry.items() if "seconds" in k}, flush=True
@@ -177,6 +192,7 @@ def main(argv=None):
     parser.add_argument("--n-samples", type=int, default=512)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
+    parser.add_argument("--networks", nargs="+", default=None, help="a subset of the networks (default: all)")
     parser.add_argument("--no-startup", action="store_true", help="skip the fresh-process solve timings")
     parser.add_argument("--out", default="vmc_transformer.json")
     args = parser.parse_args(argv)
@@ -190,7 +206,11 @@ def main(argv=None):
         "models": {},
     }
     for name in args.models:
-        report["models"][name] = {"throughput": throughput(MODELS[name](), args.n_samples, args.repeats)}
+        load = _load()
+        report["models"][name] = {
+            "throughput": throughput(MODELS[name](), args.n_samples, args.repeats, args.networks),
+            "load_average": [load, _load()],
+        }
     if not args.no_startup:
         with tempfile.TemporaryDirectory() as cache:
             report["startup"] = {"empty_cache": startup(cache), "filled_cache": startup(cache)}

@@ -18,6 +18,9 @@ samples, as NetKet chooses), and applies it with ``optax.sgd``.
   head is exactly zero, as under an exact sign rule, and the Hamiltonian's matrix elements are
   real): the phase parameters then get exactly zero updates, the real-mode update is the same and
   NetKet skips the imaginary half of the Jacobian (a 2x smaller minSR kernel, 4x cheaper).
+* Jacobian chunks: on CPU the per-sample Jacobian of the SR update is computed in chunks of
+  samples whose backward-pass intermediates fit a core's L2 cache (:func:`jacobian_chunk_size`;
+  chain L=40, 512 samples: 0.43 s instead of 1.17 s per SR solve), unless ``chunk_size`` is set.
 * Compilation: XLA executables are cached on disk (``jax_compilation_cache_dir``, by default
   ``$XDG_CACHE_HOME/manybody/jax`` or ``~/.cache/manybody/jax``, unless the user set a cache
   directory), so a new process re-uses the compilation of the same network shape.
@@ -42,8 +45,16 @@ import numpy as np
 import optax
 
 from manybody.io import atomic_write
+from manybody.vmc.operators import CACHE_FLOATS
 
-__all__ = ["optimize", "sr_driver", "enable_compilation_cache", "CHECKPOINT_FILE", "MAX_ROLLBACKS"]
+__all__ = [
+    "optimize",
+    "sr_driver",
+    "jacobian_chunk_size",
+    "enable_compilation_cache",
+    "CHECKPOINT_FILE",
+    "MAX_ROLLBACKS",
+]
 
 CHECKPOINT_FILE = "checkpoint.msgpack"
 MAX_ROLLBACKS = 5
@@ -162,12 +173,23 @@ def jacobian_mode(vstate, hamiltonian) -> str | None:
     return "real"
 
 
+def jacobian_chunk_size(vstate) -> int | None:
+    """Samples per chunk of the SR Jacobian: the state's ``chunk_size`` if set, else on CPU as many
+    as keep the per-sample backward pass (``4 x 4 d_model`` floats per position and layer) within
+    ``CACHE_FLOATS``; None (one pass) on accelerators."""
+    if vstate.chunk_size is not None or jax.default_backend() != "cpu":
+        return vstate.chunk_size
+    net = getattr(vstate.model, "amplitude", vstate.model)
+    per_sample = vstate.hilbert.size * 16 * getattr(net, "d_model", 16) * getattr(net, "n_layers", 2)
+    return int(min(max(CACHE_FLOATS // per_sample, 1), vstate.n_samples))
+
+
 def sr_driver(vstate, hamiltonian, optimizer, diag_shift, momentum=None) -> nk.driver.VMC_SR:
     """NetKet ``VMC_SR``: minSR (NTK form) when the parameters outnumber the samples, else SR.
 
     The NTK is built from the explicit Jacobian (compiles ~3x faster) unless parameters x samples
     exceeds ``2**25``, where the lazy (on-the-fly) form saves memory. The Jacobian mode is
-    :func:`jacobian_mode`.
+    :func:`jacobian_mode`, its chunks :func:`jacobian_chunk_size`.
     """
     use_ntk = vstate.n_parameters > vstate.n_samples
     return nk.driver.VMC_SR(
@@ -179,6 +201,7 @@ def sr_driver(vstate, hamiltonian, optimizer, diag_shift, momentum=None) -> nk.d
         use_ntk=use_ntk,
         on_the_fly=use_ntk and vstate.n_parameters * vstate.n_samples > _DENSE_JACOBIAN_MAX,
         mode=jacobian_mode(vstate, hamiltonian),
+        chunk_size_bwd=jacobian_chunk_size(vstate),
     )
 
 

@@ -146,7 +146,7 @@ def test_nan_guard_rolls_back_and_lowers_the_learning_rate(chain, monkeypatch):
     [
         ({"n_iterations": 10}, "unknown option"),
         ({"n_samples": 0}, "n_samples"),
-        ({"n_samples": 3}, "n_samples must be an integer >= 32"),  # no error bar below 32
+        ({"n_samples": 3}, "n_samples must be 'auto' or an integer >= 32"),  # no error bar below 32
         ({"n_eval_samples": 16}, "n_eval_samples must be an integer >= 32"),
         ({"d_model": 10, "n_heads": 4}, "multiple of n_heads"),
         ({"sign_rule": "maybe"}, "sign_rule"),

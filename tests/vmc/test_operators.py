@@ -15,8 +15,8 @@ from openfermion import QubitOperator
 from manybody.exact import sector_hamiltonian
 from manybody.lattice import Chain
 from manybody.models import Heisenberg, Hubbard
-from manybody.vmc import local_values, make_vstate, to_pauli_strings
-from manybody.vmc.driver import jacobian_mode
+from manybody.vmc import driver, local_values, make_vstate, operators, to_pauli_strings
+from manybody.vmc.driver import jacobian_mode, sr_driver
 from manybody.vmc.signs import sign_rule
 
 
@@ -98,8 +98,42 @@ def test_prefix_local_energies_equal_netkets_full_passes(name, dtype, tol, make_
     reference = np.asarray(vs.local_estimators(plain).data)
     scale = np.abs(reference).max()
     np.testing.assert_allclose(np.asarray(vs.local_estimators(fast).data), reference, atol=tol * scale)
-    vs.chunk_size = 16
+    vs.chunk_size = 24  # 64 samples: two chunks and a remainder
     np.testing.assert_allclose(np.asarray(vs.local_estimators(fast).data), reference, atol=tol * scale)
+
+
+def test_default_chunks_fit_the_budget_and_change_no_local_energy(make_model, monkeypatch):
+    """The cache-sized chunks chosen without a chunk_size give the one-pass local energies."""
+    model = make_model("heisenberg_sz")
+    vs = _perturbed_vstate(model, {"d_model": 8, "n_layers": 2})
+    plan = to_pauli_strings(model.qubit_hamiltonian, model.n_qubits).plan
+    samples = jnp.asarray(vs.samples).reshape(-1, model.n_qubits)
+    reference = np.asarray(operators._local_values(vs.model, plan, vs.variables, samples))
+    monkeypatch.setattr(operators, "CACHE_FLOATS", 2**14)
+    chunk = operators.default_chunk_size(vs.model, plan, len(samples))
+    groups, _ = plan.groups(np.asarray(vs.model.order))
+    positions = model.n_qubits + sum(len(m) * (model.n_qubits - start) for start, m in groups)
+    assert 1 <= chunk < len(samples) and chunk * positions * 4 * 8 <= 2**14
+    chunked = jax.jit(lambda v, x: operators._chunked_local_values(vs.model, plan, v, x))(
+        vs.variables, samples
+    )
+    np.testing.assert_allclose(np.asarray(chunked), reference, atol=1e-12 * np.abs(reference).max())
+
+
+def test_jacobian_chunks_give_the_same_sr_update(monkeypatch):
+    """sr_driver's Jacobian chunks (jacobian_chunk_size) leave the minSR update unchanged."""
+    model = Heisenberg(Chain(6))
+    vs = _perturbed_vstate(model, {"d_model": 8, "n_layers": 1})
+    hamiltonian = to_pauli_strings(model.qubit_hamiltonian, model.n_qubits)
+    monkeypatch.setattr(driver, "CACHE_FLOATS", 6 * 16 * 8 * 20)  # 20 samples per chunk
+    chunked = sr_driver(vs, hamiltonian, optax.sgd(0.01), 1e-3)
+    assert chunked.chunk_size_bwd == 20
+    whole = nk.driver.VMC_SR(
+        hamiltonian, optax.sgd(0.01), diag_shift=1e-3, variational_state=vs, use_ntk=True
+    )
+    updates = [d.compute_loss_and_update()[1] for d in (chunked, whole)]
+    for a, b in zip(*map(jax.tree_util.tree_leaves, updates)):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-10)
 
 
 def test_flip_groups_partition_the_masks_by_first_flipped_position():
