@@ -75,7 +75,7 @@ class VQEOptions:
         (shots), ``"ibm"`` (IBM Quantum Runtime).
     optimizer : str
         ``"auto"`` (BFGS on exact estimators, SPSA with shots), ``"bfgs"``
-        (stops at gradient norm 1e-7), ``"lbfgs"``, ``"cobyla"``, ``"spsa"``.
+        (stops at gradient norm 1e-7 or by ``stall_tol``), ``"lbfgs"``, ``"cobyla"``, ``"spsa"``.
     maxiter : int
         Iterations per restart (0: evaluate ``initial_parameters`` only).
     tol : float
