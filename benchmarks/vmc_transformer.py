@@ -123,10 +123,11 @@ def _networks(model, n_samples: int, seed: int = 0) -> dict:
     }
 
 
-def _seconds(fn) -> float:
-    start = time.perf_counter()
+def _seconds(fn) -> tuple[float, float]:
+    """Wall and CPU seconds (all threads of this process) of ``fn()``."""
+    wall, cpu = time.perf_counter(), time.process_time()
     jax.block_until_ready(fn())
-    return time.perf_counter() - start
+    return time.perf_counter() - wall, time.process_time() - cpu
 
 
 def throughput(model, n_samples: int, repeats: int, networks=None) -> dict:
@@ -146,7 +147,7 @@ def throughput(model, n_samples: int, repeats: int, networks=None) -> dict:
 
         samplers[name] = lambda vs=vs: (vs.reset(), vs.samples)[1]
         steps[name] = step
-        compile_time = _seconds(samplers[name]) + _seconds(step)
+        compile_time = _seconds(samplers[name])[0] + _seconds(step)[0]
         out[name] = {
             "n_parameters": int(vs.n_parameters),
             "sr_mode": "minSR" if driver.use_ntk else "SR",
@@ -156,14 +157,18 @@ def throughput(model, n_samples: int, repeats: int, networks=None) -> dict:
             "network": {k: v for k, v in vs.model.__dict__.items() if isinstance(v, (int, float, str))},
             "first_iteration_seconds": compile_time,
             "iteration_seconds": [],
+            "iteration_cpu_seconds": [],
             "sample_seconds": [],
         }
     for _ in range(repeats):  # interleaved, so that load changes hit every network alike
         for name in steps:
-            out[name]["sample_seconds"].append(_seconds(samplers[name]))
-            out[name]["iteration_seconds"].append(_seconds(steps[name]))
+            out[name]["sample_seconds"].append(_seconds(samplers[name])[0])
+            wall, cpu = _seconds(steps[name])
+            out[name]["iteration_seconds"].append(wall)
+            out[name]["iteration_cpu_seconds"].append(cpu)
     for name, entry in out.items():
         entry["seconds_per_iteration"] = min(entry["iteration_seconds"])
+        entry["cpu_seconds_per_iteration"] = min(entry["iteration_cpu_seconds"])
         entry["median_seconds_per_iteration"] = float(np.median(entry["iteration_seconds"]))
         entry["samples_per_second"] = n_samples / min(entry["sample_seconds"])
         print(
@@ -172,10 +177,13 @@ def throughput(model, n_samples: int, repeats: int, networks=None) -> dict:
     return out
 
 
-def startup(cache_home: str) -> list[dict]:
-    """Two ``mb.solve`` calls in a fresh process, the default compilation cache under ``cache_home``."""
-    env = {**os.environ, "XDG_CACHE_HOME": cache_home}
-    env.pop("JAX_COMPILATION_CACHE_DIR", None)
+def startup(cache_home: str | None = None) -> list[dict]:
+    """Two ``mb.solve`` calls in a fresh process, the default compilation cache under ``cache_home``
+    (None: the user's, filled by earlier runs)."""
+    env = dict(os.environ)
+    if cache_home is not None:
+        env["XDG_CACHE_HOME"] = cache_home
+        env.pop("JAX_COMPILATION_CACHE_DIR", None)
     run = subprocess.run(
         [sys.executable, "-c", _STARTUP], env=env, capture_output=True, text=True, check=True
     )
@@ -194,6 +202,9 @@ def main(argv=None):
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
     parser.add_argument("--networks", nargs="+", default=None, help="a subset of the networks (default: all)")
     parser.add_argument("--no-startup", action="store_true", help="skip the fresh-process solve timings")
+    parser.add_argument(
+        "--empty-cache", action="store_true", help="also time a fresh process with an empty compilation cache"
+    )
     parser.add_argument("--out", default="vmc_transformer.json")
     args = parser.parse_args(argv)
     report = {
@@ -212,8 +223,10 @@ def main(argv=None):
             "load_average": [load, _load()],
         }
     if not args.no_startup:
-        with tempfile.TemporaryDirectory() as cache:
-            report["startup"] = {"empty_cache": startup(cache), "filled_cache": startup(cache)}
+        report["startup"] = {"user_cache": startup(), "load_average": _load()}
+        if args.empty_cache:
+            with tempfile.TemporaryDirectory() as cache:
+                report["startup"].update(empty_cache=startup(cache), filled_cache=startup(cache))
         print("startup", report["startup"], flush=True)
     report["load_average_end"] = _load()
     with open(args.out, "w") as f:

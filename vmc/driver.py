@@ -174,14 +174,16 @@ def jacobian_mode(vstate, hamiltonian) -> str | None:
 
 
 def jacobian_chunk_size(vstate) -> int | None:
-    """Samples per chunk of the SR Jacobian: the state's ``chunk_size`` if set, else on CPU as many
-    as keep the per-sample backward pass (``4 x 4 d_model`` floats per position and layer) within
-    ``CACHE_FLOATS``; None (one pass) on accelerators."""
+    """Samples per chunk of the SR Jacobian: the state's ``chunk_size`` if set, else on CPU the
+    largest divisor of ``n_samples`` that keeps the per-sample backward pass (``4 x 4 d_model``
+    floats per position and layer) within ``CACHE_FLOATS``; None (one pass) on accelerators."""
     if vstate.chunk_size is not None or jax.default_backend() != "cpu":
         return vstate.chunk_size
     net = getattr(vstate.model, "amplitude", vstate.model)
     per_sample = vstate.hilbert.size * 16 * getattr(net, "d_model", 16) * getattr(net, "n_layers", 2)
-    return int(min(max(CACHE_FLOATS // per_sample, 1), vstate.n_samples))
+    target = min(max(CACHE_FLOATS // per_sample, 1), vstate.n_samples)
+    # the largest divisor of the sample count (NetKet's on-the-fly NTK needs equal chunks)
+    return next(c for c in range(target, 0, -1) if vstate.n_samples % c == 0)
 
 
 def sr_driver(vstate, hamiltonian, optimizer, diag_shift, momentum=None) -> nk.driver.VMC_SR:
