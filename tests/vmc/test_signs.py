@@ -162,7 +162,7 @@ def test_slater_phase_at_u0_is_the_sign_of_the_exact_ground_state(model):
 def test_learned_phases_keep_the_distribution_and_the_fast_local_energies(phase, helpers):
     """|psi|^2 is the transformer's normalised distribution, and the prefix-reusing local energies
     (PauliSum) equal NetKet's full-pass kernel for the wrapped network (random parameters)."""
-    model = Hubbard(Square(3, 2, pbc=False), U=4.0, n_up=2, n_down=1)
+    model = Hubbard(Square(2, 2, pbc=False), U=4.0, n_up=2, n_down=1)
     vs = make_vstate(model, {**SMALL_NET, "n_qubits": model.n_qubits, "phase": phase}, 64, 0)
     leaves, tree = jax.tree_util.tree_flatten(vs.parameters)
     keys = jax.random.split(jax.random.PRNGKey(3), len(leaves))
