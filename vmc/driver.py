@@ -45,7 +45,7 @@ import numpy as np
 import optax
 
 from manybody.io import atomic_write
-from manybody.vmc.operators import CACHE_FLOATS
+from manybody.vmc.operators import CACHE_FLOATS, equal_chunks
 
 __all__ = [
     "optimize",
@@ -181,9 +181,8 @@ def jacobian_chunk_size(vstate) -> int | None:
         return vstate.chunk_size
     net = getattr(vstate.model, "amplitude", vstate.model)
     per_sample = vstate.hilbert.size * 16 * getattr(net, "d_model", 16) * getattr(net, "n_layers", 2)
-    target = min(max(CACHE_FLOATS // per_sample, 1), vstate.n_samples)
-    # the largest divisor of the sample count (NetKet's on-the-fly NTK needs equal chunks)
-    return next(c for c in range(target, 0, -1) if vstate.n_samples % c == 0)
+    # NetKet's on-the-fly NTK needs equal chunks
+    return equal_chunks(CACHE_FLOATS // per_sample, vstate.n_samples, strict=True)
 
 
 def sr_driver(vstate, hamiltonian, optimizer, diag_shift, momentum=None) -> nk.driver.VMC_SR:

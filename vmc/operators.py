@@ -49,6 +49,7 @@ __all__ = [
     "PauliSum",
     "to_pauli_strings",
     "default_chunk_size",
+    "equal_chunks",
     "local_values",
     "estimates_from_local_values",
     "MAX_GROUPS",
@@ -215,7 +216,15 @@ def default_chunk_size(model, plan: FlipPlan, n_samples: int) -> int:
     else:
         positions = (len(plan.masks) + 1) * n
     budget = CACHE_FLOATS if jax.default_backend() == "cpu" else MEMORY_FLOATS
-    return int(min(max(budget // (positions * width), 1), n_samples))
+    return equal_chunks(budget // (positions * width), n_samples)
+
+
+def equal_chunks(target: int, n: int, strict: bool = False) -> int:
+    """The largest divisor of ``n`` of at most ``target`` (chunks of one shape: one compilation, no
+    remainder), or ``target`` itself when that divisor is below ``target / 2`` (unless ``strict``)."""
+    target = int(min(max(target, 1), n))
+    divisor = next(c for c in range(target, 0, -1) if n % c == 0)
+    return divisor if strict or 2 * divisor >= target else target
 
 
 def _chunked_local_values(model, plan: FlipPlan, variables, samples, chunk_size=None):

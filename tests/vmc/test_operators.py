@@ -172,3 +172,17 @@ def test_real_jacobian_mode_gives_the_complex_mode_update():
     ):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-10)
     assert all(not np.asarray(x).any() for x in jax.tree_util.tree_leaves(updates["real"]["phase_head"]))
+
+
+@pytest.mark.parametrize(
+    "target, n, strict, chunk",
+    [
+        (99, 512, False, 64),
+        (3, 512, False, 2),
+        (5000, 512, False, 512),
+        (100, 997, False, 100),
+        (100, 997, True, 1),
+    ],
+)
+def test_equal_chunks_prefer_a_divisor(target, n, strict, chunk):
+    assert operators.equal_chunks(target, n, strict) == chunk
