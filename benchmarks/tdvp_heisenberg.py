@@ -15,7 +15,7 @@ dimension cap and truncation cutoff, S^z conserved:
 
 Reported: process CPU seconds of each run (setup and measurements included:
 with one BLAS thread this is the work each code does, whatever the machine's
-load), manybody's truncation error and bond dimension per time, and the largest
+load), manybody's truncation and projection errors and bond dimension per time, and the largest
 difference of ``<S^z>`` and entropy between the two codes. Run::
 
     python benchmarks/tdvp_heisenberg.py --L 40 --chi 64 --t-max 5 --json benchmarks/results/tdvp_heisenberg_cpu2.json
@@ -55,6 +55,7 @@ def run_manybody(L, times, chi, dt, cutoff, method):
         "entropy": ev.entropy.tolist(),
         "loschmidt_echo": ev.loschmidt_echo.tolist(),
         "truncation_error": ev.info["truncation_error"],
+        "projection_error": ev.info["projection_error"],
         "max_bond_dim": ev.info["max_bond_dim"],
         "tdvp_sites": ev.info["tdvp_sites"],
     }

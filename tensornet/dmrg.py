@@ -138,7 +138,7 @@ class DMRGBackend(Backend):
             "n_sweeps": len(history["energy"]),
             "max_bond_dim": max(state.bond_dims, default=1),
             "bond_dims": state.bond_dims,
-            "discarded_weight": history["discarded_weight"][-1],
+            "discarded_weight": history["discarded_weight"][out["state_sweep"] - 1],
             "setup_time": setup_time,
             "entanglement_entropy": state.entanglement_entropy().tolist(),
             **out,
@@ -227,7 +227,7 @@ def _run_charged(problem, options, order, charges, ham, lam, warm, rng, mixer, s
     else:
         bits = _lowest_diagonal_configuration(problem, order, ham, rng)
         psi, how = td.product_state(sites, bits, group), "product state in the sector"
-    _, history, converged = td.run_dmrg(
+    psi, history, converged = td.run_dmrg(
         psi,
         mpo,
         bond_dims=options.bond_dims,
@@ -247,6 +247,7 @@ def _run_charged(problem, options, order, charges, ham, lam, warm, rng, mixer, s
     state = MPSState(td.to_dense_arrays(psi, group), order, right_canonical=True)
     return state, {
         "engine": "tenpy",
+        "state_sweep": history.pop("state_sweep"),
         "energy": e0 + h_constant,
         "variance": variance,
         "converged": converged,
@@ -376,6 +377,7 @@ def _run_dense(problem, options, order, charges, ham, lam, warm, rng, mixer, sho
         variance = max(float(np.real(mpo_square_expectation(state, W))) - e0**2, 0.0)
     return state, {
         "engine": "quimb",
+        "state_sweep": len(history["energy"]),
         "energy": e0 + float(np.real(h_constant)),
         "variance": variance,
         "converged": converged,

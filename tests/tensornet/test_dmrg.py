@@ -179,6 +179,23 @@ def test_dense_engine_with_penalty_agrees_with_exact(make):
         np.testing.assert_allclose(res.observables[key].mean, est.mean, atol=1e-5, err_msg=key)
 
 
+def test_truncated_run_returns_its_lowest_energy_state():
+    """At a bond dimension that truncates, sweep energies need not decrease; the charged engine
+    returns the state of the lowest sweep energy from the last ramp sweep on, and its measured
+    energy (an MPO expectation of the returned MPS) is that sweep's and lies above the exact one."""
+    model = Hubbard(Chain(8), U=4.0)
+    exact = mb.solve(model, backend="exact", observables=[]).energy
+    dims = (8, 16)
+    res = mb.solve(model, backend="dmrg", observables=[], bond_dims=dims, max_sweeps=8, **FAST)
+    energies = res.history["energy"]
+    k = res.info["state_sweep"]
+    assert len(dims) <= k <= len(energies)
+    assert energies[k - 1] == min(energies[len(dims) - 1 :])
+    assert abs(res.energy - energies[k - 1]) < 1e-9
+    assert exact + 1e-6 < res.energy < exact + 1e-2  # chi 16 truncates, variationally above
+    assert res.info["discarded_weight"] == res.history["discarded_weight"][k - 1] > 0
+
+
 def test_warm_start_across_engines(tmp_path):
     """An MPS of either engine starts the other one at its converged energy."""
     model = Hubbard(Chain(4), U=4.0)
