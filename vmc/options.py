@@ -250,7 +250,7 @@ INTEGRATORS = {
 }
 """NetKet's ``netket.experimental.dynamics`` integrators, each with whether it adapts its step."""
 
-LINEAR_SOLVERS = ("pinv_smooth", "cholesky", "cg")
+LINEAR_SOLVERS = ("pinv_smooth", "cholesky")
 
 
 @dataclass
@@ -260,9 +260,9 @@ class VMCEvolveOptions:
     Attributes
     ----------
     integrator : str
-        A Runge-Kutta integrator of ``netket.experimental.dynamics`` (``INTEGRATORS``): adaptive
-        ``"RK23"`` (default), ``"RK12"``, ``"RK45"``, or fixed-step ``"Euler"``, ``"Heun"``,
-        ``"Midpoint"``, ``"RK4"``.
+        A Runge-Kutta integrator of ``netket.experimental.dynamics`` (``INTEGRATORS``): fixed-step
+        ``"Heun"`` (default, second order), ``"Euler"``, ``"Midpoint"``, ``"RK4"``, or adaptive
+        ``"RK12"``, ``"RK23"``, ``"RK45"``.
     dt : float
         First time step (the step of a fixed-step integrator), inverse units of the couplings.
     dt_max : float
@@ -277,17 +277,17 @@ class VMCEvolveOptions:
         Fresh exact samples of the observables at each requested time (at least ``MIN_SAMPLES``).
     linear_solver : str
         How the TDVP system is solved: ``"pinv_smooth"`` (default; NetKet's regularised
-        pseudo-inverse from an eigendecomposition of the dense tensor, cost ``n_parameters^3``),
-        ``"cholesky"`` or ``"cg"`` (conjugate gradients on the Jacobian, cost ``n_samples x
-        n_parameters`` per iteration); the last two need ``diag_shift > 0``.
+        pseudo-inverse from an eigendecomposition of the dense tensor) or ``"cholesky"``
+        (a few times cheaper, regularised by ``diag_shift > 0`` only).
     diag_shift : float
         Added to the diagonal of the quantum geometric tensor (``QGTJacobianDense``).
     rcond, rcond_smooth : float
         Regularisation of ``pinv_smooth``: eigenvalues of the tensor below ``rcond`` times the
         largest are dropped, those near ``rcond_smooth`` times it damped.
     initial_fidelity : float
-        From a basis state ``x0``: the network is fitted (Adam on ``-log |psi(x0)|^2``, exact) until
-        ``|<x0|psi>|^2`` reaches this value; the fidelity reached is ``info["initial_fidelity"]``.
+        From a basis state ``x0``: the network is fitted to the first-order evolved state
+        ``(1 - i delta (H - E_0)) |x0>`` whose fidelity with ``|x0>`` is this value (see
+        :mod:`manybody.vmc.evolve`); the fidelity reached is ``info["initial_fidelity"]``.
     fit_steps : int
         Most fitting steps (an error if the fidelity is not reached).
     d_model, n_heads, n_layers : int
@@ -300,8 +300,8 @@ class VMCEvolveOptions:
         A progress bar over time (tqdm); None (default) when stderr is a terminal.
     """
 
-    integrator: str = "RK23"
-    dt: float = 0.01
+    integrator: str = "Heun"
+    dt: float = 0.02
     dt_max: float = 0.05
     tolerance: float = 1e-3
     n_samples: int = 2048
