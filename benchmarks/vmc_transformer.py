@@ -14,8 +14,11 @@ Figures (JSON, to compare across machines; runs unchanged on GPU):
   - ``transformer_before``: the same network with NetKet's ``PauliStrings`` kernel (every connected
     configuration through the whole network) and NetKet's default (complex) Jacobian mode, i.e. the
     code path before prefix reuse and the real mode;
-  - ``netket_ARNNDense`` (2 layers, 16 features) and ``rbm_metropolis_exchange`` (alpha 2, complex
-    parameters), with NetKet's ``PauliStrings``.
+  - ``netket_ARNNDense`` (2 layers, ``d_model`` features) and ``rbm_metropolis_exchange`` (alpha 2,
+    complex parameters), with NetKet's ``PauliStrings`` and NetKet's Jacobian chunking (none).
+
+  Wall seconds (minimum and median) and CPU seconds of this process (minimum) are recorded: on a
+  shared machine the CPU time is the steadier measure of cost.
 
 * ``startup``: ``mb.solve(Heisenberg(Chain(8)), backend="vmc", n_iter=5)`` (defaults, default
   observables) in a fresh process and again in the same process, with an empty and with a filled
@@ -138,6 +141,8 @@ def throughput(model, n_samples: int, repeats: int, networks=None) -> dict:
         driver = sr_driver(vs, hamiltonian, optax.sgd(0.005), diag_shift=1e-2)
         if mode is not None:
             driver.mode = mode
+        if not name.startswith("transformer"):
+            driver.chunk_size_bwd = None  # NetKet's default for NetKet's networks
 
         def step(driver=driver):
             driver.reset_step()

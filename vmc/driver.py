@@ -190,9 +190,10 @@ def sr_driver(vstate, hamiltonian, optimizer, diag_shift, momentum=None) -> nk.d
 
     The NTK is built from the explicit Jacobian (compiles ~3x faster) unless parameters x samples
     exceeds ``2**25``, where the lazy (on-the-fly) form saves memory. The Jacobian mode is
-    :func:`jacobian_mode`, its chunks :func:`jacobian_chunk_size`.
+    :func:`jacobian_mode`, the explicit Jacobian's chunks :func:`jacobian_chunk_size`.
     """
     use_ntk = vstate.n_parameters > vstate.n_samples
+    on_the_fly = use_ntk and vstate.n_parameters * vstate.n_samples > _DENSE_JACOBIAN_MAX
     return nk.driver.VMC_SR(
         hamiltonian,
         optimizer,
@@ -200,9 +201,10 @@ def sr_driver(vstate, hamiltonian, optimizer, diag_shift, momentum=None) -> nk.d
         momentum=momentum,
         variational_state=vstate,
         use_ntk=use_ntk,
-        on_the_fly=use_ntk and vstate.n_parameters * vstate.n_samples > _DENSE_JACOBIAN_MAX,
+        on_the_fly=on_the_fly,
         mode=jacobian_mode(vstate, hamiltonian),
-        chunk_size_bwd=jacobian_chunk_size(vstate),
+        # chunks of the explicit Jacobian; the on-the-fly NTK ran slower in chunks (ARNNDense, L=40)
+        chunk_size_bwd=vstate.chunk_size if on_the_fly else jacobian_chunk_size(vstate),
     )
 
 
