@@ -38,6 +38,7 @@ CASES = {
         ("none", "jastrow", "slater", "hubbard_chain"),
     ),
     "hubbard_2x4_open": (lambda: Hubbard(Square(4, 2, pbc=False), U=4.0), ("none", "jastrow", "slater")),
+    "hubbard_2x3_open": (lambda: Hubbard(Square(3, 2, pbc=False), U=4.0), ("none", "slater")),
     "syk12": (lambda: SYK(12, seed=0), ("none", "jastrow")),
     "syk8": (lambda: SYK(8, seed=1), ("none", "jastrow")),
     "j1j2_2x3": (lambda: Heisenberg(Square(2, 3), J2=0.5), ("none", "jastrow", "marshall")),

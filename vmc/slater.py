@@ -25,13 +25,21 @@ constraints with unit weights on disjoint qubits covering every qubit (:func:`sp
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 import netket as nk
 import numpy as np
 
 from manybody.vmc.phase import PhaseAR, shifted_init
 
-__all__ = ["SlaterPhaseAR", "SLATER_INIT_SCALE", "species", "one_body_matrix", "initial_orbitals"]
+__all__ = [
+    "SlaterPhaseAR",
+    "SLATER_INIT_SCALE",
+    "species",
+    "one_body_matrix",
+    "initial_orbitals",
+    "det_phase",
+]
 
 SLATER_INIT_SCALE = 0.01
 """Std of the noise added to the real and imaginary parts of the initial orbitals."""
@@ -85,6 +93,35 @@ def initial_orbitals(problem) -> np.ndarray:
     return np.concatenate(columns, axis=1)
 
 
+def det_phase(matrices):
+    """``det(m) / |det(m)|`` (0 for a singular ``m``) of a batch (batch, N, N) of complex matrices.
+
+    Gaussian elimination with partial pivoting in plain ``jax.numpy`` operations (a scan over the
+    N columns): ``jnp.linalg.slogdet`` (a LAPACK call) hung the XLA CPU runtime when it ran inside
+    the chunked local energies of 16-qubit Hubbard clusters (all threads idle, measured twice).
+    """
+    n = matrices.shape[-1]
+    rows = jnp.arange(n)
+
+    def eliminate(carry, k):
+        a, phase = carry
+        pivot_row = jnp.argmax(jnp.where(rows >= k, jnp.abs(a[:, :, k]), -1.0), axis=-1)
+        row_k = a[:, k, :]
+        row_p = jnp.take_along_axis(a, pivot_row[:, None, None], axis=1)[:, 0, :]
+        swapped = (pivot_row != k)[:, None, None]
+        a = jnp.where(swapped & (rows[None, :, None] == pivot_row[:, None, None]), row_k[:, None, :], a)
+        a = a.at[:, k, :].set(row_p)
+        pivot = a[:, k, k]
+        safe = jnp.where(pivot == 0, 1.0, pivot)
+        phase = jnp.where(swapped[:, 0, 0], -phase, phase) * jnp.where(pivot == 0, 0.0, safe / jnp.abs(safe))
+        factors = jnp.where(rows > k, a[:, :, k] / safe[:, None], 0.0)
+        return (a - factors[:, :, None] * a[:, k, None, :], phase), None
+
+    start = (matrices, jnp.ones(matrices.shape[0], matrices.dtype))
+    (_, phase), _ = jax.lax.scan(eliminate, start, rows)
+    return phase
+
+
 class SlaterPhaseAR(PhaseAR):
     """``amplitude`` times ``D(b) / |D(b)|``, ``D(b) = det Phi[occ(b)]`` (see the module docstring).
 
@@ -114,5 +151,4 @@ class SlaterPhaseAR(PhaseAR):
         # configurations with another particle number (amplitude 0) get a regular matrix
         valid = bits.sum(axis=-1) == n_particles
         matrices = jnp.where(valid[:, None, None], matrices, jnp.eye(n_particles, dtype=matrices.dtype))
-        sign, _ = jnp.linalg.slogdet(matrices)
-        return jnp.angle(sign)
+        return jnp.angle(det_phase(matrices))

@@ -206,3 +206,14 @@ def test_energy_scale_is_the_infinite_temperature_energy_spread_per_qubit(model)
     spread = np.sqrt(np.trace(centred @ centred).real / 2**n / n)
     assert energy_scale(model.problem) == pytest.approx(spread, rel=1e-12)
     assert step_factor(model.problem) == pytest.approx(max(1.0, STEP_REFERENCE_SCALE / spread), rel=1e-12)
+
+
+def test_det_phase_is_numpys_determinant_phase():
+    from manybody.vmc.slater import det_phase
+
+    rng = np.random.default_rng(0)
+    matrices = rng.normal(size=(20, 5, 5)) + 1j * rng.normal(size=(20, 5, 5))
+    matrices[0, 3] = 0.0  # singular: phase 0
+    reference = np.linalg.det(matrices)
+    reference = np.where(np.abs(reference) > 0, reference / np.maximum(np.abs(reference), 1e-300), 0)
+    np.testing.assert_allclose(np.asarray(det_phase(jnp.asarray(matrices))), reference, atol=1e-12)
