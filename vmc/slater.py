@@ -97,8 +97,8 @@ def det_phase(matrices):
     """``det(m) / |det(m)|`` (0 for a singular ``m``) of a batch (batch, N, N) of complex matrices.
 
     Gaussian elimination with partial pivoting in plain ``jax.numpy`` operations (a scan over the
-    N columns): ``jnp.linalg.slogdet`` (a LAPACK call) hung the XLA CPU runtime when it ran inside
-    the chunked local energies of 16-qubit Hubbard clusters (all threads idle, measured twice).
+    N columns). With ``jnp.linalg.slogdet`` (a LAPACK call) two 16-qubit Hubbard runs hung in the
+    XLA CPU runtime (every thread idle) while 8-qubit ones ran; the cause was not isolated.
     """
     n = matrices.shape[-1]
     rows = jnp.arange(n)
