@@ -71,7 +71,6 @@ def test_schwinger_vacuum_keeps_gauss_law_exactly():
     ev, _ = compare(model, "vacuum", [0.0, 0.25], ["electric_field", "gauss_violation"], 0.02)
     # masked sampling: no sample ever leaves the sector, the penalty is exactly zero
     assert np.all(np.asarray(ev.observables["gauss_violation"].mean) == 0.0)
-    assert ev.info["constraint_violation"] == [0.0, 0.0]
 
 
 @pytest.mark.slow
