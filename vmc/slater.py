@@ -117,7 +117,7 @@ def det_phase(matrices):
         factors = jnp.where(rows > k, a[:, :, k] / safe[:, None], 0.0)
         return (a - factors[:, :, None] * a[:, k, None, :], phase), None
 
-    start = (matrices, jnp.ones(matrices.shape[0], matrices.dtype))
+    start = (matrices, jnp.ones_like(matrices[:, 0, 0]))  # derived from the input: sharded like it
     (_, phase), _ = jax.lax.scan(eliminate, start, rows)
     return phase
 
