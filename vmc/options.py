@@ -110,7 +110,9 @@ class VMCOptions:
     learning_rate : float
         Initial SR step; cosine-decays to ``learning_rate * lr_final_fraction``. The default 0.05
         was measured: Heisenberg chain L=8 (80 iterations) reached 8e-5 relative error against
-        3e-3 with 0.02; L=12 with the defaults reached 1.6e-5.
+        3e-3 with 0.02; L=12 with the defaults reached 1.6e-5. The step used is
+        ``learning_rate * info["step_factor"]``, raised for Hamiltonians with weak couplings
+        (:mod:`manybody.vmc.scale`; SYK(8): x4.1).
     lr_final_fraction : float
         Final over initial learning rate.
     diag_shift, diag_shift_final : float
@@ -128,8 +130,11 @@ class VMCOptions:
     sign_rule : str
         A sign structure built into the wave function (:mod:`manybody.vmc.signs`): ``"auto"``
         (the one the model recommends, if any: Marshall for the unfrustrated bipartite
-        Heisenberg model, the reordering sign on Hubbard chains with ``t > 0``), ``"none"``, or
-        the name of a structure the model declares (``model.problem.sign_structures``).
+        Heisenberg model, the reordering sign on Hubbard chains with ``t > 0``; else ``"slater"``
+        where two or more particle numbers are conserved), ``"none"``, the learned phases
+        ``"jastrow"`` (two-body) and ``"slater"`` (a Slater determinant with trainable orbitals,
+        :mod:`manybody.vmc.slater`), or the name of a structure the model declares
+        (``model.problem.sign_structures``).
     chunk_size : int or None
         Samples per forward/backward chunk (memory); None = all at once.
     checkpoint_dir : str or None
