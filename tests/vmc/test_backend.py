@@ -186,7 +186,7 @@ def test_bad_option_is_reported_without_importing_jax():
         "print([k for k in ('jax', 'netket', 'flax') if k in sys.modules])"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.splitlines() == ["n_samples must be an integer >= 32, got 3", "[]"]
+    assert out.stdout.splitlines() == ["n_samples must be 'auto' or an integer >= 32, got 3", "[]"]
 
 
 def test_netket_private_driver_internals_still_mean_what_the_driver_assumes():
