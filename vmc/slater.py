@@ -21,6 +21,10 @@ The orbitals start at the ground-state orbitals of the one-body part of the Hami
 noise of std ``SLATER_INIT_SCALE`` in the real and imaginary parts (it lifts the zeros that
 symmetric orbitals give some determinants). It needs a fixed total particle number: charge
 constraints with unit weights on disjoint qubits covering every qubit (:func:`species`).
+
+Measured (seed 0, defaults otherwise, relative error of the energy): open 2x3 Hubbard at U=4, half
+filling, 60 iterations: 3.0e-2 against 0.69 without a sign; open 2x4, 100 iterations: 6.5e-2
+against 0.75 without and 0.52 with the two-body phase (``benchmarks/vmc_signs.py``).
 """
 
 from __future__ import annotations
