@@ -17,9 +17,10 @@ the model for ``Result.load(...).expect(...)``.
 
 from __future__ import annotations
 
+import copy
 import json
 import warnings
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -143,7 +144,8 @@ class VMCBackend(Backend):
         problem = model.problem
         options, resolved = options.resolved(problem)  # "auto" sizes chosen for this model
         step = step_factor(problem)  # the SR step in units of the Hamiltonian's energy scale
-        options = replace(options, learning_rate=options.learning_rate * step)
+        options = copy.copy(options)  # not replace(): the scaled step may exceed the user-facing bound
+        options.learning_rate *= step
         rule = sign_rule(problem, options.sign_rule)
         learned = learned_phase(problem, options.sign_rule)
         config = {
