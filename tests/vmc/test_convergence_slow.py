@@ -16,6 +16,7 @@ import pytest
 import manybody as mb
 from manybody.lattice import Chain, Square
 from manybody.models import SYK, Heisenberg, Hubbard, QuantumLink1D, Z2Gauge
+from manybody.vmc.scale import step_factor
 
 pytestmark = pytest.mark.slow
 
@@ -37,6 +38,14 @@ CASES = [
         {"n_iter": 100, "sign_rule": "marshall"},
         1e-3,
     ),
+    # weak couplings, converging through the step factor; measured 5.6e-3 and 5.4e-5 (README, vmc signs)
+    ("syk8_defaults_100_iterations", lambda: SYK(8, seed=1), {"n_iter": 100}, 1e-2),
+    (
+        "syk8_matrix_network_lr_0.2",
+        lambda: SYK(8, seed=1),
+        {"n_iter": 60, "n_layers": 1, "d_model": 16, "n_heads": 2, "n_samples": 256, "learning_rate": 0.2},
+        1e-3,
+    ),
 ]
 
 
@@ -51,6 +60,7 @@ def test_ground_state_energy(case):
         f"{case[0]}: vmc {res.energy:.8f} +/- {res.energy_error:.2g}, exact {exact.energy:.8f}, rel {rel:.2e}, "
         f"{res.info['solve_time']:.0f} s, {res.info['n_parameters']} parameters"
     )
+    assert res.info["step_factor"] == pytest.approx(step_factor(model.problem))
     assert res.energy > exact.energy - 5 * res.energy_error
     assert rel < bound
     assert not res.info["collapsed"]

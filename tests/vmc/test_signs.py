@@ -219,29 +219,7 @@ def test_det_phase_is_numpys_determinant_phase():
     np.testing.assert_allclose(np.asarray(det_phase(jnp.asarray(matrices))), reference, atol=1e-12)
 
 
-SLOW_CASES = [
-    # (id, model factory, options, bound); measured (seed 0): 5.6e-3 and 5.4e-5 (README, vmc signs)
-    ("syk8_defaults_100_iterations", lambda: SYK(8, seed=1), {"n_iter": 100}, 1e-2),
-    (
-        "syk8_matrix_network_lr_0.2",
-        lambda: SYK(8, seed=1),
-        {"n_iter": 60, "n_layers": 1, "d_model": 16, "n_heads": 2, "n_samples": 256, "learning_rate": 0.2},
-        1e-3,
-    ),
-]
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("case", SLOW_CASES, ids=[c[0] for c in SLOW_CASES])
-def test_syk_converges_with_the_step_factor(case):
-    """SYK's couplings are ~4x weaker than the Heisenberg chain's: the step factor makes up for it."""
-    _, factory, options, bound = case
-    model = factory()
-    exact = mb.solve(model, backend="exact", observables=[])
-    res = mb.solve(model, backend="vmc", seed=0, progress=False, observables=[], **options)
-    rel = abs(res.energy - exact.energy) / abs(exact.energy)
-    assert (
-        res.info["step_factor"] == pytest.approx(step_factor(model.problem)) and res.info["step_factor"] > 4
-    )
-    assert res.energy > exact.energy - 5 * res.energy_error
-    assert rel < bound
+def test_weak_couplings_get_a_larger_step():
+    """SYK's couplings are ~4x weaker than the Heisenberg chain's (whose scale the step is meant at)."""
+    assert step_factor(SYK(8, seed=1).problem) > 4
+    assert step_factor(Heisenberg(Chain(12)).problem) == 1.0
