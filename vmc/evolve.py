@@ -66,7 +66,6 @@ import numpy as np
 import optax
 
 from manybody.evolution import Snapshot
-from manybody.pauli import PauliTable
 from manybody.vmc.backend import VMCBackend, VMCState, make_vstate
 from manybody.vmc.operators import FlipPlan, local_values, to_pauli_strings
 from manybody.vmc.options import INTEGRATORS, VMCEvolveOptions
@@ -104,7 +103,7 @@ def short_time_state(problem, bits, fidelity: float):
     delta : float
         0 if ``bits`` is an eigenstate of ``H`` (then the state is ``|bits>``).
     """
-    plan = FlipPlan([PauliTable.from_qubit_operator(problem.hamiltonian, problem.n_qubits)])
+    plan = FlipPlan([problem.pauli])
     x0 = np.asarray(bits, dtype=np.int8)
     masks = np.vstack([np.zeros((1, problem.n_qubits), np.int8), plan.masks])
     term_row = plan.term_mask + 1  # row 0: the diagonal
@@ -189,12 +188,8 @@ def _initial_vstate(model, initial, options: VMCEvolveOptions):
     vs = make_vstate(model, config, options.n_samples, options.seed, options.chunk_size)
     configs, amplitudes, delta = short_time_state(problem, initial.bits, options.initial_fidelity)
     # the fit's own error is kept a tenth of the deliberate distance from the basis state
-    if delta:
-        fit, steps = fit_state(
-            vs, configs, amplitudes, 0.1 * (1.0 - options.initial_fidelity), options.fit_steps
-        )
-    else:
-        fit, steps = fit_state(vs, configs, amplitudes, 1.0 - options.initial_fidelity, options.fit_steps)
+    infidelity = (0.1 if delta else 1.0) * (1.0 - options.initial_fidelity)
+    fit, steps = fit_state(vs, configs, amplitudes, infidelity, options.fit_steps)
     x0 = float(jnp.exp(2.0 * jnp.real(_log_amplitudes(vs, initial.bits)(vs.parameters)[0])))
     return vs, config, {"initial_fidelity": x0, "fit_fidelity": fit, "start_time": delta, "fit_steps": steps}
 
