@@ -28,8 +28,7 @@ def energy_scale(problem) -> float:
     ``sum_P c_P^2 = Tr (H - Tr H / 2^n)^2 / 2^n``: the infinite-temperature energy variance,
     here per qubit (same units as the couplings).
     """
-    coeffs = np.array([c for term, c in problem.hamiltonian.terms.items() if term], dtype=complex)
-    return float(np.sqrt(np.sum(np.abs(coeffs) ** 2) / problem.n_qubits))
+    return float(np.sqrt(np.sum(np.abs(problem.pauli.coeffs) ** 2) / problem.n_qubits))
 
 
 def step_factor(problem) -> float:
