@@ -34,9 +34,9 @@ __all__ = [
     "sector_configurations",
 ]
 
-_PAULI = {
+_REAL_PAULI = {
     "X": np.array([[0.0, 1.0], [1.0, 0.0]]),
-    "Y": np.array([[0.0, -1.0j], [1.0j, 0.0]]),
+    "Y": np.array([[0.0, 1.0], [-1.0, 0.0]]),  # i Y: real, so that a real MPS stays real
     "Z": np.array([[1.0, 0.0], [0.0, -1.0]]),
 }
 
@@ -179,6 +179,7 @@ def pauli_expectations(state: MPSState, strings) -> np.ndarray:
         if not term:
             continue
         letters = {int(state.position[q]): p for q, p in term}
+        out[k] = (-1j) ** sum(p == "Y" for p in letters.values())  # Y = -i (iY)
         start, stop = min(letters), max(letters)
         node = tries.setdefault(start, {})
         for p in range(start, stop + 1):
@@ -192,14 +193,11 @@ def pauli_expectations(state: MPSState, strings) -> np.ndarray:
             for letter, child in node.items():
                 if letter is None:
                     continue
-                t = t0
-                if letter != "I":
-                    t = np.einsum("ts,bsc->btc", _PAULI[letter], t)
-                new = np.tensordot(t, B[p].conj(), axes=([0, 1], [0, 1]))
-                if None in child:
-                    out[child[None]] = np.trace(new)
+                t = t0 if letter == "I" else np.einsum("ts,bsc->btc", _REAL_PAULI[letter], t0)
+                if None in child:  # right-canonical B: the right environment is the identity
+                    out[child[None]] *= np.vdot(B[p], t)
                 if len(child) > (None in child):
-                    stack.append((p + 1, new, child))
+                    stack.append((p + 1, np.tensordot(t, B[p].conj(), axes=([0, 1], [0, 1])), child))
     return out
 
 

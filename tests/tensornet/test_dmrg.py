@@ -13,7 +13,7 @@ from manybody.lattice import Chain, Square
 from manybody.model import Model
 from manybody.models import SYK, Heisenberg, Hubbard, QuantumLink1D, QuantumLink2D, Schwinger, Z2Gauge
 from manybody.operators import of
-from manybody.tensornet import MPSState
+from manybody.tensornet import MPSState, pauli_expectations
 from manybody.tensornet.mpo import qubit_operator_mpo
 
 FAST = {"progress": False, "seed": 7, "blas_threads": 1}
@@ -390,3 +390,33 @@ def test_heisenberg_chain_100_literature():
     # nearest-neighbour correlation is E / (L - 1) on average (uniform J, no field)
     c1 = res.observables["spin_correlations"].mean[0]
     assert abs(c1 - res.energy / 99) < 1e-8
+
+
+def test_pauli_expectations_match_dense_strings():
+    """Every Pauli string (odd and even numbers of Y, complex values) on a random complex MPS with
+    a permuted site order equals <psi|P|psi> from Kronecker products."""
+    n, order = 6, np.array([3, 0, 5, 1, 4, 2])
+    rng = np.random.default_rng(1)
+    psi = rng.standard_normal(2**n) + 1j * rng.standard_normal(2**n)
+    psi /= np.linalg.norm(psi)
+    t = psi.reshape([2] * n, order="F").transpose(order)  # axis p = bit of qubit order[p]
+    arrays, rest = [], t.reshape(1, -1)
+    for _ in range(n - 1):
+        u, s, vh = np.linalg.svd(rest.reshape(rest.shape[0] * 2, -1), full_matrices=False)
+        arrays.append(u.reshape(-1, 2, u.shape[1]))
+        rest = s[:, None] * vh
+    arrays.append(rest.reshape(-1, 2, 1))
+    pauli = {"I": np.eye(2), "X": np.array([[0, 1], [1, 0]]), "Y": np.array([[0, -1j], [1j, 0]])}
+    pauli["Z"] = np.diag([1.0, -1.0])
+    strings = [()] + [
+        tuple((q, rng.choice(list("XYZ"))) for q in sorted(rng.choice(n, size=k, replace=False)))
+        for k in (1, 2, 2, 3, 3, 4, 6)
+        for _ in range(4)
+    ]
+    got = pauli_expectations(MPSState(arrays, order), strings)
+    for term, value in zip(strings, got):
+        letters = dict(term)
+        dense = np.array([[1.0]])
+        for q in reversed(range(n)):  # qubit 0 is the fastest index of psi
+            dense = np.kron(dense, pauli[letters.get(q, "I")])
+        assert abs(value - np.vdot(psi, dense @ psi)) < 1e-12, term
