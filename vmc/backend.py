@@ -21,6 +21,7 @@ import copy
 import json
 import warnings
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +57,13 @@ class VMCState:
     seed: int = 0
     n_eval_samples: int = 8192
     chunk_size: int | None = None
+    n_samples: int | None = None
+    """Samples per draw of the evaluation: the training's ``n_samples`` (its compiled shapes);
+    None draws all ``n_eval_samples`` at once."""
+    distinct: int | None = None
+    """Rows of the training's distinct-sample local energies (None: ``n_samples``)."""
     _vstate: Any = field(default=None, repr=False, compare=False)
+    _samples: Any = field(default=None, repr=False, compare=False)
 
 
 def device_name() -> str:
@@ -108,6 +115,14 @@ def make_vstate(model, config: dict, n_samples: int, seed: int, chunk_size=None,
     if params is not None:
         vs.parameters = flax.serialization.from_state_dict(vs.parameters, params)
     return vs
+
+
+def _log_value(vstate, batch: int, configs) -> np.ndarray:
+    """log psi of ``configs`` (n, n_qubits), evaluated in batches of ``batch`` rows."""
+    configs = np.asarray(configs)
+    padded = np.concatenate([configs, np.repeat(configs[:1], -len(configs) % batch, axis=0)])
+    values = [np.asarray(vstate.log_value(chunk)) for chunk in np.split(padded, len(padded) // batch)]
+    return np.concatenate(values)[: len(configs)]
 
 
 def read_state(folder: Path, problem) -> tuple[dict, dict]:
@@ -176,7 +191,12 @@ class VMCBackend(Backend):
             sort_keys=True,
         )
         history, info = optimize(
-            vs, hamiltonian, options, progress_label=f"vmc {problem.name}", fingerprint=fingerprint
+            vs,
+            hamiltonian,
+            options,
+            progress_label=f"vmc {problem.name}",
+            fingerprint=fingerprint,
+            sector_dimension=problem.sector_dimension(),
         )
         state = VMCState(
             config=config,
@@ -184,17 +204,16 @@ class VMCBackend(Backend):
             seed=options.seed,
             n_eval_samples=options.n_eval_samples,
             chunk_size=options.chunk_size,
+            n_samples=options.n_samples,
+            distinct=info["distinct_rows"],
+            _vstate=vs,  # the trained state: the evaluation re-uses its compiled shapes
         )
-        evs = self._eval_vstate(state, model)
-        stats = evs.expect(hamiltonian)
-        energy, error, variance = (
-            float(np.real(stats.mean)),
-            float(stats.error_of_mean),
-            float(stats.variance),
+        samples = self._eval_samples(state, model)
+        [stats] = estimates_from_local_values(
+            local_values(vs, samples, hamiltonian.plan, state.distinct or state.n_samples)
         )
-        support = support_check(
-            np.asarray(evs.samples).reshape(-1, problem.n_qubits), evs.log_value, hamiltonian
-        )
+        energy, error, variance = stats.mean, stats.error, stats.variance
+        support = support_check(samples, partial(_log_value, vs, state.n_samples), hamiltonian)
         collapsed = is_collapsed(support, variance)
         if collapsed:
             # the sampled variance misses every configuration H reaches outside the support:
@@ -245,25 +264,59 @@ class VMCBackend(Backend):
         return evolve(model, initial, times, options)
 
     def _eval_vstate(self, state: VMCState, model):
-        """The evaluation MCState (n_eval_samples fresh exact samples), built once per state."""
+        """The MCState that draws the evaluation samples: the trained one, or one built once."""
         if state._vstate is None:
             state._vstate = make_vstate(
-                model, state.config, state.n_eval_samples, state.seed + 7919, state.chunk_size, state.params
+                model, state.config, self._draw(state), state.seed, state.chunk_size, state.params
             )
         return state._vstate
 
+    @staticmethod
+    def _draw(state: VMCState) -> int:
+        return state.n_samples or state.n_eval_samples
+
+    def _eval_samples(self, state: VMCState, model) -> np.ndarray:
+        """``n_eval_samples`` fresh exact samples (n_eval_samples, n_qubits), drawn once per state
+        in draws of the training's ``n_samples`` (its compiled sampler)."""
+        if state._samples is None:
+            vs = self._eval_vstate(state, model)
+            # the evaluation's own sampler seed: a saved and reloaded state draws the same samples
+            vs.sampler_state = vs.sampler.init_state(vs.model, vs.variables, state.seed + 7919)
+            draws = []
+            for _ in range(-(-state.n_eval_samples // self._draw(state))):
+                vs.reset()
+                draws.append(np.asarray(vs.samples).reshape(-1, model.problem.n_qubits))
+            state._samples = np.concatenate(draws)[: state.n_eval_samples]
+        return state._samples
+
     def expect(self, state: VMCState, model, operators) -> list:
         vs = self._eval_vstate(state, model)
-        samples = np.asarray(vs.samples).reshape(-1, model.problem.n_qubits)
-        return estimates_from_local_values(local_values(vs, samples, operators))
+        values = local_values(
+            vs, self._eval_samples(state, model), operators, state.distinct or state.n_samples
+        )
+        return estimates_from_local_values(values)
 
     def save_state(self, state: VMCState, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
-        meta = {**state.config, "seed": state.seed, "n_eval_samples": state.n_eval_samples}
+        meta = {
+            **state.config,
+            "seed": state.seed,
+            "n_eval_samples": state.n_eval_samples,
+            "n_samples": state.n_samples,
+            "distinct": state.distinct,
+        }
         (folder / "network.json").write_text(json.dumps(meta, indent=1))
         (folder / "params.msgpack").write_bytes(flax.serialization.msgpack_serialize(state.params))
 
     def load_state(self, folder: Path, model) -> VMCState:
         config, params = read_state(folder, model.problem)
         seed, n_eval = config.pop("seed", 0), config.pop("n_eval_samples", 8192)
-        return VMCState(config=config, params=params, seed=seed, n_eval_samples=n_eval)
+        n_samples, distinct = config.pop("n_samples", None), config.pop("distinct", None)
+        return VMCState(
+            config=config,
+            params=params,
+            seed=seed,
+            n_eval_samples=n_eval,
+            n_samples=n_samples,
+            distinct=distinct,
+        )

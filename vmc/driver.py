@@ -35,21 +35,30 @@ from __future__ import annotations
 import math
 import os
 import time
+from functools import partial
 from pathlib import Path
 
 import flax.serialization
 import jax
 import jax.numpy as jnp
 import netket as nk
+import netket.jax as nkjax
+import netket.stats as nkstats
 import numpy as np
 import optax
+from jax.flatten_util import ravel_pytree
+from netket._src.ngd.sr_srt_common import _prepare_input
+from netket._src.ngd.srt import _compute_srt_update
+from netket.utils import struct
 
 from manybody.io import atomic_write
-from manybody.vmc.operators import CACHE_FLOATS, equal_chunks
+from manybody.vmc.operators import CACHE_FLOATS, distinct_rows, equal_chunks, local_values_jit
 
 __all__ = [
     "optimize",
     "sr_driver",
+    "SR",
+    "distinct_size",
     "jacobian_chunk_size",
     "enable_compilation_cache",
     "CHECKPOINT_FILE",
@@ -173,28 +182,149 @@ def jacobian_mode(vstate, hamiltonian) -> str | None:
     return "real"
 
 
-def jacobian_chunk_size(vstate) -> int | None:
+def jacobian_chunk_size(vstate, n_rows: int | None = None) -> int | None:
     """Samples per chunk of the SR Jacobian: the state's ``chunk_size`` if set, else on CPU the
-    largest divisor of ``n_samples`` that keeps the per-sample backward pass (``4 x 4 d_model``
-    floats per position and layer) within ``CACHE_FLOATS``; None (one pass) on accelerators."""
+    largest divisor of ``n_rows`` (default ``n_samples``) that keeps the per-sample backward pass
+    (``4 x 4 d_model`` floats per position and layer) within ``CACHE_FLOATS``; None (one pass)
+    on accelerators."""
     if vstate.chunk_size is not None or jax.default_backend() != "cpu":
         return vstate.chunk_size
     net = getattr(vstate.model, "amplitude", vstate.model)
     per_sample = vstate.hilbert.size * 16 * getattr(net, "d_model", 16) * getattr(net, "n_layers", 2)
     # NetKet's on-the-fly NTK needs equal chunks
-    return equal_chunks(CACHE_FLOATS // per_sample, vstate.n_samples, strict=True)
+    return equal_chunks(CACHE_FLOATS // per_sample, n_rows or vstate.n_samples, strict=True)
 
 
-def sr_driver(vstate, hamiltonian, optimizer, diag_shift, momentum=None) -> nk.driver.VMC_SR:
-    """NetKet ``VMC_SR``: minSR (NTK form) when the parameters outnumber the samples, else SR.
+def distinct_size(sector_dimension: int | None, n_samples: int, n_parameters: int) -> int | None:
+    """Rows of the distinct-sample evaluation (:class:`SR`), or None when it would not pay.
+
+    ``n_samples`` exact samples of a state on a sector of ``sector_dimension`` configurations
+    hold at most that many distinct ones: below ``n_samples`` (and below ``n_parameters``, the
+    minSR form) the local energies, Jacobian and NTK are computed on the distinct samples padded
+    to ``sector_dimension`` rows (one compiled shape).
+    """
+    if sector_dimension is None or sector_dimension >= min(n_samples, n_parameters):
+        return None
+    return int(sector_dimension)
+
+
+@partial(jax.jit, static_argnames=("apply_fun", "solver_fn", "mode", "chunk_size"))
+def _weighted_minsr(
+    apply_fun,
+    local_energies,
+    parameters,
+    model_state,
+    samples,
+    mass,
+    *,
+    diag_shift,
+    solver_fn,
+    mode,
+    momentum,
+    old_updates,
+    chunk_size,
+):
+    """NetKet's minSR update with a probability ``mass`` per row (NetKet's ``srt`` takes none).
+
+    ``X = sqrt(mass) (O - <O>)``, ``dv = 2 sqrt(mass) (E - <E>)``: the same ``X^T X`` and
+    ``X^T dv`` as the unweighted rows of the samples with their repetitions, hence the same
+    update ``X^T (X X^T + lambda)^-1 dv = (X^T X + lambda)^-1 X^T dv`` (SPRING included).
+    """
+    _, unravel = ravel_pytree(parameters)
+    jacobians = nkjax.jacobian(
+        apply_fun,
+        parameters,
+        samples,
+        model_state,
+        mode=mode,
+        dense=True,
+        center=True,
+        chunk_size=chunk_size,
+        pdf=mass,
+    )
+    o_l, dv = _prepare_input(jacobians, local_energies, mode=mode, scaling_factor=mass)
+    if old_updates is None and momentum is not None:
+        old_updates = jnp.zeros(jacobians.shape[-1], dtype=jacobians.dtype)
+    updates, old_updates, info = _compute_srt_update(
+        o_l,
+        dv,
+        diag_shift=diag_shift,
+        solver_fn=solver_fn,
+        mode=mode,
+        momentum=momentum,
+        old_updates=old_updates,
+        params_structure=jax.tree_util.tree_map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype), parameters),
+    )
+    return unravel(updates), old_updates, info
+
+
+class SR(nk.driver.VMC_SR):
+    """NetKet ``VMC_SR`` that can run on the distinct samples.
+
+    With ``distinct`` rows (:func:`distinct_size`) and a
+    :class:`~manybody.vmc.operators.PauliSum` Hamiltonian, the ``n_samples`` samples are reduced
+    to their distinct configurations (padded with copies of the first sample at zero weight);
+    local energies, Jacobian and minSR kernel are computed on those, each row weighted by its
+    count (:func:`_weighted_minsr`), and the energy statistics use the local energies of all
+    samples. Otherwise it is NetKet's step (whose ``PauliSum`` local energies are
+    :func:`~manybody.vmc.operators.local_values_jit`, the executable the final evaluation reuses).
+    """
+
+    _distinct: int | None = struct.field(pytree_node=False, serialize=False, default=None)
+
+    def __init__(self, *args, distinct: int | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._distinct = distinct
+
+    @property
+    def distinct(self) -> int | None:
+        """Rows of the distinct-sample step (None: every sample)."""
+        return self._distinct
+
+    def compute_loss_and_update(self):
+        plan = getattr(self._ham, "plan", None)
+        if plan is None or self._distinct is None or not self.use_ntk:
+            return super().compute_loss_and_update()
+        vs = self.state
+        samples = vs.samples.reshape(-1, vs.hilbert.size)
+        rows, counts, inverse = distinct_rows(samples, self._distinct)
+        local = local_values_jit(vs.model, plan, vs.variables, rows, vs.chunk_size)[:, 0]
+        self._loss_stats = nkstats.statistics(local[inverse].reshape(vs.samples.shape[:-1]))
+        diag_shift, momentum = self.diag_shift, self.momentum
+        diag_shift = diag_shift(self.step_count) if callable(diag_shift) else diag_shift
+        momentum = momentum(self.step_count) if callable(momentum) else momentum
+        self._dp, self._old_updates, self.info = _weighted_minsr(
+            vs._apply_fun,
+            local,
+            vs.parameters,
+            vs.model_state,
+            rows,
+            counts / samples.shape[0],
+            diag_shift=diag_shift,
+            solver_fn=self._linear_solver,
+            mode=self.mode,
+            momentum=momentum,
+            old_updates=self._old_updates,
+            chunk_size=self.chunk_size_bwd,
+        )
+        return self._loss_stats, self._dp
+
+
+def sr_driver(
+    vstate, hamiltonian, optimizer, diag_shift, momentum=None, sector_dimension=None
+) -> nk.driver.VMC_SR:
+    """:class:`SR` (NetKet ``VMC_SR``): minSR (NTK form) when the parameters outnumber the samples, else SR.
 
     The NTK is built from the explicit Jacobian (compiles ~3x faster) unless parameters x samples
     exceeds ``2**25``, where the lazy (on-the-fly) form saves memory. The Jacobian mode is
-    :func:`jacobian_mode`, the explicit Jacobian's chunks :func:`jacobian_chunk_size`.
+    :func:`jacobian_mode`, the explicit Jacobian's chunks :func:`jacobian_chunk_size`. Given the
+    ``sector_dimension`` of the sampled configurations, small sectors run on the distinct
+    samples (:func:`distinct_size`).
     """
     use_ntk = vstate.n_parameters > vstate.n_samples
     on_the_fly = use_ntk and vstate.n_parameters * vstate.n_samples > _DENSE_JACOBIAN_MAX
-    return nk.driver.VMC_SR(
+    distinct = distinct_size(sector_dimension, vstate.n_samples, vstate.n_parameters)
+    return SR(
         hamiltonian,
         optimizer,
         diag_shift=diag_shift,
@@ -204,12 +334,19 @@ def sr_driver(vstate, hamiltonian, optimizer, diag_shift, momentum=None) -> nk.d
         on_the_fly=on_the_fly,
         mode=jacobian_mode(vstate, hamiltonian),
         # chunks of the explicit Jacobian; the on-the-fly NTK ran slower in chunks (ARNNDense, L=40)
-        chunk_size_bwd=vstate.chunk_size if on_the_fly else jacobian_chunk_size(vstate),
+        chunk_size_bwd=vstate.chunk_size if on_the_fly else jacobian_chunk_size(vstate, distinct),
+        distinct=distinct,
     )
 
 
 def optimize(
-    vstate, hamiltonian, opts, *, progress_label: str = "vmc", fingerprint: str = ""
+    vstate,
+    hamiltonian,
+    opts,
+    *,
+    progress_label: str = "vmc",
+    fingerprint: str = "",
+    sector_dimension: int | None = None,
 ) -> tuple[dict, dict]:
     """Minimise the energy of ``vstate`` in place.
 
@@ -223,16 +360,22 @@ def optimize(
 
     fingerprint : str
         Identifies the run (model, network, schedules); a checkpoint with another fingerprint is refused.
+    sector_dimension : int, optional
+        Configurations the state can sample: a sector smaller than ``n_samples`` runs on the
+        distinct samples (:class:`SR`).
 
     Returns
     -------
     history : dict of str -> ndarray
         Per-iteration energy, energy_error, variance, learning_rate, diag_shift.
     info : dict
-        ``sr_mode`` ("minSR" or "SR"), ``ntk_on_the_fly``, ``rollbacks``, ``resumed_from``, ``iterations_per_second``.
+        ``sr_mode`` ("minSR" or "SR"), ``ntk_on_the_fly``, ``distinct_rows`` (None: every sample),
+        ``rollbacks``, ``resumed_from``, ``iterations_per_second``.
     """
     lr_schedule, ds_schedule = _schedules(opts)
-    driver = sr_driver(vstate, hamiltonian, _optimizer(lr_schedule, 1.0), ds_schedule, opts.momentum)
+    driver = sr_driver(
+        vstate, hamiltonian, _optimizer(lr_schedule, 1.0), ds_schedule, opts.momentum, sector_dimension
+    )
     use_ntk, on_the_fly = driver.use_ntk, driver.on_the_fly
     folder = Path(opts.checkpoint_dir) if opts.checkpoint_dir else None
     lr_scale, history = 1.0, {k: [] for k in _HISTORY_KEYS}
@@ -301,6 +444,7 @@ def optimize(
         "sr_mode": "minSR" if use_ntk else "SR",
         "jacobian_mode": str(driver.mode),
         "ntk_on_the_fly": on_the_fly,
+        "distinct_rows": driver.distinct,
         "n_parameters": int(vstate.n_parameters),
         "rollbacks": rollbacks,
         "resumed_from": resumed_from,

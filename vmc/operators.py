@@ -37,9 +37,10 @@ import jax.numpy as jnp
 import netket as nk
 import netket.jax as nkjax
 import numpy as np
+from netket._src.stats.local_estimators import LocalEstimators
 from netket.utils import HashablePartial
 from netket.vqs import MCState
-from netket.vqs.mc import get_local_kernel, get_local_kernel_arguments
+from netket.vqs.mc import get_local_kernel, get_local_kernel_arguments, local_estimators
 
 from manybody.observables import Estimate
 from manybody.pauli import PauliTable
@@ -51,6 +52,8 @@ __all__ = [
     "default_chunk_size",
     "equal_chunks",
     "local_values",
+    "local_values_jit",
+    "distinct_rows",
     "estimates_from_local_values",
     "MAX_GROUPS",
     "CACHE_FLOATS",
@@ -273,6 +276,22 @@ def _(vstate: MCState, op: PauliSum, chunk_size: int):
     return HashablePartial(_kernel, model=vstate.model, plan=op.plan)
 
 
+@local_estimators.dispatch
+def _(vstate: MCState, op: PauliSum, chunk_size: None):
+    values = local_values_jit(vstate.model, op.plan, vstate.variables, _rows(vstate.samples), None)
+    return LocalEstimators(values[:, 0].reshape(vstate.samples.shape[:-1]))
+
+
+@local_estimators.dispatch
+def _(vstate: MCState, op: PauliSum, chunk_size: int):
+    values = local_values_jit(vstate.model, op.plan, vstate.variables, _rows(vstate.samples), chunk_size)
+    return LocalEstimators(values[:, 0].reshape(vstate.samples.shape[:-1]))
+
+
+def _rows(samples):
+    return samples.reshape(-1, samples.shape[-1])
+
+
 def to_pauli_strings(qop, n_qubits: int, hilbert=None) -> PauliSum:
     """A ``QubitOperator`` as a :class:`PauliSum` (NetKet ``PauliStrings``) on ``Qubit(n_qubits)``."""
     hilbert = hilbert if hilbert is not None else nk.hilbert.Qubit(n_qubits)
@@ -286,11 +305,31 @@ def to_pauli_strings(qop, n_qubits: int, hilbert=None) -> PauliSum:
     return PauliSum(hilbert, strings, weights)
 
 
-_local_values_jit = jax.jit(_chunked_local_values, static_argnames=("model", "plan", "chunk_size"))
+local_values_jit = jax.jit(_chunked_local_values, static_argnames=("model", "plan", "chunk_size"))
+"""``(model, plan, variables, samples, chunk_size) -> O_loc (batch, n_operators)``, jitted: the
+executable behind the training's local energies (``PauliSum`` on an ``MCState``), which the
+final evaluation reuses by evaluating samples in batches of the training's shape."""
 
 
-def local_values(vstate, samples: np.ndarray, operators: list) -> np.ndarray:
+@partial(jax.jit, static_argnums=1)
+def distinct_rows(samples, size: int):
+    """The distinct rows of ``samples`` (n, N), padded to ``size`` rows.
+
+    Returns ``rows`` (size, N), ``counts`` (size,) and ``inverse`` (n,) with
+    ``rows[inverse] == samples``; padding rows are copies of ``samples[0]`` with count 0. ``size``
+    must be at least the number of distinct rows (e.g. the dimension of the sampled sector).
+    """
+    rows, inverse, counts = jnp.unique(samples, axis=0, size=size, return_inverse=True, return_counts=True)
+    return jnp.where((counts > 0)[:, None], rows, samples[0]), counts, inverse.reshape(-1)
+
+
+def local_values(vstate, samples: np.ndarray, operators, batch: int | None = None) -> np.ndarray:
     """Local estimators ``O_loc(x) = sum_x' <x|O|x'> psi(x') / psi(x)``, shape (n_ops, n_samples).
+
+    Each distinct sample is evaluated once, in batches of ``batch`` rows (the last one padded with
+    copies of the first sample) with :data:`local_values_jit`: at the training's batch shape and
+    sample dtype this re-uses the training's compiled local energies instead of compiling the
+    evaluation's sample count.
 
     Parameters
     ----------
@@ -298,12 +337,24 @@ def local_values(vstate, samples: np.ndarray, operators: list) -> np.ndarray:
         The state (its model and variables; its ``chunk_size`` if set).
     samples : ndarray (n_samples, n_qubits)
         Bits in qubit order.
-    operators : list of QubitOperator
+    operators : list of QubitOperator, or a FlipPlan
+    batch : int, optional
+        Rows per evaluation (default: ``vstate.n_samples``).
     """
-    samples = np.asarray(samples).astype(np.int32)
-    plan = FlipPlan([PauliTable.from_qubit_operator(op, samples.shape[1]) for op in operators])
-    values = _local_values_jit(vstate.model, plan, vstate.variables, jnp.asarray(samples), vstate.chunk_size)
-    return np.asarray(values).T
+    samples = np.asarray(samples).astype(vstate.sampler.dtype)
+    plan = operators
+    if not isinstance(plan, FlipPlan):
+        plan = FlipPlan([PauliTable.from_qubit_operator(op, samples.shape[1]) for op in operators])
+    rows, inverse = np.unique(samples, axis=0, return_inverse=True)
+    batch = batch or vstate.n_samples
+    padded = np.concatenate([rows, np.repeat(rows[:1], -len(rows) % batch, axis=0)])
+    values = np.concatenate(
+        [
+            np.asarray(local_values_jit(vstate.model, plan, vstate.variables, chunk, vstate.chunk_size))
+            for chunk in np.split(padded, len(padded) // batch)
+        ]
+    )
+    return values[inverse.reshape(-1)].T
 
 
 def estimates_from_local_values(values: np.ndarray) -> list[Estimate]:

@@ -17,6 +17,7 @@ import pytest
 import manybody as mb
 from manybody.lattice import Chain, Triangular
 from manybody.models import Heisenberg
+from manybody.vmc.driver import SR
 
 SMALL = dict(d_model=16, n_heads=2, n_layers=1, n_samples=256, n_eval_samples=2048, progress=False)
 
@@ -119,7 +120,7 @@ def test_checkpoint_resume_gives_the_same_trajectory(chain, tmp_path, monkeypatc
 
 
 def test_nan_guard_rolls_back_and_lowers_the_learning_rate(chain, monkeypatch):
-    original = nk.driver.VMC_SR.compute_loss_and_update
+    original = SR.compute_loss_and_update
     calls = {"n": 0}
 
     def poisoned(self):
@@ -129,7 +130,7 @@ def test_nan_guard_rolls_back_and_lowers_the_learning_rate(chain, monkeypatch):
             stats = stats.replace(mean=np.nan)
         return stats, dp
 
-    monkeypatch.setattr(nk.driver.VMC_SR, "compute_loss_and_update", poisoned)
+    monkeypatch.setattr(SR, "compute_loss_and_update", poisoned)
     res = mb.solve(chain, backend="vmc", seed=3, n_iter=6, checkpoint_every=2, observables=[], **SMALL)
     assert res.info["rollbacks"] == 1
     assert res.info["final_learning_rate_scale"] == 0.5
