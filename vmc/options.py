@@ -290,11 +290,15 @@ class VMCEvolveOptions:
         Regularisation of ``pinv_smooth``: eigenvalues of the tensor below ``rcond`` times the
         largest are dropped, those near ``rcond_smooth`` times it damped.
     initial_fidelity : float
-        From a basis state ``x0``: the network is fitted to the first-order evolved state
-        ``(1 - i delta (H - E_0)) |x0>`` whose fidelity with ``|x0>`` is this value (see
-        :mod:`manybody.vmc.evolve`); the fidelity reached is ``info["initial_fidelity"]``.
+        From a basis state ``x0``: the network is fitted to the short-time evolved state
+        ``exp(-i H delta) |x0>`` (on the configurations ``H`` reaches in a few steps) whose
+        fidelity with ``|x0>`` is this value, and evolves from ``t = delta`` (see
+        :mod:`manybody.vmc.evolve`: 0.9 starts past the stiff first steps from a product state);
+        the fidelity reached is ``info["initial_fidelity"]``.
+    fit_infidelity : float
+        From a basis state: the fit stops when ``1 - |<target|psi>|^2`` is at most this.
     fit_steps : int
-        Most fitting steps (an error if the fidelity is not reached).
+        Most fitting steps (an error if ``fit_infidelity`` is not reached).
     d_model, n_heads, n_layers : int
         The transformer fitted to a basis state (a ``Result`` brings its own network).
     seed : int
@@ -315,8 +319,9 @@ class VMCEvolveOptions:
     diag_shift: float = 0.0
     rcond: float = 1e-10
     rcond_smooth: float = 1e-6
-    initial_fidelity: float = 0.99
-    fit_steps: int = 2000
+    initial_fidelity: float = 0.9
+    fit_infidelity: float = 1e-5
+    fit_steps: int = 3000
     d_model: int = 8
     n_heads: int = 2
     n_layers: int = 1
@@ -341,6 +346,9 @@ class VMCEvolveOptions:
         self.rcond_smooth = check_real("rcond_smooth", self.rcond_smooth, low=0.0, high=1.0, high_open=True)
         self.initial_fidelity = check_real(
             "initial_fidelity", self.initial_fidelity, low=0.0, high=1.0, low_open=True, high_open=True
+        )
+        self.fit_infidelity = check_real(
+            "fit_infidelity", self.fit_infidelity, low=0.0, high=1.0, low_open=True
         )
         self.fit_steps = check_int("fit_steps", self.fit_steps, minimum=1)
         self.d_model = check_int("d_model", self.d_model, minimum=1)

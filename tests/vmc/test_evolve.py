@@ -53,15 +53,50 @@ def test_iterative_solvers_need_a_diagonal_shift():
         mb.evolve(Heisenberg(Chain(4)), "neel", [0, 1], backend="vmc", linear_solver="cholesky")
 
 
+def test_netket_integrator_step_counters_still_mean_what_evolve_reads():
+    """Guard for the private NetKet internals vmc/evolve.py reads for ``info["steps"]`` and
+    ``info["rejected_steps"]``: ``driver.integrator._state.step_no`` (accepted steps since ``t0``)
+    and ``step_no_total`` (accepted and rejected). Counted here independently by the public callback
+    (called once per accepted step) and NetKet's callback hook run once per attempted step."""
+    import netket as nk
+    import netket.experimental as nkx
+
+    hilbert = nk.hilbert.Spin(0.5, 3)
+    vs = nk.vqs.FullSumState(hilbert, nk.models.RBM(alpha=1, param_dtype=complex), seed=0)
+    # a first step of 0.5 is far too large for this tolerance: the controller rejects some
+    solver = nkx.dynamics.RK23(0.5, adaptive=True, atol=3e-2, rtol=0.0, dt_limits=(1e-3, 0.5))
+    qgt = nk.optimizer.qgt.QGTJacobianDense(holomorphic=True, diag_shift=1e-6)
+    driver = nkx.TDVP(nk.operator.Ising(hilbert, nk.graph.Chain(3), h=1.0), vs, solver, qgt=qgt)
+
+    class Attempts(nk.callbacks.AbstractCallback):
+        count = 0
+
+        def on_compute_update_end(self, step, log_data, driver):
+            Attempts.count += 1
+
+    accepted = []
+    driver.run(
+        0.5, show_progress=False, callback=[lambda t, log, drv: accepted.append(t) or True, Attempts()]
+    )
+    state = driver.integrator._state
+    assert int(state.step_no) == len(accepted) > 0
+    assert int(state.step_no_total) > int(state.step_no)
+    # the last attempt at the final time computes no step
+    assert int(state.step_no_total) == Attempts.count - 1
+
+
 def test_heisenberg_neel_quench_matches_exact():
     model = Heisenberg(Chain(4))
-    ev, ex = compare(model, "neel", [0.0, 0.25], [local_sz(0), local_sz(1)], 0.02)
-    assert ex.loschmidt_echo[-1] < 0.97  # the state does evolve
+    # t=0 and 0.25 come before the start (fidelity 0.9 at t=0.38): networks fitted to the exact state
+    ev, ex = compare(model, "neel", [0.0, 0.25, 0.5], [local_sz(0), local_sz(1)], 0.02)
+    assert ex.loschmidt_echo[-1] < 0.9  # the state does evolve
     # <H> is conserved by the exact evolution; VMC within its error bars and the TDVP error
     assert np.all(np.abs(ev.energy.mean - ex.energy.mean) < 0.02 + 4 * ev.energy.error)
     info = ev.info
-    assert info["initial_fidelity"][0] >= 0.985 and info["steps"][-1] > 0 and info["samples"][-1] > 0
-    assert 0 < info["start_time"][0] < 0.25
+    assert (
+        abs(info["initial_fidelity"][-1] - 0.9) < 1e-2 and info["steps"][-1] > 0 and info["samples"][-1] > 0
+    )
+    assert 0.25 < info["start_time"][0] < 0.5
     # |<x0|psi(t)>|^2 of the network is exact (normalised autoregressive amplitude)
     assert np.abs(ev.loschmidt_echo - ex.loschmidt_echo).max() < 0.02
 
