@@ -10,7 +10,7 @@ Figures (JSON, to compare across machines; runs unchanged on GPU):
 
   - ``transformer``: the network ``mb.solve(backend="vmc")`` builds (default size, ``sign_rule="auto"``),
     with the backend's Hamiltonian (:class:`manybody.vmc.operators.PauliSum`: prefix-reusing local
-    energies), Jacobian mode and, on a sector smaller than the sample count (chain L=8: 70
+    energies, network passes in ``LOCAL_DTYPE``), Jacobian mode and, on a sector smaller than the sample count (chain L=8: 70
     configurations), the step on the distinct samples (:class:`manybody.vmc.driver.SR`);
   - ``transformer_before``: the same network with NetKet's ``PauliStrings`` kernel (every connected
     configuration through the whole network) and NetKet's default (complex) Jacobian mode, i.e. the
@@ -51,6 +51,7 @@ from manybody.models import Heisenberg
 from manybody.vmc import make_vstate, to_pauli_strings
 from manybody.vmc.backend import device_name
 from manybody.vmc.driver import sr_driver
+from manybody.vmc.operators import LOCAL_DTYPE
 from manybody.vmc.options import VMCOptions
 from manybody.vmc.signs import sign_rule
 
@@ -100,7 +101,7 @@ def _networks(model, n_samples: int, seed: int = 0) -> dict:
         "n_layers": opts.n_layers,
         "sign_rule": None if rule is None else rule.to_dict(),
     }
-    fast = to_pauli_strings(model.qubit_hamiltonian, model.n_qubits)
+    fast = to_pauli_strings(model.qubit_hamiltonian, model.n_qubits, local_dtype=LOCAL_DTYPE)
     plain = nk.operator.PauliStrings(fast.hilbert, fast.operators, fast.weights)
     hilbert = fast.hilbert
     graph = nk.graph.Graph(edges=[tuple(map(int, b)) for b in model.lattice.bonds(1)])

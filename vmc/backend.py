@@ -34,6 +34,7 @@ import numpy as np
 from manybody.backends import Backend, Solution
 from manybody.io import to_jsonable
 from manybody.signs import SignStructure
+from manybody.vmc import operators as ops
 from manybody.vmc.diagnostics import convergence_verdict, is_collapsed, support_check
 from manybody.vmc.driver import optimize
 from manybody.vmc.masking import ConstraintAutomaton
@@ -184,7 +185,7 @@ class VMCBackend(Backend):
             options.chunk_size,
             params,
         )
-        hamiltonian = to_pauli_strings(problem.hamiltonian, problem.n_qubits, vs.hilbert)
+        hamiltonian = to_pauli_strings(problem.hamiltonian, problem.n_qubits, vs.hilbert, ops.LOCAL_DTYPE)
         keys = ("seed", "n_iter", "n_samples", "learning_rate", "lr_final_fraction", "diag_shift")
         fingerprint = json.dumps(
             to_jsonable([problem.model_dict, config, {k: getattr(options, k) for k in keys}], lossy=True),
@@ -291,9 +292,8 @@ class VMCBackend(Backend):
 
     def expect(self, state: VMCState, model, operators) -> list:
         vs = self._eval_vstate(state, model)
-        values = local_values(
-            vs, self._eval_samples(state, model), operators, state.distinct or state.n_samples
-        )
+        batch = state.distinct or self._draw(state)
+        values = local_values(vs, self._eval_samples(state, model), operators, batch, ops.LOCAL_DTYPE)
         return estimates_from_local_values(values)
 
     def save_state(self, state: VMCState, folder: Path) -> None:

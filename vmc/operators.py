@@ -67,7 +67,15 @@ CACHE_FLOATS = 2**18
 """Budget (floats, 2 MiB in float64) of the largest intermediate of one chunk of samples on CPU."""
 
 MEMORY_FLOATS = 2**24
-"""Budget (floats) of the largest intermediate of one chunk of samples on accelerators."""
+"""Budget (floats, in float64) of the largest intermediate of one chunk of samples on accelerators."""
+
+LOCAL_DTYPE = "float32"
+"""Precision of the network passes of the local estimators of a float64 ``ARTransformer`` that
+``mb.solve`` uses (training and evaluation; parameters, sampling, Jacobian and SR stay float64;
+:func:`to_pauli_strings` and :func:`local_values` are exact unless asked). Measured on the 4x4 torus (512 samples,
+perturbed parameters): 0.20 instead of 0.31 CPU s per local-energy pass, per-sample local
+energies within 4e-5 of float64 (|E_loc| ~ 3) and their mean within 4e-7, against a statistical
+error of 0.14."""
 
 
 def _table(strings, weights, n_qubits: int) -> PauliTable:
@@ -90,6 +98,9 @@ class FlipPlan:
     ----------
     tables : list of PauliTable
         One :class:`~manybody.pauli.PauliTable` per operator.
+    dtype : str, optional
+        Precision of the network passes of a float64 ``ARTransformer`` (e.g. ``"float32"``,
+        see ``LOCAL_DTYPE``); None: the network's own.
 
     Attributes
     ----------
@@ -104,8 +115,9 @@ class FlipPlan:
     term_operator : ndarray of int, shape (n_terms,)
     """
 
-    def __init__(self, tables):
+    def __init__(self, tables, dtype=None):
         self.n_qubits, self.n_operators = tables[0].n_qubits, len(tables)
+        self.dtype = None if dtype is None else jnp.dtype(dtype).name
         x = np.concatenate([t.x for t in tables] + [np.zeros((len(tables), self.n_qubits), bool)])
         z = np.concatenate([t.z for t in tables] + [np.zeros((len(tables), self.n_qubits), bool)])
         coeffs = np.concatenate([t.coeffs for t in tables] + [[t.constant for t in tables]])
@@ -122,7 +134,7 @@ class FlipPlan:
         digest = hashlib.sha1()
         for a in (self.masks, self.zy, self.coeffs, self.term_mask, self.term_operator):
             digest.update(np.ascontiguousarray(a).tobytes())
-        self._key = (self.n_qubits, self.n_operators, digest.hexdigest())
+        self._key = (self.n_qubits, self.n_operators, self.dtype, digest.hexdigest())
         self._groups = {}
 
     def __hash__(self):
@@ -192,8 +204,18 @@ def _log_psi_and_flipped(model, plan: FlipPlan, variables, samples):
     return model.apply(variables, samples), log_flipped
 
 
+def _local_precision(model, variables, dtype):
+    """The model and variables of the local estimators: a float64 ``ARTransformer`` in ``dtype``."""
+    if dtype is None or not hasattr(model, "log_psi_flipped") or model.param_dtype != jnp.float64:
+        return model, variables
+    return model.clone(param_dtype=jnp.dtype(dtype)), jax.tree_util.tree_map(
+        lambda x: x.astype(dtype), variables
+    )
+
+
 def _local_values(model, plan: FlipPlan, variables, samples):
-    """``O_loc`` (batch, n_operators) of every operator of ``plan``."""
+    """``O_loc`` (batch, n_operators) of every operator of ``plan`` (network passes in ``plan.dtype``)."""
+    model, variables = _local_precision(model, variables, plan.dtype)
     samples = jnp.asarray(samples, dtype=jnp.int32)
     ratios = jnp.ones((samples.shape[0], 1))  # index -1: the diagonal
     if len(plan.masks):
@@ -207,9 +229,9 @@ def _local_values(model, plan: FlipPlan, variables, samples):
 def default_chunk_size(model, plan: FlipPlan, n_samples: int) -> int:
     """Samples per chunk whose largest intermediate (the MLP of every evaluated position) fits the budget.
 
-    The budget is ``CACHE_FLOATS`` on CPU and ``MEMORY_FLOATS`` on accelerators; the positions
-    per sample are those :meth:`FlipPlan.groups` evaluates for a prefix-reusing network and
-    ``(n_masks + 1) * n_qubits`` otherwise.
+    The budget is ``CACHE_FLOATS`` on CPU and ``MEMORY_FLOATS`` on accelerators (twice the floats
+    in float32); the positions per sample are those :meth:`FlipPlan.groups`
+    evaluates for a prefix-reusing network and ``(n_masks + 1) * n_qubits`` otherwise.
     """
     n = plan.n_qubits
     width = 4 * getattr(model, "d_model", getattr(getattr(model, "amplitude", None), "d_model", 16))
@@ -218,7 +240,10 @@ def default_chunk_size(model, plan: FlipPlan, n_samples: int) -> int:
         positions = n + sum(len(masks) * (n - start) for start, masks in groups)
     else:
         positions = (len(plan.masks) + 1) * n
-    budget = CACHE_FLOATS if jax.default_backend() == "cpu" else MEMORY_FLOATS
+    itemsize = jnp.dtype(
+        getattr(_local_precision(model, {}, plan.dtype)[0], "param_dtype", "float64")
+    ).itemsize
+    budget = (CACHE_FLOATS if jax.default_backend() == "cpu" else MEMORY_FLOATS) * 8 // itemsize
     return equal_chunks(budget // (positions * width), n_samples)
 
 
@@ -255,7 +280,7 @@ class PauliSum(nk.operator.PauliStrings):
     def plan(self) -> FlipPlan:
         if getattr(self, "_plan", None) is None:
             table = _table(self.operators, self.weights, self.hilbert.size)
-            self._plan = FlipPlan([table])
+            self._plan = FlipPlan([table], getattr(self, "_local_dtype", None))
         return self._plan
 
 
@@ -292,8 +317,9 @@ def _rows(samples):
     return samples.reshape(-1, samples.shape[-1])
 
 
-def to_pauli_strings(qop, n_qubits: int, hilbert=None) -> PauliSum:
-    """A ``QubitOperator`` as a :class:`PauliSum` (NetKet ``PauliStrings``) on ``Qubit(n_qubits)``."""
+def to_pauli_strings(qop, n_qubits: int, hilbert=None, local_dtype=None) -> PauliSum:
+    """A ``QubitOperator`` as a :class:`PauliSum` (NetKet ``PauliStrings``) on ``Qubit(n_qubits)``,
+    whose local estimators run the network in ``local_dtype`` (None: its own precision)."""
     hilbert = hilbert if hilbert is not None else nk.hilbert.Qubit(n_qubits)
     table = PauliTable.from_qubit_operator(qop, n_qubits)
     chars = np.where(table.x & table.z, "Y", np.where(table.x, "X", np.where(table.z, "Z", "I")))
@@ -302,7 +328,9 @@ def to_pauli_strings(qop, n_qubits: int, hilbert=None) -> PauliSum:
         strings, weights = [*strings, "I" * n_qubits], np.append(weights, table.constant)
     if np.abs(weights.imag).max() == 0:
         weights = weights.real
-    return PauliSum(hilbert, strings, weights)
+    op = PauliSum(hilbert, strings, weights)
+    op._local_dtype = local_dtype
+    return op
 
 
 local_values_jit = jax.jit(_chunked_local_values, static_argnames=("model", "plan", "chunk_size"))
@@ -323,7 +351,7 @@ def distinct_rows(samples, size: int):
     return jnp.where((counts > 0)[:, None], rows, samples[0]), counts, inverse.reshape(-1)
 
 
-def local_values(vstate, samples: np.ndarray, operators, batch: int | None = None) -> np.ndarray:
+def local_values(vstate, samples: np.ndarray, operators, batch: int | None = None, dtype=None) -> np.ndarray:
     """Local estimators ``O_loc(x) = sum_x' <x|O|x'> psi(x') / psi(x)``, shape (n_ops, n_samples).
 
     Each distinct sample is evaluated once, in batches of ``batch`` rows (the last one padded with
@@ -340,11 +368,13 @@ def local_values(vstate, samples: np.ndarray, operators, batch: int | None = Non
     operators : list of QubitOperator, or a FlipPlan
     batch : int, optional
         Rows per evaluation (default: ``vstate.n_samples``).
+    dtype : str, optional
+        Precision of the network passes (:class:`FlipPlan`) when ``operators`` is a list.
     """
     samples = np.asarray(samples).astype(vstate.sampler.dtype)
     plan = operators
     if not isinstance(plan, FlipPlan):
-        plan = FlipPlan([PauliTable.from_qubit_operator(op, samples.shape[1]) for op in operators])
+        plan = FlipPlan([PauliTable.from_qubit_operator(op, samples.shape[1]) for op in operators], dtype)
     rows, inverse = np.unique(samples, axis=0, return_inverse=True)
     batch = batch or vstate.n_samples
     padded = np.concatenate([rows, np.repeat(rows[:1], -len(rows) % batch, axis=0)])

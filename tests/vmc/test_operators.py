@@ -77,22 +77,26 @@ def _perturbed_vstate(model, config, seed=0, scale=0.5, n_samples=64):
 
 
 @pytest.mark.parametrize(
-    "name, dtype, tol",
+    "name, dtype, local_dtype, tol",
     [
-        ("heisenberg_sz", "float64", 1e-10),
-        ("toy_overlapping_permuted", "float64", 1e-10),
-        ("syk_parity", "float64", 1e-10),
-        ("unconstrained_permuted", "float64", 1e-10),
-        ("heisenberg_sz", "float32", 2e-4),
+        ("heisenberg_sz", "float64", None, 1e-10),
+        ("toy_overlapping_permuted", "float64", None, 1e-10),
+        ("syk_parity", "float64", None, 1e-10),
+        ("unconstrained_permuted", "float64", None, 1e-10),
+        ("heisenberg_sz", "float32", None, 2e-4),
+        # float64 parameters, float32 local-energy passes (operators.LOCAL_DTYPE, what mb.solve uses)
+        ("heisenberg_sz", "float64", "float32", 2e-5),
     ],
 )
-def test_prefix_local_energies_equal_netkets_full_passes(name, dtype, tol, make_model, helpers):
+def test_prefix_local_energies_equal_netkets_full_passes(name, dtype, local_dtype, tol, make_model, helpers):
     """PauliSum's kernel (copies evaluated from their first flipped position) against NetKet's
-    PauliStrings kernel (every connected configuration through the whole network)."""
+    PauliStrings kernel (every connected configuration through the whole network, float64 unless
+    the network is float32)."""
     model = helpers["ToyModel"](6, [], order=[3, 0, 5, 1, 4, 2]) if name == "unconstrained_permuted" else None
     model = model or make_model(name)
     vs = _perturbed_vstate(model, {"d_model": 8, "n_layers": 2, "dtype": dtype})
-    fast = to_pauli_strings(model.qubit_hamiltonian, model.n_qubits)
+    fast = to_pauli_strings(model.qubit_hamiltonian, model.n_qubits, local_dtype=local_dtype)
+    assert fast.plan.dtype == local_dtype
     plain = nk.operator.PauliStrings(fast.hilbert, fast.operators, fast.weights)
     assert type(plain) is not type(fast)
     reference = np.asarray(vs.local_estimators(plain).data)
