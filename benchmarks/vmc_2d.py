@@ -47,13 +47,60 @@ CASES = {
 }
 
 
-def _timed_solve(model, backend: str, options: dict):
-    """``mb.solve`` (no observables) with its wall and process CPU seconds."""
+def _timed_solve(model, backend: str, options: dict, observables=()):
+    """``mb.solve`` with its wall and process CPU seconds."""
     wall, cpu = time.perf_counter(), time.process_time()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        res = mb.solve(model, backend=backend, observables=[], **options)
+        res = mb.solve(model, backend=backend, observables=list(observables), **options)
     return res, time.perf_counter() - wall, time.process_time() - cpu
+
+
+def solve_row(case: str, model, backend: str, options: dict, reference: float, observables=()):
+    """One timed solve and its JSON row (relative error against ``reference``, CPU and wall
+    seconds, load average before and after, the resolved vmc sizes or the dmrg bond dimensions,
+    the mean of each requested observable); prints a line of the table."""
+    load_before = os.getloadavg()[0]
+    res, wall, cpu = _timed_solve(model, backend, options, observables)
+    row = {
+        "case": case,
+        "n_qubits": model.n_qubits,
+        "backend": backend,
+        "options": {k: v for k, v in options.items() if k != "progress"},
+        "energy": res.energy,
+        "energy_error": res.energy_error,
+        "reference": reference,
+        "relative_error": abs(res.energy - reference) / abs(reference),
+        "cpu_seconds": cpu,
+        "wall_seconds": wall,
+        "load_average": [load_before, os.getloadavg()[0]],
+        "observables": {name: float(res.observables[name].mean) for name in observables},
+    }
+    if backend == "vmc":
+        row.update(
+            resolved=res.info.get("resolved"),
+            n_parameters=res.info["n_parameters"],
+            iterations_per_second=res.info["iterations_per_second"],
+            v_score=res.v_score,
+            convergence=res.info["convergence"],
+            energy_trace=[
+                float(e) for e in res.history["energy"][:: max(1, len(res.history["energy"]) // 50)]
+            ],
+        )
+    else:
+        row.update(
+            max_bond_dim=res.info["max_bond_dim"],
+            n_sweeps=res.info["n_sweeps"],
+            variance=res.variance,
+            discarded_weight=res.info["discarded_weight"],
+            constraint_violation=res.info.get("constraint_violation"),
+        )
+    print(
+        f"{case:11s} {backend:4s} rel {row['relative_error']:.2e}  cpu {cpu:7.1f} s  wall {wall:7.1f} s  "
+        f"load {load_before:.1f}-{row['load_average'][1]:.1f}  {json.dumps(row['options'])}",
+        flush=True,
+    )
+    return res, row
 
 
 def run(case: str, vmc_options: dict, bond_dims, seed: int) -> list[dict]:
@@ -61,46 +108,21 @@ def run(case: str, vmc_options: dict, bond_dims, seed: int) -> list[dict]:
     model = factory()
     if reference is None:
         reference = mb.solve(model, backend="exact", observables=[]).energy
-    rows = []
     solvers = [("vmc", dict(seed=seed, progress=False, **vmc_options))]
     if bond_dims:
         solvers.append(("dmrg", dict(bond_dims=bond_dims, seed=seed, progress=False)))
-    for backend, options in solvers:
-        load_before = os.getloadavg()[0]
-        res, wall, cpu = _timed_solve(model, backend, options)
-        row = {
-            "case": case,
-            "n_qubits": model.n_qubits,
-            "backend": backend,
-            "options": {k: v for k, v in options.items() if k != "progress"},
-            "energy": res.energy,
-            "energy_error": res.energy_error,
-            "reference": reference,
-            "relative_error": abs(res.energy - reference) / abs(reference),
-            "cpu_seconds": cpu,
-            "wall_seconds": wall,
-            "load_average": [load_before, os.getloadavg()[0]],
-        }
-        if backend == "vmc":
-            row.update(
-                resolved=res.info.get("resolved"),
-                n_parameters=res.info["n_parameters"],
-                iterations_per_second=res.info["iterations_per_second"],
-                v_score=res.v_score,
-                convergence=res.info["convergence"],
-                energy_trace=[
-                    float(e) for e in res.history["energy"][:: max(1, len(res.history["energy"]) // 50)]
-                ],
-            )
-        else:
-            row.update(max_bond_dim=res.info["max_bond_dim"], n_sweeps=res.info["n_sweeps"])
-        print(
-            f"{case:11s} {backend:4s} rel {row['relative_error']:.2e}  cpu {cpu:7.1f} s  wall {wall:7.1f} s  "
-            f"load {load_before:.1f}-{row['load_average'][1]:.1f}  {json.dumps(row['options'])}",
-            flush=True,
-        )
-        rows.append(row)
-    return rows
+    return [solve_row(case, model, backend, options, reference)[1] for backend, options in solvers]
+
+
+def append_rows(path: str, rows: list[dict], provenance: dict) -> None:
+    """Append ``rows`` (with ``provenance``) to the JSON file ``path`` (under benchmarks/ if relative)."""
+    out = Path(path)
+    out = out if out.is_absolute() else Path(__file__).parent / out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    data = json.loads(out.read_text()) if out.is_file() else {"rows": []}
+    data.update(cpu_count=os.cpu_count(), versions=package_versions())
+    data["rows"] += [{**row, **provenance} for row in rows]
+    out.write_text(json.dumps(data, indent=1))
 
 
 def main():
@@ -116,13 +138,7 @@ def main():
     for case in args.cases:
         rows = run(case, json.loads(args.vmc), None if args.no_dmrg else args.dmrg, args.seed)
         if args.out:
-            out = Path(args.out)
-            out = out if out.is_absolute() else Path(__file__).parent / out
-            out.parent.mkdir(parents=True, exist_ok=True)
-            data = json.loads(out.read_text()) if out.is_file() else {"rows": []}
-            data.update(cpu_count=os.cpu_count(), versions=package_versions())
-            data["rows"] += [{**row, **provenance} for row in rows]
-            out.write_text(json.dumps(data, indent=1))
+            append_rows(args.out, rows, provenance)
 
 
 if __name__ == "__main__":
