@@ -205,8 +205,13 @@ def _log_psi_and_flipped(model, plan: FlipPlan, variables, samples):
 
 
 def _local_precision(model, variables, dtype):
-    """The model and variables of the local estimators: a float64 ``ARTransformer`` in ``dtype``."""
-    if dtype is None or not hasattr(model, "log_psi_flipped") or model.param_dtype != jnp.float64:
+    """The model and variables of the local estimators: a float64 ``ARTransformer`` in ``dtype``
+    (a learned-phase wrapper, which has no ``param_dtype``, stays as it is)."""
+    if (
+        dtype is None
+        or not hasattr(model, "log_psi_flipped")
+        or getattr(model, "param_dtype", None) != jnp.float64
+    ):
         return model, variables
     return model.clone(param_dtype=jnp.dtype(dtype)), jax.tree_util.tree_map(
         lambda x: x.astype(dtype), variables
