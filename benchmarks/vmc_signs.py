@@ -50,12 +50,13 @@ def run(case: str, rules, n_iter: int, seed: int) -> list[dict]:
     exact = mb.solve(model, backend="exact", observables=[]).energy
     rows = []
     for rule in rules:
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             res = mb.solve(
                 model, backend="vmc", sign_rule=rule, n_iter=n_iter, seed=seed, progress=False, observables=[]
             )
+        cpu = time.process_time() - cpu_start
         row = {
             "case": case,
             "n_qubits": model.n_qubits,
@@ -63,7 +64,8 @@ def run(case: str, rules, n_iter: int, seed: int) -> list[dict]:
             "resolved_sign_rule": res.info["sign_rule"],
             "step_factor": res.info.get("step_factor"),
             "resolved": res.info.get("resolved"),
-            "n_iter": n_iter,
+            "n_iter": n_iter if n_iter != "auto" else res.info["resolved"]["n_iter"],
+            "n_iter_option": n_iter,
             "seed": seed,
             "energy": res.energy,
             "energy_error": res.energy_error,
@@ -72,11 +74,12 @@ def run(case: str, rules, n_iter: int, seed: int) -> list[dict]:
             "v_score": res.v_score,
             "convergence": res.info["convergence"],
             "seconds": time.perf_counter() - start,
+            "cpu_seconds": cpu,
             "load_average": os.getloadavg()[0],
         }
         print(
             f"{case:18s} {rule:14s} rel {row['relative_error']:.2e}  V-score {row['v_score']:.2g}  "
-            f"{row['seconds']:.0f} s (load {row['load_average']:.1f})",
+            f"{row['seconds']:.0f} s, {cpu:.0f} s CPU (load {row['load_average']:.1f})",
             flush=True,
         )
         rows.append(row)
@@ -97,13 +100,14 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
     parser.add_argument("--rules", nargs="+", default=None, help="sign_rule values (default: per case)")
-    parser.add_argument("--n-iter", type=int, default=200)
+    parser.add_argument("--n-iter", default="auto", help="iterations, or 'auto' (the backend's default)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=None, help="JSON file (under benchmarks/ if relative)")
     args = parser.parse_args()
     rows = []
     for case in args.cases:
-        rows += run(case, args.rules or CASES[case][1], args.n_iter, args.seed)
+        n_iter = args.n_iter if args.n_iter == "auto" else int(args.n_iter)
+        rows += run(case, args.rules or CASES[case][1], n_iter, args.seed)
         if args.out:
             out = Path(args.out)
             out = out if out.is_absolute() else Path(__file__).parent / out

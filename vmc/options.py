@@ -130,8 +130,8 @@ class VMCOptions:
     sign_rule : str
         A sign structure built into the wave function (:mod:`manybody.vmc.signs`): ``"auto"``
         (the one the model recommends, if any: Marshall for the unfrustrated bipartite
-        Heisenberg model, the reordering sign on Hubbard chains with ``t > 0``; else ``"slater"``
-        where two or more particle numbers are conserved), ``"none"``, the learned phases
+        Heisenberg model, the reordering sign on Hubbard chains with ``t > 0`` where it is exact;
+        else ``"slater"`` where two or more particle numbers are conserved), ``"none"``, the learned phases
         ``"jastrow"`` (two-body) and ``"slater"`` (a Slater determinant with trainable orbitals,
         :mod:`manybody.vmc.slater`), or the name of a structure the model declares
         (``model.problem.sign_structures``).

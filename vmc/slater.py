@@ -18,13 +18,20 @@ The orbitals start at the ground-state orbitals of the one-body part of the Hami
 (``sum_pq h_pq c^dag_p c_q``, read back from the qubit Hamiltonian with OpenFermion's
 ``reverse_jordan_wigner``), one block per conserved particle number (e.g. ``n_up``,
 ``n_down``: the lowest ``n_s`` eigenvectors of ``h`` restricted to that species' modes), plus
-noise of std ``SLATER_INIT_SCALE`` in the real and imaginary parts (it lifts the zeros that
-symmetric orbitals give some determinants). It needs a fixed total particle number: charge
-constraints with unit weights on disjoint qubits covering every qubit (:func:`species`).
+noise of std ``SLATER_INIT_SCALE`` in the real and imaginary parts. The noise is needed: the
+one-body orbitals themselves sit in a poor basin of the phase's energy landscape. Measured on
+the exact ground-state modulus (the determinant's phase alone optimised with L-BFGS, relative
+error of the energy): open 2x4 Hubbard at U=4, from the one-body orbitals plus noise 0.01:
+0.114; plus noise 0.1, 0.3 or 1, or random orbitals: 1.9e-3 to 2.5e-3 (8 of 8 starts); periodic
+chain L=8 (degenerate one-body Fermi level): 0.119 from noise 0.01, from noise >= 0.1 or random
+orbitals either 9e-6 to 1.1e-4 (6 of 10 starts) or a second basin at 0.12.
 
-Measured (seed 0, defaults otherwise, relative error of the energy): open 2x3 Hubbard at U=4, half
-filling, 60 iterations: 3.0e-2 against 0.69 without a sign; open 2x4, 100 iterations: 6.5e-2
-against 0.75 without and 0.52 with the two-body phase (``benchmarks/vmc_signs.py``).
+It needs a fixed total particle number: charge constraints with unit weights on disjoint qubits covering every qubit (:func:`species`).
+
+Measured in VMC (seed 0, defaults otherwise, relative error of the energy): open 2x3 Hubbard at
+U=4, half filling, 60 iterations: 3.0e-2 against 0.69 without a sign; open 2x4, 100 iterations:
+6.5e-2 against 0.75 without and 0.52 with the two-body phase; open 2x4 with the default 400
+iterations: 4.5e-2 (noise 0.01), 3.6e-2 (noise 0.1) (``benchmarks/vmc_signs.py``, README).
 """
 
 from __future__ import annotations
@@ -45,7 +52,7 @@ __all__ = [
     "det_phase",
 ]
 
-SLATER_INIT_SCALE = 0.01
+SLATER_INIT_SCALE = 0.1
 """Std of the noise added to the real and imaginary parts of the initial orbitals."""
 
 

@@ -17,6 +17,7 @@ from manybody.exact import sector_hamiltonian
 from manybody.lattice import Chain, Square
 from manybody.models import SYK, Heisenberg, Hubbard
 from manybody.vmc import build_network, make_vstate, to_pauli_strings
+from manybody.vmc.operators import LOCAL_DTYPE
 from manybody.vmc.scale import STEP_REFERENCE_SCALE, energy_scale, step_factor
 from manybody.vmc.signs import learned_phase, sign_rule
 
@@ -65,10 +66,13 @@ def test_auto_rule_is_approximate_marshall_for_moderate_frustration():
     assert rule.name == "marshall" and not rule.exact
 
 
-def test_auto_rule_on_a_periodic_hubbard_chain_with_even_filling_is_marked_approximate():
+def test_periodic_hubbard_chain_with_even_filling_has_an_approximate_rule_and_auto_learns_the_sign():
     model = Hubbard(Chain(4, pbc=True), U=4.0)  # even n_up: the boundary hopping is not stoquastic
-    rule = sign_rule(model.problem, "auto")
-    assert rule.name == "hubbard_chain" and not rule.exact
+    rule = sign_rule(model.problem, "hubbard_chain")
+    assert rule.recommended and not rule.exact
+    # recommended but approximate, two particle numbers: "auto" learns the Slater phase instead
+    assert sign_rule(model.problem, "auto") is None
+    assert learned_phase(model.problem, "auto") == "slater"
     psi, bits = _ground_state(model)
     signed = rule.sign(bits) * psi
     assert signed.min() < -1e-3 < 1e-3 < signed.max()  # really not the exact sign structure
@@ -181,16 +185,23 @@ def test_learned_phases_keep_the_distribution_and_the_fast_local_energies(phase,
     np.testing.assert_allclose(
         np.asarray(vs.local_estimators(fast).data), reference, atol=1e-10 * np.abs(reference).max()
     )
+    # mb.solve's operator (local energies in LOCAL_DTYPE for a bare transformer): the wrapper runs
+    fast = to_pauli_strings(model.qubit_hamiltonian, model.n_qubits, local_dtype=LOCAL_DTYPE)
+    np.testing.assert_allclose(
+        np.asarray(vs.local_estimators(fast).data), reference, atol=1e-5 * np.abs(reference).max()
+    )
 
 
-def test_slater_needs_fixed_particle_numbers_and_auto_uses_it_only_without_a_recommended_rule():
+def test_slater_needs_fixed_particle_numbers_and_auto_uses_it_only_without_an_exact_recommended_rule():
     with pytest.raises(ValueError, match="sign_rule='slater' needs fixed particle numbers"):
         learned_phase(SYK(8).problem, "slater")
     with pytest.raises(ValueError, match="sign_rule='slater' needs fixed particle numbers"):
         mb.solve(SYK(8), backend="vmc", sign_rule="slater")
     assert learned_phase(SYK(8).problem, "auto") is None
     assert learned_phase(Hubbard(Square(2, 2)).problem, "auto") == "slater"
-    assert learned_phase(Hubbard(Chain(4)).problem, "auto") is None  # hubbard_chain is recommended
+    assert learned_phase(Hubbard(Chain(4)).problem, "auto") is None  # hubbard_chain is exact here
+    assert learned_phase(Hubbard(Chain(6, pbc=True), n_up=3, n_down=3).problem, "auto") is None  # odd: exact
+    assert learned_phase(Hubbard(Chain(8, pbc=True)).problem, "auto") == "slater"  # even: approximate
     assert learned_phase(Heisenberg(Chain(6)).problem, "auto") is None  # Marshall
     assert learned_phase(Heisenberg(Chain(8), J2=0.6).problem, "auto") is None  # one species: not measured
 
