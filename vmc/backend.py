@@ -21,7 +21,6 @@ import copy
 import json
 import warnings
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -59,12 +58,11 @@ class VMCState:
     n_eval_samples: int = 8192
     chunk_size: int | None = None
     n_samples: int | None = None
-    """Samples per draw of the evaluation: the training's ``n_samples`` (its compiled shapes);
-    None draws all ``n_eval_samples`` at once."""
+    """Rows per batch of the evaluation's local values: the training's ``n_samples`` (its
+    compiled shape); None: all ``n_eval_samples`` at once."""
     distinct: int | None = None
     """Rows of the training's distinct-sample local energies (None: ``n_samples``)."""
     _vstate: Any = field(default=None, repr=False, compare=False)
-    _samples: Any = field(default=None, repr=False, compare=False)
 
 
 def device_name() -> str:
@@ -116,14 +114,6 @@ def make_vstate(model, config: dict, n_samples: int, seed: int, chunk_size=None,
     if params is not None:
         vs.parameters = flax.serialization.from_state_dict(vs.parameters, params)
     return vs
-
-
-def _log_value(vstate, batch: int, configs) -> np.ndarray:
-    """log psi of ``configs`` (n, n_qubits), evaluated in batches of ``batch`` rows."""
-    configs = np.asarray(configs)
-    padded = np.concatenate([configs, np.repeat(configs[:1], -len(configs) % batch, axis=0)])
-    values = [np.asarray(vstate.log_value(chunk)) for chunk in np.split(padded, len(padded) // batch)]
-    return np.concatenate(values)[: len(configs)]
 
 
 def read_state(folder: Path, problem) -> tuple[dict, dict]:
@@ -207,14 +197,11 @@ class VMCBackend(Backend):
             chunk_size=options.chunk_size,
             n_samples=options.n_samples,
             distinct=info["distinct_rows"],
-            _vstate=vs,  # the trained state: the evaluation re-uses its compiled shapes
         )
-        samples = self._eval_samples(state, model)
-        [stats] = estimates_from_local_values(
-            local_values(vs, samples, hamiltonian.plan, state.distinct or state.n_samples)
-        )
+        [stats] = estimates_from_local_values(self._eval_values(state, model, hamiltonian.plan))
         energy, error, variance = stats.mean, stats.error, stats.variance
-        support = support_check(samples, partial(_log_value, vs, state.n_samples), hamiltonian)
+        evs = self._eval_vstate(state, model)
+        support = support_check(self._eval_samples(state, model), evs.log_value, hamiltonian)
         collapsed = is_collapsed(support, variance)
         if collapsed:
             # the sampled variance misses every configuration H reaches outside the support:
@@ -265,36 +252,27 @@ class VMCBackend(Backend):
         return evolve(model, initial, times, options)
 
     def _eval_vstate(self, state: VMCState, model):
-        """The MCState that draws the evaluation samples: the trained one, or one built once."""
+        """The evaluation MCState (n_eval_samples fresh exact samples), built once per state."""
         if state._vstate is None:
             state._vstate = make_vstate(
-                model, state.config, self._draw(state), state.seed, state.chunk_size, state.params
+                model, state.config, state.n_eval_samples, state.seed + 7919, state.chunk_size, state.params
             )
         return state._vstate
 
-    @staticmethod
-    def _draw(state: VMCState) -> int:
-        return state.n_samples or state.n_eval_samples
-
     def _eval_samples(self, state: VMCState, model) -> np.ndarray:
-        """``n_eval_samples`` fresh exact samples (n_eval_samples, n_qubits), drawn once per state
-        in draws of the training's ``n_samples`` (its compiled sampler)."""
-        if state._samples is None:
-            vs = self._eval_vstate(state, model)
-            # the evaluation's own sampler seed: a saved and reloaded state draws the same samples
-            vs.sampler_state = vs.sampler.init_state(vs.model, vs.variables, state.seed + 7919)
-            draws = []
-            for _ in range(-(-state.n_eval_samples // self._draw(state))):
-                vs.reset()
-                draws.append(np.asarray(vs.samples).reshape(-1, model.problem.n_qubits))
-            state._samples = np.concatenate(draws)[: state.n_eval_samples]
-        return state._samples
+        """The evaluation samples (n_eval_samples, n_qubits)."""
+        vs = self._eval_vstate(state, model)
+        return np.asarray(vs.samples).reshape(-1, model.problem.n_qubits)
+
+    def _eval_values(self, state: VMCState, model, operators) -> np.ndarray:
+        """Local values (n_ops, n_eval_samples) of ``operators`` (QubitOperators or a FlipPlan): each
+        distinct sample once, in batches of the training's shape (its compiled local energies)."""
+        batch = state.distinct or state.n_samples or state.n_eval_samples
+        vs = self._eval_vstate(state, model)
+        return local_values(vs, self._eval_samples(state, model), operators, batch, ops.LOCAL_DTYPE)
 
     def expect(self, state: VMCState, model, operators) -> list:
-        vs = self._eval_vstate(state, model)
-        batch = state.distinct or self._draw(state)
-        values = local_values(vs, self._eval_samples(state, model), operators, batch, ops.LOCAL_DTYPE)
-        return estimates_from_local_values(values)
+        return estimates_from_local_values(self._eval_values(state, model, operators))
 
     def save_state(self, state: VMCState, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
