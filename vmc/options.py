@@ -72,8 +72,13 @@ def auto_options(problem) -> dict:
 
     Chains and other models of cut width at most ``WIDE`` (:func:`cut_width`) keep the network
     and schedule measured on chains (Heisenberg L=12 1.6e-5, Hubbard L=8 7.5e-4 relative error
-    in 200 iterations); wider models (2D lattices) run twice as many iterations (4x4 Heisenberg
-    torus: 2.8e-3 after 400; ``benchmarks/vmc_2d.py``). Returns
+    in 200 iterations); wider models (2D lattices, the 2D gauge theories) run twice as many
+    iterations with the same network and samples. Measured on the 4x4 Heisenberg torus
+    (``benchmarks/vmc_2d.py``, CPU seconds at load 6-9): 400 iterations 2.8e-3; 650 iterations
+    3.0e-3 in 295 s; 1024 samples and 400 iterations 2.6e-3 in 459 s (a SR iteration costs 2.6x
+    that of 512 samples): neither more samples nor more iterations buy accuracy in proportion
+    to their cost, so only the iteration count scales (a wider network, d_model 32 and 4 heads,
+    costs 2.1x per iteration; its accuracy was not measured). Returns
     ``{"n_iter", "n_samples", "d_model", "n_heads", "n_layers", "cut_width"}``.
     """
     width = cut_width(problem)
@@ -124,9 +129,9 @@ class VMCOptions:
 
         ``"auto"`` (the default of these five size options) is resolved from the model when the
         run starts (:func:`auto_options`: by the cut width of the sampling order, so that 2D
-        lattices get a wider network, more samples and more iterations than chains; an
-        automatic ``d_model`` is a multiple of a given ``n_heads``, automatic heads divide a given
-        ``d_model``); ``info["resolved"]`` reports the values used.
+        lattices get more iterations than chains (more samples were measured not to pay on the
+        4x4 torus); an automatic ``d_model`` is a multiple of a given ``n_heads``, automatic
+        heads divide a given ``d_model``); ``info["resolved"]`` reports the values used.
     sign_rule : str
         A sign structure built into the wave function (:mod:`manybody.vmc.signs`): ``"auto"``
         (the one the model recommends, if any: Marshall for the unfrustrated bipartite

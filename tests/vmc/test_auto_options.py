@@ -7,7 +7,7 @@ import pytest
 
 import manybody as mb
 from manybody.lattice import Chain, Square
-from manybody.models import Heisenberg, Hubbard, Schwinger
+from manybody.models import Heisenberg, Hubbard, QuantumLink2D, Schwinger, Z2Gauge
 from manybody.vmc.options import WIDE, VMCOptions, auto_options, cut_width
 
 SIZES = ("n_iter", "n_samples", "d_model", "n_heads", "n_layers")
@@ -40,6 +40,19 @@ def test_chains_keep_the_chain_sizes_and_2d_lattices_get_larger_ones():
     assert torus["n_iter"] * torus["n_samples"] > chain["n_iter"] * chain["n_samples"]
     # the chain sizes are those measured before they were chosen automatically
     assert {k: chain[k] for k in SIZES} == dict(n_iter=200, n_samples=512, d_model=16, n_heads=2, n_layers=2)
+
+
+@pytest.mark.parametrize(
+    "model",
+    [Z2Gauge(5, 5, pbc=False), QuantumLink2D(4, 5), Heisenberg(Square(6, 6, pbc=True))],
+    ids=["z2_open_5x5", "qlm_torus_4x5", "torus_6x6"],
+)
+def test_every_2d_lattice_gets_the_2d_sizes(model):
+    # 40-link gauge lattices (open, as in benchmarks/vmc_gauge_2d.py, and a torus) are wide like 4x4
+    torus = auto_options(Heisenberg(Square(4, 4, pbc=True)).problem)
+    sizes = auto_options(model.problem)
+    assert sizes["cut_width"] > WIDE
+    assert {k: sizes[k] for k in SIZES} == {k: torus[k] for k in SIZES}
 
 
 def test_given_sizes_are_kept_and_auto_ones_fit_them():
