@@ -16,7 +16,7 @@ are learned slowly or not at all.
 if it recommends none or only an approximate one, the learned Slater phase
 (``AUTO_LEARNED``) where two or more particle numbers are conserved (spinful
 fermions: measured on the Hubbard model; periodic Hubbard chain L=8 at U=4 with
-the defaults: 8.7e-3 with the Slater phase against 2.3e-2 with the approximate
+the defaults: 8.7e-3 and 7.2e-3 (seeds 0, 1) with the Slater phase against 2.3e-2 with the approximate
 ``hubbard_chain`` rule; single-species problems such as a Heisenberg S^z sector
 or the Schwinger model's charge were not measured with it and keep their
 recommended structure or none), else the recommended structure or nothing; ``"none"`` none; ``"jastrow"`` a learned
