@@ -71,11 +71,20 @@ _DENSE_JACOBIAN_MAX = 2**25
 _HISTORY_KEYS = ("energy", "energy_error", "variance", "learning_rate", "diag_shift")
 
 
+CACHE_MAX_BYTES = 2 * 1024**3
+"""Size bound of the on-disk compilation cache (JAX evicts the least recently used entries)."""
+
+
 def enable_compilation_cache() -> str | None:
     """Cache XLA executables on disk unless the user configured a cache directory.
 
     Returns the directory in use (None if caching is off). Compilations of at least 0.2 s are
     written (JAX's default threshold of 1 s would skip most of the kernels of a small network).
+    The cache is bounded (``CACHE_MAX_BYTES``, least recently used entries evicted), which also
+    makes JAX hold a file lock around every read and write: without it, processes sharing the
+    folder (sweep workers on one node, notebooks, test runs) can read an entry another process
+    is still writing, and loading that executable crashed the interpreter (a segmentation fault
+    seen with five processes compiling the same kernels).
     """
     if jax.config.jax_compilation_cache_dir or os.environ.get("JAX_COMPILATION_CACHE_DIR"):
         return jax.config.jax_compilation_cache_dir or os.environ["JAX_COMPILATION_CACHE_DIR"]
@@ -87,6 +96,7 @@ def enable_compilation_cache() -> str | None:
         return None
     jax.config.update("jax_compilation_cache_dir", str(folder))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
+    jax.config.update("jax_compilation_cache_max_size", CACHE_MAX_BYTES)
     return str(folder)
 
 

@@ -218,3 +218,27 @@ def test_netket_private_driver_internals_still_mean_what_the_driver_assumes():
     # update_parameters reads _optimizer_state: sgd's state is empty, the parameters move by -lr * dp
     moved = jax.tree_util.tree_map(lambda a, b, g: np.allclose(a - b, -0.1 * g), vs.parameters, before, dp)
     assert all(jax.tree_util.tree_leaves(moved))
+
+
+def test_compilation_cache_is_bounded_and_locked(tmp_path, monkeypatch):
+    """The on-disk cache manybody enables is bounded, so that JAX's LRU cache holds a file lock
+    around reads and writes (processes sharing the folder never read a half-written entry)."""
+    import jax
+    from jax._src.lru_cache import LRUCache  # the cache class JAX builds from these settings
+
+    from manybody.vmc.driver import CACHE_MAX_BYTES, enable_compilation_cache
+
+    monkeypatch.delenv("JAX_COMPILATION_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    old = jax.config.jax_compilation_cache_dir
+    try:
+        jax.config.update("jax_compilation_cache_dir", None)
+        folder = enable_compilation_cache()
+        assert folder == str(tmp_path / "manybody" / "jax")
+        assert jax.config.jax_compilation_cache_max_size == CACHE_MAX_BYTES
+        cache = LRUCache(folder, max_size=jax.config.jax_compilation_cache_max_size)
+        assert cache.eviction_enabled and cache.lock is not None
+        cache.put("key", b"executable")
+        assert cache.get("key") == b"executable"
+    finally:
+        jax.config.update("jax_compilation_cache_dir", old)
