@@ -21,9 +21,9 @@ samples, as NetKet chooses), and applies it with ``optax.sgd``.
 * Jacobian chunks: on CPU the per-sample Jacobian of the SR update is computed in chunks of
   samples whose backward-pass intermediates fit a core's L2 cache (:func:`jacobian_chunk_size`;
   chain L=40, 512 samples: 0.43 s instead of 1.17 s per SR solve), unless ``chunk_size`` is set.
-* Compilation: XLA executables are cached on disk (``jax_compilation_cache_dir``, by default
-  ``$XDG_CACHE_HOME/manybody/jax`` or ``~/.cache/manybody/jax``, unless the user set a cache
-  directory), so a new process re-uses the compilation of the same network shape.
+* Compilation: with ``MANYBODY_COMPILATION_CACHE`` set, XLA executables are cached on disk
+  (:func:`enable_compilation_cache`), so a new process re-uses the compilation of the same
+  network shape; off by default (see there).
 * Guard: a non-finite energy, variance or update, or an energy more than
   ``10`` standard errors plus ``5 %`` above the best seen so far, rolls the
   state back to the last good snapshot and halves the learning rate (at most
@@ -76,20 +76,28 @@ CACHE_MAX_BYTES = 2 * 1024**3
 
 
 def enable_compilation_cache() -> str | None:
-    """Cache XLA executables on disk unless the user configured a cache directory.
+    """Cache XLA executables on disk when ``MANYBODY_COMPILATION_CACHE`` asks for it (opt-in).
 
-    Returns the directory in use (None if caching is off). Compilations of at least 0.2 s are
-    written (JAX's default threshold of 1 s would skip most of the kernels of a small network).
-    The cache is bounded (``CACHE_MAX_BYTES``, least recently used entries evicted), which also
-    makes JAX hold a file lock around every read and write: without it, processes sharing the
-    folder (sweep workers on one node, notebooks, test runs) can read an entry another process
-    is still writing, and loading that executable crashed the interpreter (a segmentation fault
-    seen with five processes compiling the same kernels).
+    ``MANYBODY_COMPILATION_CACHE`` is a folder, or ``1`` for ``$XDG_CACHE_HOME/manybody/jax``
+    (``~/.cache/manybody/jax``); a cache directory the user configured for JAX itself
+    (``JAX_COMPILATION_CACHE_DIR``) is left as it is. Returns the directory in use (None: off).
+    Compilations of at least 0.2 s are written (JAX's default of 1 s skips most kernels of a
+    small network); the cache is bounded (``CACHE_MAX_BYTES``, least recently used entries
+    evicted), which makes JAX lock the folder around reads and writes, so that processes
+    sharing it never read a half-written entry.
+
+    Off by default: with jax 0.10.2 on CPU the default test suite crashed (segmentation fault)
+    while loading a cached executable that the same process had written, from an empty cache;
+    a fresh process then compiles its kernels again (about 20 s before the first iteration).
     """
-    if jax.config.jax_compilation_cache_dir or os.environ.get("JAX_COMPILATION_CACHE_DIR"):
-        return jax.config.jax_compilation_cache_dir or os.environ["JAX_COMPILATION_CACHE_DIR"]
+    configured = jax.config.jax_compilation_cache_dir or os.environ.get("JAX_COMPILATION_CACHE_DIR")
+    if configured:
+        return configured
+    choice = os.environ.get("MANYBODY_COMPILATION_CACHE", "").strip()
+    if choice in ("", "0"):
+        return None
     root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    folder = root / "manybody" / "jax"
+    folder = root / "manybody" / "jax" if choice == "1" else Path(choice)
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError:

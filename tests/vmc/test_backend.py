@@ -220,21 +220,24 @@ def test_netket_private_driver_internals_still_mean_what_the_driver_assumes():
     assert all(jax.tree_util.tree_leaves(moved))
 
 
-def test_compilation_cache_is_bounded_and_locked(tmp_path, monkeypatch):
-    """The on-disk cache manybody enables is bounded, so that JAX's LRU cache holds a file lock
-    around reads and writes (processes sharing the folder never read a half-written entry)."""
+def test_compilation_cache_is_opt_in_bounded_and_locked(tmp_path, monkeypatch):
+    """No on-disk cache unless MANYBODY_COMPILATION_CACHE asks for one; the one it enables is
+    bounded, so that JAX's LRU cache holds a file lock around reads and writes (processes sharing
+    the folder never read a half-written entry)."""
     import jax
     from jax._src.lru_cache import LRUCache  # the cache class JAX builds from these settings
 
     from manybody.vmc.driver import CACHE_MAX_BYTES, enable_compilation_cache
 
     monkeypatch.delenv("JAX_COMPILATION_CACHE_DIR", raising=False)
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.delenv("MANYBODY_COMPILATION_CACHE", raising=False)
     old = jax.config.jax_compilation_cache_dir
     try:
         jax.config.update("jax_compilation_cache_dir", None)
+        assert enable_compilation_cache() is None
+        monkeypatch.setenv("MANYBODY_COMPILATION_CACHE", str(tmp_path / "xla"))
         folder = enable_compilation_cache()
-        assert folder == str(tmp_path / "manybody" / "jax")
+        assert folder == str(tmp_path / "xla")
         assert jax.config.jax_compilation_cache_max_size == CACHE_MAX_BYTES
         cache = LRUCache(folder, max_size=jax.config.jax_compilation_cache_max_size)
         assert cache.eviction_enabled and cache.lock is not None
