@@ -9,6 +9,8 @@ manybody's basis order: the independent reference of the compilers.
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 
@@ -22,6 +24,20 @@ SMALL_MODELS = {
     "quantum_link_2d": lambda: _models().QuantumLink2D(3, 2, pbc=False, charges=[0, 0.5, 0, 0, -0.5, 0]),
     "z2gauge": lambda: _models().Z2Gauge(2, 3, pbc=False),
 }
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _release_compiled_code():
+    """Drop JAX's compiled functions after each test module.
+
+    The suite compiles thousands of kernels in one process; their memory mappings would
+    otherwise reach the kernel's cap (``vm.max_map_count``), where XLA crashes.
+    """
+    yield
+    if "jax" in sys.modules:
+        from manybody.vmc.compiled import release_compiled_code
+
+        release_compiled_code(0.0)
 
 
 def _models():

@@ -34,6 +34,7 @@ from manybody.backends import Backend, Solution
 from manybody.io import to_jsonable
 from manybody.signs import SignStructure
 from manybody.vmc import operators as ops
+from manybody.vmc.compiled import release_compiled_code
 from manybody.vmc.diagnostics import convergence_verdict, is_collapsed, support_check
 from manybody.vmc.driver import optimize
 from manybody.vmc.masking import ConstraintAutomaton
@@ -148,6 +149,7 @@ class VMCBackend(Backend):
 
     def solve(self, model, options: VMCOptions) -> Solution:
         problem = model.problem
+        release_compiled_code()
         options, resolved = options.resolved(problem)  # "auto" sizes chosen for this model
         step = step_factor(problem)  # the SR step in units of the Hamiltonian's energy scale
         options = copy.copy(options)  # not replace(): the scaled step may exceed the user-facing bound

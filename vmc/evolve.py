@@ -84,6 +84,7 @@ import scipy.sparse.linalg
 
 from manybody.evolution import Snapshot
 from manybody.vmc.backend import VMCBackend, VMCState, make_vstate
+from manybody.vmc.compiled import release_compiled_code
 from manybody.vmc.operators import FlipPlan, local_values, to_pauli_strings
 from manybody.vmc.options import INTEGRATORS, VMCEvolveOptions
 
@@ -318,6 +319,7 @@ def evolve(model, initial, times, options: VMCEvolveOptions):
     options : VMCEvolveOptions
     """
     problem = model.problem
+    release_compiled_code()
     vs, config, facts, short = _initial_vstate(model, initial, options)
     hamiltonian = to_pauli_strings(problem.hamiltonian, problem.n_qubits, vs.hilbert)
     solver = _ode_solver(options, vs.n_parameters)

@@ -245,3 +245,30 @@ def test_compilation_cache_is_opt_in_bounded_and_locked(tmp_path, monkeypatch):
         assert cache.get("key") == b"executable"
     finally:
         jax.config.update("jax_compilation_cache_dir", old)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="memory-map count is read from /proc")
+def test_compiled_code_is_released_near_the_map_cap(monkeypatch):
+    """Compiled XLA code holds memory mappings until JAX drops it; the guard that runs before every
+    vmc solve releases it when the process nears vm.max_map_count (where XLA segfaults)."""
+    from manybody.vmc import compiled
+
+    def kernels(n):
+        fns = [jax.jit(lambda x, k=k: jax.numpy.sin(x) * k + x.sum()) for k in range(n)]
+        for k, f in enumerate(fns):
+            f(jax.numpy.ones(k + 1)).block_until_ready()
+        return fns
+
+    fns = kernels(20)
+    before, cap = compiled.map_usage()
+    assert 0 < before < cap
+    assert not compiled.release_compiled_code()  # far below the cap: nothing dropped
+    assert all(f._cache_size() == 1 for f in fns)
+    monkeypatch.setattr(compiled, "map_usage", lambda: (before, before))  # pretend: at the cap
+    with pytest.warns(RuntimeWarning, match="vm.max_map_count"):
+        assert compiled.release_compiled_code()
+    assert all(f._cache_size() == 0 for f in fns)
+    monkeypatch.undo()
+    assert compiled.map_usage()[0] < before - 20  # the 20 executables' mappings are gone
+    with pytest.raises(ValueError, match="fraction"):
+        compiled.release_compiled_code(1.5)
