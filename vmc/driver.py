@@ -52,13 +52,14 @@ from netket._src.ngd.srt import _compute_srt_update
 from netket.utils import struct
 
 from manybody.io import atomic_write
-from manybody.vmc.operators import CACHE_FLOATS, distinct_rows, equal_chunks, local_values_jit
+from manybody.vmc.operators import CACHE_FLOATS, equal_chunks, local_values_jit
 
 __all__ = [
     "optimize",
     "sr_driver",
     "SR",
     "distinct_size",
+    "distinct_rows",
     "jacobian_chunk_size",
     "enable_compilation_cache",
     "CHECKPOINT_FILE",
@@ -178,7 +179,8 @@ def _is_bad(stats, dp, best: float) -> bool:
     energy, error, variance = float(np.real(stats.mean)), float(stats.error_of_mean), float(stats.variance)
     if not all(math.isfinite(v) for v in (energy, error, variance)):
         return True
-    if not all(bool(jnp.all(jnp.isfinite(x))) for x in jax.tree_util.tree_leaves(dp)):
+    # on the host: jnp.isfinite would compile a kernel per parameter shape at the first iteration
+    if not all(np.isfinite(np.asarray(x)).all() for x in jax.tree_util.tree_leaves(dp)):
         return True
     return math.isfinite(best) and energy > best + 10 * error + 0.05 * abs(best)
 
@@ -211,6 +213,24 @@ def jacobian_chunk_size(vstate, n_rows: int | None = None) -> int | None:
     per_sample = vstate.hilbert.size * 16 * getattr(net, "d_model", 16) * getattr(net, "n_layers", 2)
     # NetKet's on-the-fly NTK needs equal chunks
     return equal_chunks(CACHE_FLOATS // per_sample, n_rows or vstate.n_samples, strict=True)
+
+
+def distinct_rows(samples: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct rows of ``samples`` (n, N), padded to ``size`` rows (NumPy, on the host).
+
+    Returns ``rows`` (size, N), ``counts`` (size,) and ``inverse`` (n,) with
+    ``rows[inverse] == samples``; padding rows are copies of ``samples[0]`` with count 0. ``size``
+    must be at least the number of distinct rows (e.g. the dimension of the sampled sector).
+    Host arrays, not a jitted ``jnp.unique``: a sort kernel less to compile before the first
+    iteration, and the final evaluation's batches (host arrays too) then hit the same compiled
+    local energies (a device array carries a sharding that is part of the compilation key).
+    """
+    rows, inverse, counts = np.unique(samples, axis=0, return_inverse=True, return_counts=True)
+    pad = size - len(rows)
+    if pad < 0:
+        raise ValueError(f"size={size} is below the {len(rows)} distinct rows of the samples")
+    rows = np.concatenate([rows, np.repeat(samples[:1], pad, axis=0)])
+    return rows, np.concatenate([counts, np.zeros(pad, dtype=counts.dtype)]), inverse.reshape(-1)
 
 
 def distinct_size(sector_dimension: int | None, n_samples: int, n_parameters: int) -> int | None:
@@ -281,7 +301,8 @@ class SR(nk.driver.VMC_SR):
 
     With ``distinct`` rows (:func:`distinct_size`) and a
     :class:`~manybody.vmc.operators.PauliSum` Hamiltonian, the ``n_samples`` samples are reduced
-    to their distinct configurations (padded with copies of the first sample at zero weight);
+    to their distinct configurations on the host (:func:`distinct_rows`, padded with copies of
+    the first sample at zero weight);
     local energies, Jacobian and minSR kernel are computed on those, each row weighted by its
     count (:func:`_weighted_minsr`), and the energy statistics use the local energies of all
     samples. Otherwise it is NetKet's step (whose ``PauliSum`` local energies are
@@ -304,9 +325,9 @@ class SR(nk.driver.VMC_SR):
         if plan is None or self._distinct is None or not self.use_ntk:
             return super().compute_loss_and_update()
         vs = self.state
-        samples = vs.samples.reshape(-1, vs.hilbert.size)
+        samples = np.asarray(vs.samples).reshape(-1, vs.hilbert.size)
         rows, counts, inverse = distinct_rows(samples, self._distinct)
-        local = local_values_jit(vs.model, plan, vs.variables, rows, vs.chunk_size)[:, 0]
+        local = np.asarray(local_values_jit(vs.model, plan, vs.variables, rows, vs.chunk_size)[:, 0])
         self._loss_stats = nkstats.statistics(local[inverse].reshape(vs.samples.shape[:-1]))
         diag_shift, momentum = self.diag_shift, self.momentum
         diag_shift = diag_shift(self.step_count) if callable(diag_shift) else diag_shift
@@ -317,7 +338,7 @@ class SR(nk.driver.VMC_SR):
             vs.parameters,
             vs.model_state,
             rows,
-            counts / samples.shape[0],
+            counts / len(samples),
             diag_shift=diag_shift,
             solver_fn=self._linear_solver,
             mode=self.mode,

@@ -337,8 +337,8 @@ def initial_variables(model, seed: int, dtype=jnp.int8):
 
     ``MCState`` runs ``model.init`` op by op, and each operation is compiled on its own (about 130
     small compilations, several seconds at the first solve of a process); here the whole
-    initialisation is one jitted function (cached on disk like every executable). ``dtype`` is
-    the sampler's dtype (the dummy input's).
+    initialisation is one jitted function. The dummy input is zeros (the parameters depend on its
+    shape only; a random one compiled its own random-state kernel, 0.5 s). ``dtype`` is the
+    sampler's dtype (the dummy input's).
     """
-    key = nk.jax.PRNGKey(seed)
-    return _init(model, key, model.hilbert.random_state(key, 1, dtype=dtype))
+    return _init(model, nk.jax.PRNGKey(seed), jnp.zeros((1, model.hilbert.size), dtype=dtype))

@@ -53,7 +53,6 @@ __all__ = [
     "equal_chunks",
     "local_values",
     "local_values_jit",
-    "distinct_rows",
     "estimates_from_local_values",
     "MAX_GROUPS",
     "CACHE_FLOATS",
@@ -342,18 +341,6 @@ local_values_jit = jax.jit(_chunked_local_values, static_argnames=("model", "pla
 """``(model, plan, variables, samples, chunk_size) -> O_loc (batch, n_operators)``, jitted: the
 executable behind the training's local energies (``PauliSum`` on an ``MCState``), which the
 final evaluation reuses by evaluating samples in batches of the training's shape."""
-
-
-@partial(jax.jit, static_argnums=1)
-def distinct_rows(samples, size: int):
-    """The distinct rows of ``samples`` (n, N), padded to ``size`` rows.
-
-    Returns ``rows`` (size, N), ``counts`` (size,) and ``inverse`` (n,) with
-    ``rows[inverse] == samples``; padding rows are copies of ``samples[0]`` with count 0. ``size``
-    must be at least the number of distinct rows (e.g. the dimension of the sampled sector).
-    """
-    rows, inverse, counts = jnp.unique(samples, axis=0, size=size, return_inverse=True, return_counts=True)
-    return jnp.where((counts > 0)[:, None], rows, samples[0]), counts, inverse.reshape(-1)
 
 
 def local_values(vstate, samples: np.ndarray, operators, batch: int | None = None, dtype=None) -> np.ndarray:
