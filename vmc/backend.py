@@ -35,7 +35,13 @@ from manybody.io import to_jsonable
 from manybody.signs import SignStructure
 from manybody.vmc import operators as ops
 from manybody.vmc.compiled import release_compiled_code
-from manybody.vmc.diagnostics import convergence_verdict, is_collapsed, support_check
+from manybody.vmc.diagnostics import (
+    convergence_verdict,
+    coverage_check,
+    error_bar_is_short,
+    is_collapsed,
+    support_check,
+)
 from manybody.vmc.driver import optimize
 from manybody.vmc.masking import ConstraintAutomaton
 from manybody.vmc.network import PHASE_INIT_SCALE, ARTransformer, initial_variables
@@ -129,6 +135,26 @@ def read_state(folder: Path, problem) -> tuple[dict, dict]:
     return config, params
 
 
+def _eval_batch(state: VMCState) -> int:
+    """Rows per batch of the evaluation's local values: the training's compiled shape."""
+    return state.distinct or state.n_samples or state.n_eval_samples
+
+
+def _in_batches(fun, rows: int):
+    """``fun`` (configs -> values) applied in batches of ``rows`` configurations, the last one padded
+    with copies of the first configuration: a single compiled shape for any number of them."""
+
+    def call(configs):
+        configs = np.asarray(configs)
+        if not len(configs):
+            return np.zeros(0, dtype=complex)
+        padded = np.concatenate([configs, np.repeat(configs[:1], -len(configs) % rows, axis=0)])
+        values = [np.asarray(fun(chunk)) for chunk in np.split(padded, len(padded) // rows)]
+        return np.concatenate(values)[: len(configs)]
+
+    return call
+
+
 class VMCBackend(Backend):
     name = "vmc"
     Options = VMCOptions
@@ -203,15 +229,36 @@ class VMCBackend(Backend):
         [stats] = estimates_from_local_values(self._eval_values(state, model, hamiltonian.plan))
         energy, error, variance = stats.mean, stats.error, stats.variance
         evs = self._eval_vstate(state, model)
-        support = support_check(self._eval_samples(state, model), evs.log_value, hamiltonian)
+        samples = self._eval_samples(state, model)
+        log_value = _in_batches(evs.log_value, len(samples))  # one compiled shape for both checks
+        support = support_check(samples, log_value, hamiltonian)
+        coverage = coverage_check(
+            samples,
+            log_value,
+            lambda x: local_values(evs, x, hamiltonian.plan, _eval_batch(state), ops.LOCAL_DTYPE)[0],
+            hamiltonian.plan.masks,
+            energy,
+        )
         collapsed = is_collapsed(support, variance)
+        short = not collapsed and error_bar_is_short(coverage, variance)
+        messages = []
         if collapsed:
             # the sampled variance misses every configuration H reaches outside the support:
             # report the exact variance of the state on its support and the error bar it implies
             variance = support["support_variance"]
             error = max(error, float(np.sqrt(variance / options.n_eval_samples)))
+        elif short:
+            # add the variance of the configurations next to the samples that were never drawn
+            variance = stats.variance + coverage["unseen_variance"]
+            error = max(error, float(np.sqrt(variance / options.n_eval_samples)))
+            messages.append(
+                f"VMC: the sampled error bar of the energy is unreliable: {coverage['unseen_neighbours']} "
+                f"configuration(s) of total probability {coverage['unseen_neighbour_probability']:.2g} that H "
+                f"connects to the samples were never drawn and carry an energy variance of "
+                f"{coverage['unseen_variance']:.2g} (sampled: {stats.variance:.2g}); the reported variance "
+                f"includes it and the error bar grew to {error:.2g}. Raise n_eval_samples."
+            )
         verdict = convergence_verdict(history["energy"], energy, variance, problem.n_sites, problem.e_inf)
-        messages = []
         if collapsed:
             verdict.update(converged=False, convergence="not converged: the distribution collapsed")
             messages.append(
@@ -230,8 +277,10 @@ class VMCBackend(Backend):
             sign_rule_start=None if rule is None or not learned else rule.name,
             automaton_max_states=1 if transitions is None else int(np.asarray(transitions).shape[1]),
             collapsed=collapsed,
+            error_bar_short=short,
             resolved=resolved,
             **support,
+            **coverage,
             **verdict,
             warnings=messages,
         )
@@ -269,9 +318,10 @@ class VMCBackend(Backend):
     def _eval_values(self, state: VMCState, model, operators) -> np.ndarray:
         """Local values (n_ops, n_eval_samples) of ``operators`` (QubitOperators or a FlipPlan): each
         distinct sample once, in batches of the training's shape (its compiled local energies)."""
-        batch = state.distinct or state.n_samples or state.n_eval_samples
         vs = self._eval_vstate(state, model)
-        return local_values(vs, self._eval_samples(state, model), operators, batch, ops.LOCAL_DTYPE)
+        return local_values(
+            vs, self._eval_samples(state, model), operators, _eval_batch(state), ops.LOCAL_DTYPE
+        )
 
     def expect(self, state: VMCState, model, operators) -> list:
         return estimates_from_local_values(self._eval_values(state, model, operators))

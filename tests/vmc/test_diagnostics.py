@@ -13,7 +13,15 @@ import pytest
 import manybody as mb
 from manybody.lattice import Chain
 from manybody.models import Heisenberg
-from manybody.vmc.diagnostics import DRIFT_MAX, V_SCORE_MAX, convergence_verdict, is_collapsed, support_check
+from manybody.vmc.diagnostics import (
+    DRIFT_MAX,
+    V_SCORE_MAX,
+    convergence_verdict,
+    coverage_check,
+    error_bar_is_short,
+    is_collapsed,
+    support_check,
+)
 from manybody.vmc.operators import to_pauli_strings
 
 
@@ -84,6 +92,63 @@ def test_support_check_skips_when_configurations_were_seen_once(chain4):
     out = support_check(samples, _log_value({}, 4), hamiltonian)
     assert out["unseen_probability"] == 0.5 and out["support_variance"] is None
     assert not is_collapsed(out, variance=0.0)
+
+
+def _rare_configuration_state(hamiltonian, h, n):
+    """Near the S^z = 0 ground state, one configuration's amplitude shrunk 30x (probability
+    ~1e-4): the local energy is nearly constant except there. Returns the sector's configurations
+    (bits), psi on them (normalised), their probabilities and exact local energies, and the index
+    of the rare one."""
+    sector = [i for i in range(2**n) if bin(i).count("1") == n // 2]
+    states = np.array([[(i >> q) & 1 for q in range(n)] for i in sector])
+    index = hamiltonian.hilbert.states_to_numbers(states)
+    psi = np.linalg.eigh(h[np.ix_(index, index)])[1][:, 0]
+    psi[0] /= 30
+    psi /= np.linalg.norm(psi)
+    full = np.zeros(2**n, dtype=complex)
+    full[index] = psi
+    e_loc = (h @ full)[index] / psi
+    return states, psi, np.abs(psi) ** 2, e_loc, 0
+
+
+def test_coverage_check_finds_the_variance_of_a_missed_rare_configuration():
+    n = 6
+    model = Heisenberg(Chain(n))
+    hamiltonian = to_pauli_strings(model.qubit_hamiltonian, n)
+    h = hamiltonian.to_dense()
+    states, psi, prob, e_loc, rare = _rare_configuration_state(hamiltonian, h, n)
+    energy = float(np.sum(prob * e_loc.real))
+    exact_variance = float(np.sum(prob * np.abs(e_loc - energy) ** 2))
+    amplitudes = {tuple(s): a for s, a in zip(states, psi)}
+    local = {tuple(s): e for s, e in zip(states, e_loc)}
+    log_value = _log_value(amplitudes, n)
+
+    def local_energy(configs):
+        return np.array([local[tuple(c)] for c in np.asarray(configs, dtype=int)])
+
+    # 4096 exact samples that happen to miss the rare configuration (p ~ 1e-4)
+    rng = np.random.default_rng(0)
+    others = prob.copy()
+    others[rare] = 0
+    samples = states[rng.choice(len(states), size=4096, p=others / others.sum())]
+    sampled = local_energy(samples).real
+    out = coverage_check(samples, log_value, local_energy, hamiltonian.plan.masks, energy)
+    seen = np.array([tuple(s) in {tuple(x) for x in samples} for s in states])
+    # the exact enumeration: every unseen configuration of the sector neighbours a sample here
+    assert out["missing_probability"] == pytest.approx(prob[~seen].sum(), rel=1e-9, abs=1e-15)
+    assert out["unseen_neighbours"] == (~seen).sum() >= 1
+    reference = float(np.sum(prob[~seen] * np.abs(e_loc[~seen] - energy) ** 2))
+    assert out["unseen_variance"] == pytest.approx(reference, rel=1e-9)
+    # the sampled variance misses most of the exact one; with the unseen part it is close
+    assert sampled.var() < 0.2 * exact_variance < out["unseen_variance"]
+    assert error_bar_is_short(out, sampled.var())
+    assert sampled.var() + out["unseen_variance"] == pytest.approx(exact_variance, rel=0.1)
+    # samples that include the rare configuration: nothing unseen, nothing flagged
+    covered = np.concatenate([samples, states])
+    full = coverage_check(covered, log_value, local_energy, hamiltonian.plan.masks, energy)
+    assert full["unseen_neighbours"] == 0 and full["unseen_variance"] == 0.0
+    assert full["missing_probability"] == pytest.approx(0.0, abs=1e-12)
+    assert not error_bar_is_short(full, local_energy(covered).real.var())
 
 
 def test_verdict_flags_a_drifting_energy():
