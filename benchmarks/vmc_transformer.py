@@ -22,9 +22,12 @@ Figures (JSON, to compare across machines; runs unchanged on GPU):
   shared machine the CPU time is the steadier measure of cost.
 
 * ``startup``: ``mb.solve(Heisenberg(Chain(8)), backend="vmc", n_iter=5)`` (defaults, default
-  observables) in a fresh process and again in the same process, with an empty and with a filled
-  persistent compilation cache: wall time, time from the call to the end of the first iteration
-  and time after the last iteration (final evaluation on ``n_eval_samples`` and observables).
+  observables) in a fresh process and again in the same process, without the opt-in persistent
+  compilation cache (``default``, as users get it) and with it (``MANYBODY_COMPILATION_CACHE``),
+  empty then filled: wall time, time from the call to the end of the first iteration, CPU
+  seconds of the process over the same span, and time after the last iteration (final
+  evaluation on ``n_eval_samples`` and observables). ``--startup-only`` re-measures these and
+  replaces them in an existing ``--out`` file.
 
 Usage::
 
@@ -74,16 +77,17 @@ marks = []
 step = SR.compute_loss_and_update
 def timed_step(self):
     out = step(self)
-    marks.append(time.perf_counter())
+    marks.append((time.perf_counter(), time.process_time()))
     return out
 SR.compute_loss_and_update = timed_step
 out = []
 for _ in range(2):
     marks.clear()
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     res = mb.solve(Heisenberg(Chain(8)), backend="vmc", n_iter=5, progress=False)
     end = time.perf_counter()
-    out.append({"wall": end - start, "to_first_iteration": marks[0] - start, "after_iterations": end - marks[-1]})
+    out.append({"wall": end - start, "to_first_iteration": marks[0][0] - start,
+                "to_first_iteration_cpu": marks[0][1] - cpu, "after_iterations": end - marks[-1][0]})
 out[0]["imports"] = imports
 print("RESULT" + json.dumps(out))
 """
@@ -190,18 +194,32 @@ def throughput(model, n_samples: int, repeats: int, networks=None) -> dict:
     return out
 
 
-def startup(cache_home: str | None = None) -> list[dict]:
-    """Two ``mb.solve`` calls in a fresh process, the default compilation cache under ``cache_home``
-    (None: the user's, filled by earlier runs)."""
-    env = dict(os.environ)
-    if cache_home is not None:
-        env["XDG_CACHE_HOME"] = cache_home
-        env.pop("JAX_COMPILATION_CACHE_DIR", None)
+def startup(cache: str | None = None) -> list[dict]:
+    """Two ``mb.solve`` calls in a fresh process, with the persistent compilation cache in the
+    folder ``cache`` (None: without the cache, the default)."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("JAX_COMPILATION_CACHE_DIR", "MANYBODY_COMPILATION_CACHE")
+    }
+    if cache is not None:
+        env["MANYBODY_COMPILATION_CACHE"] = cache
     run = subprocess.run(
         [sys.executable, "-c", _STARTUP], env=env, capture_output=True, text=True, check=True
     )
     line = next(x for x in run.stdout.splitlines() if x.startswith("RESULT"))
     return json.loads(line[len("RESULT") :])
+
+
+def _startup(with_cache: bool) -> dict:
+    """Fresh-process timings without the compilation cache and, if asked, with an empty then filled one."""
+    out = {"load_average_start": _load(), "default": startup()}
+    if with_cache:
+        with tempfile.TemporaryDirectory() as cache:
+            out.update(empty_cache=startup(cache), filled_cache=startup(cache))
+    out["load_average_end"] = _load()
+    print("startup", out, flush=True)
+    return out
 
 
 def _load() -> str:
@@ -216,10 +234,22 @@ def main(argv=None):
     parser.add_argument("--networks", nargs="+", default=None, help="a subset of the networks (default: all)")
     parser.add_argument("--no-startup", action="store_true", help="skip the fresh-process solve timings")
     parser.add_argument(
-        "--empty-cache", action="store_true", help="also time a fresh process with an empty compilation cache"
+        "--empty-cache",
+        action="store_true",
+        help="also time fresh processes with an empty, then filled cache",
+    )
+    parser.add_argument(
+        "--startup-only", action="store_true", help="only the start-up timings, replaced in an existing --out"
     )
     parser.add_argument("--out", default="vmc_transformer.json")
     args = parser.parse_args(argv)
+    if args.startup_only:
+        report = json.load(open(args.out)) if os.path.exists(args.out) else {}
+        report["startup"] = _startup(args.empty_cache)
+        with open(args.out, "w") as f:
+            json.dump(report, f, indent=1)
+        print(f"wrote {args.out}")
+        return
     report = {
         "device": device_name(),
         "jax_devices": [str(d) for d in jax.devices()],
@@ -236,11 +266,7 @@ def main(argv=None):
             "load_average": [load, _load()],
         }
     if not args.no_startup:
-        report["startup"] = {"user_cache": startup(), "load_average": _load()}
-        if args.empty_cache:
-            with tempfile.TemporaryDirectory() as cache:
-                report["startup"].update(empty_cache=startup(cache), filled_cache=startup(cache))
-        print("startup", report["startup"], flush=True)
+        report["startup"] = _startup(args.empty_cache)
     report["load_average_end"] = _load()
     with open(args.out, "w") as f:
         json.dump(report, f, indent=1, default=lambda x: float(np.asarray(x)))
