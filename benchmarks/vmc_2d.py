@@ -9,7 +9,10 @@ J2 = 0.5, the 6x6 torus). For every case the script runs, one after the other in
 
 and records the relative error of each energy against the reference (exact diagonalisation
 where it runs, published values otherwise), the process CPU time and the wall time of each solve
-and the load average. The machine is shared, so CPU seconds are the fairer figure; the load is
+and the load average. On up to ``EXACT_SUM_QUBITS`` qubits the energy of the trained network is
+also summed exactly over all configurations (``network_energy``, ``network_relative_error``):
+the Monte Carlo estimate of ``n_eval_samples`` samples has a standard error of about 5e-4
+relative on the 4x4 torus, the size of the differences being measured. The machine is shared, so CPU seconds are the fairer figure; the load is
 recorded next to them. Output: one JSON row per run appended to ``--out`` (a table on stdout).
 
 References: chain L=8 and L=20 (open) and the 4x4 torus by exact diagonalisation in the S^z = 0
@@ -32,6 +35,8 @@ import time
 import warnings
 from pathlib import Path
 
+import numpy as np
+
 import manybody as mb
 from manybody.lattice import Chain, Square
 from manybody.models import Heisenberg
@@ -45,6 +50,21 @@ CASES = {
     "j1j2_4x4": (lambda: Heisenberg(Square(4, 4, pbc=True), J2=0.5), -8.457923351394856),
     "square_6x6": (lambda: Heisenberg(Square(6, 6, pbc=True)), -0.678872 * 36),
 }
+
+
+EXACT_SUM_QUBITS = 16
+"""Largest lattice whose trained network is summed exactly (2^16 amplitudes: seconds)."""
+
+
+def network_energy(model, state) -> float:
+    """``<psi|H|psi>`` of a trained vmc network summed over all 2^n configurations (no sampling)."""
+    from manybody.vmc.backend import make_vstate
+    from manybody.vmc.operators import to_pauli_strings
+
+    vs = make_vstate(model, state.config, 32, 0, params=state.params)
+    psi = np.asarray(vs.to_array())
+    h = to_pauli_strings(model.problem.hamiltonian, model.n_qubits, vs.hilbert).to_sparse()
+    return float(np.real(np.vdot(psi, h @ psi)) / np.vdot(psi, psi).real)
 
 
 def _timed_solve(model, backend: str, options: dict, observables=()):
@@ -87,6 +107,11 @@ def solve_row(case: str, model, backend: str, options: dict, reference: float, o
                 float(e) for e in res.history["energy"][:: max(1, len(res.history["energy"]) // 50)]
             ],
         )
+        if model.n_qubits <= EXACT_SUM_QUBITS:
+            exact_sum = network_energy(model, res.state)
+            row.update(
+                network_energy=exact_sum, network_relative_error=abs(exact_sum - reference) / abs(reference)
+            )
     else:
         row.update(
             max_bond_dim=res.info["max_bond_dim"],
@@ -95,8 +120,9 @@ def solve_row(case: str, model, backend: str, options: dict, reference: float, o
             discarded_weight=res.info["discarded_weight"],
             constraint_violation=res.info.get("constraint_violation"),
         )
+    summed = f" (summed {row['network_relative_error']:.2e})" if "network_relative_error" in row else ""
     print(
-        f"{case:11s} {backend:4s} rel {row['relative_error']:.2e}  cpu {cpu:7.1f} s  wall {wall:7.1f} s  "
+        f"{case:11s} {backend:4s} rel {row['relative_error']:.2e}{summed}  cpu {cpu:7.1f} s  wall {wall:7.1f} s  "
         f"load {load_before:.1f}-{row['load_average'][1]:.1f}  {json.dumps(row['options'])}",
         flush=True,
     )

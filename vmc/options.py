@@ -30,8 +30,9 @@ MIN_SAMPLES = 32
 DTYPES = ("float64", "float32")
 
 AUTO = "auto"
-"""The value of a size option (``n_iter``, ``n_samples``, ``d_model``, ``n_heads``, ``n_layers``)
-chosen from the model at solve time by :func:`auto_options`."""
+"""The value of an option chosen from the model at solve time by :func:`auto_options`: the sizes
+(``n_iter``, ``n_samples``, ``d_model``, ``n_heads``, ``n_layers``) and the SR step
+(``learning_rate``, ``momentum``)."""
 
 WIDE = 3
 """Cut widths above this are treated as two-dimensional (:func:`auto_options`): chains have 1
@@ -68,24 +69,35 @@ def cut_width(problem) -> int:
 
 
 def auto_options(problem) -> dict:
-    """The size options for ``problem`` (a ``CompiledProblem``) that ``"auto"`` stands for.
+    """The options for ``problem`` (a ``CompiledProblem``) that ``"auto"`` stands for: the sizes
+    and the SR step.
 
     Chains and other models of cut width at most ``WIDE`` (:func:`cut_width`) keep the network
     and schedule measured on chains (Heisenberg L=12 1.6e-5, Hubbard L=8 7.5e-4 relative error
-    in 200 iterations); wider models (2D lattices, the 2D gauge theories) run twice as many
-    iterations with the same network and samples. Measured on the 4x4 Heisenberg torus
-    (``benchmarks/vmc_2d.py``, CPU seconds at load 6-9): 400 iterations 2.8e-3; 650 iterations
-    3.0e-3 in 295 s; 1024 samples and 400 iterations 2.6e-3 in 459 s (a SR iteration costs 2.6x
-    that of 512 samples): neither more samples nor more iterations buy accuracy in proportion
-    to their cost, so only the iteration count scales (a wider network, d_model 32 and 4 heads,
-    costs 2.1x per iteration and reached 2.2e-3 in 300 iterations, 346 s). Returns
-    ``{"n_iter", "n_samples", "d_model", "n_heads", "n_layers", "cut_width"}``.
+    in 200 iterations; plain SR, ``learning_rate`` 0.05); wider models (2D lattices, the 2D gauge
+    theories) run twice as many iterations with the same network and samples, and SPRING
+    momentum 0.9 with ``learning_rate`` 0.02.
+
+    Measured on the 4x4 Heisenberg torus (``benchmarks/vmc_2d.py`` and runs that summed the
+    network's energy exactly over the S^z = 0 sector every 50 iterations, seed 0, CPU seconds at
+    load 8-10): plain SR, 400 iterations: 7.5e-3 after 200 iterations, 4.3e-3 at the end (the
+    Monte Carlo estimate of the final evaluation said 2.8e-3), 341 s; the same with
+    ``learning_rate`` 0.15 (7.8e-3 at 200), ``diag_shift`` 1e-3 -> 1e-5 (1.2e-2 at 150) or 1e-1 ->
+    1e-3 (1.1e-2 at 150): no gain; SPRING momentum 0.9 with ``learning_rate`` 0.02: 5.0e-3 at 200,
+    3.7e-3 at the end, 328 s; momentum 0.9 with ``learning_rate`` 0.05: 6.4e-3 at 200. Earlier
+    (Monte Carlo estimates only): 650 iterations 3.0e-3 in 295 s; 1024 samples 2.6e-3 in 459 s (a
+    SR iteration costs 2.6x that of 512 samples); d_model 32 and 4 heads 2.2e-3 in 300 iterations,
+    346 s (2.1x per iteration): neither more samples nor more iterations bought accuracy in
+    proportion to their cost, so the network and samples stay. Returns ``{"n_iter", "n_samples",
+    "d_model", "n_heads", "n_layers", "learning_rate", "momentum", "cut_width"}``.
     """
     width = cut_width(problem)
-    sizes = dict(n_iter=200, n_samples=512, d_model=16, n_heads=2, n_layers=2)
+    chosen = dict(
+        n_iter=200, n_samples=512, d_model=16, n_heads=2, n_layers=2, learning_rate=0.05, momentum=None
+    )
     if width > WIDE:
-        sizes.update(n_iter=400)
-    return {**sizes, "cut_width": width}
+        chosen.update(n_iter=400, learning_rate=0.02, momentum=0.9)
+    return {**chosen, "cut_width": width}
 
 
 def warm_start_folder(path: str) -> Path:
@@ -112,25 +124,32 @@ class VMCOptions:
         Exact samples per iteration (sharded over all JAX devices), at least ``MIN_SAMPLES``.
     n_eval_samples : int
         Samples of the final evaluation (energy, variance, observables), at least ``MIN_SAMPLES``.
-    learning_rate : float
-        Initial SR step; cosine-decays to ``learning_rate * lr_final_fraction``. The default 0.05
-        was measured: Heisenberg chain L=8 (80 iterations) reached 8e-5 relative error against
-        3e-3 with 0.02; L=12 with the defaults reached 1.6e-5. The step used is
+    learning_rate : float or "auto"
+        Initial SR step; cosine-decays to ``learning_rate * lr_final_fraction``. ``"auto"``:
+        0.05 on chains (measured: Heisenberg chain L=8 (80 iterations) reached 8e-5 relative
+        error against 3e-3 with 0.02; L=12 with the defaults reached 1.6e-5), 0.02 with SPRING
+        momentum on wider models (:func:`auto_options`). The step used is
         ``learning_rate * info["step_factor"]``, raised for Hamiltonians with weak couplings
         (:mod:`manybody.vmc.scale`; SYK(8): x4.1).
     lr_final_fraction : float
         Final over initial learning rate.
     diag_shift, diag_shift_final : float
         Diagonal regularisation of the SR (or minSR) matrix, decayed geometrically.
-    momentum : float or None
-        SPRING momentum in [0, 1) (None: plain SR).
+    momentum : float, None or "auto"
+        SPRING momentum ``mu`` in [0, 1) (None: plain SR; Goldshlager, Abrahamsen and Lin,
+        J. Comput. Phys. 515, 113351 (2024)): the minSR update ``phi_k`` solves for the energy
+        gradient minus ``mu`` times the projection of the previous update ``phi_{k-1}`` and
+        adds ``mu phi_{k-1}`` back (NetKet's ``VMC_SR(momentum=mu)``), so that directions that
+        persist over iterations accumulate (up to ``1 / (1 - mu)`` times the step) while sample
+        noise averages out; the step is ``learning_rate`` times ``phi_k``. ``"auto"``: None on
+        chains, 0.9 on wider models (:func:`auto_options`).
     d_model, n_heads, n_layers : int or "auto"
         Transformer width, attention heads (divides d_model), blocks.
 
-        ``"auto"`` (the default of these five size options) is resolved from the model when the
-        run starts (:func:`auto_options`: by the cut width of the sampling order, so that 2D
-        lattices get more iterations than chains (more samples were measured not to pay on the
-        4x4 torus); an automatic ``d_model`` is a multiple of a given ``n_heads``, automatic
+        ``"auto"`` (the default of these five size options, and of ``learning_rate`` and
+        ``momentum``) is resolved from the model when the run starts (:func:`auto_options`: by
+        the cut width of the sampling order, so that 2D lattices get more iterations and SPRING
+        momentum (more samples were measured not to pay on the 4x4 torus); an automatic ``d_model`` is a multiple of a given ``n_heads``, automatic
         heads divide a given ``d_model``); ``info["resolved"]`` reports the values used.
     sign_rule : str
         A sign structure built into the wave function (:mod:`manybody.vmc.signs`): ``"auto"``
@@ -162,11 +181,11 @@ class VMCOptions:
     n_iter: int | str = AUTO
     n_samples: int | str = AUTO
     n_eval_samples: int = 8192
-    learning_rate: float = 0.05
+    learning_rate: float | str = AUTO
     lr_final_fraction: float = 0.1
     diag_shift: float = 1e-2
     diag_shift_final: float = 1e-4
-    momentum: float | None = None
+    momentum: float | str | None = AUTO
     d_model: int | str = AUTO
     n_heads: int | str = AUTO
     n_layers: int | str = AUTO
@@ -184,9 +203,10 @@ class VMCOptions:
         self.n_iter = _int_or_auto("n_iter", self.n_iter, minimum=0)
         self.n_samples = _int_or_auto("n_samples", self.n_samples, minimum=MIN_SAMPLES)
         self.n_eval_samples = check_int("n_eval_samples", self.n_eval_samples, minimum=MIN_SAMPLES)
-        self.learning_rate = check_real(
-            "learning_rate", self.learning_rate, low=0.0, high=10.0, low_open=True
-        )
+        if self.learning_rate != AUTO:
+            self.learning_rate = check_real(
+                "learning_rate", self.learning_rate, low=0.0, high=10.0, low_open=True
+            )
         self.lr_final_fraction = check_real(
             "lr_final_fraction", self.lr_final_fraction, low=0.0, high=1.0, low_open=True
         )
@@ -194,9 +214,10 @@ class VMCOptions:
         self.diag_shift_final = check_real(
             "diag_shift_final", self.diag_shift_final, low=0.0, high=1e3, low_open=True
         )
-        self.momentum = check_real(
-            "momentum", self.momentum, low=0.0, high=1.0, high_open=True, allow_none=True
-        )
+        if self.momentum != AUTO:
+            self.momentum = check_real(
+                "momentum", self.momentum, low=0.0, high=1.0, high_open=True, allow_none=True
+            )
         self.d_model = _int_or_auto("d_model", self.d_model, minimum=1)
         self.n_heads = _int_or_auto("n_heads", self.n_heads, minimum=1)
         self.n_layers = _int_or_auto("n_layers", self.n_layers, minimum=1)
@@ -221,7 +242,7 @@ class VMCOptions:
             warm_start_folder(self.warm_start)
 
     def resolved(self, problem) -> tuple[VMCOptions, dict]:
-        """These options with every ``"auto"`` size replaced for ``problem`` (:func:`auto_options`),
+        """These options with every ``"auto"`` value replaced for ``problem`` (:func:`auto_options`),
         and a dict of the replaced values (with the ``cut_width`` they were chosen by; empty if
         nothing was ``"auto"``)."""
         auto = [name for name in AUTO_FIELDS if getattr(self, name) == AUTO]
@@ -236,7 +257,7 @@ class VMCOptions:
         return dataclasses.replace(self, **chosen), {**chosen, "cut_width": sizes["cut_width"]}
 
 
-AUTO_FIELDS = ("n_iter", "n_samples", "d_model", "n_heads", "n_layers")
+AUTO_FIELDS = ("n_iter", "n_samples", "d_model", "n_heads", "n_layers", "learning_rate", "momentum")
 
 
 def _int_or_auto(name: str, value, minimum: int):

@@ -11,6 +11,7 @@ from manybody.models import Heisenberg, Hubbard, QuantumLink2D, Schwinger, Z2Gau
 from manybody.vmc.options import WIDE, VMCOptions, auto_options, cut_width
 
 SIZES = ("n_iter", "n_samples", "d_model", "n_heads", "n_layers")
+STEP = ("learning_rate", "momentum")
 
 
 @pytest.mark.parametrize(
@@ -38,8 +39,26 @@ def test_chains_keep_the_chain_sizes_and_2d_lattices_get_larger_ones():
     for name in SIZES:
         assert torus[name] >= chain[name], name
     assert torus["n_iter"] * torus["n_samples"] > chain["n_iter"] * chain["n_samples"]
-    # the chain sizes are those measured before they were chosen automatically
+    # the chain sizes and step are those measured before they were chosen automatically
     assert {k: chain[k] for k in SIZES} == dict(n_iter=200, n_samples=512, d_model=16, n_heads=2, n_layers=2)
+    assert {k: chain[k] for k in STEP} == dict(learning_rate=0.05, momentum=None)
+    # 2D lattices: SPRING momentum, with a smaller step (the momentum accumulates up to 1/(1-mu) steps)
+    assert 0 < torus["momentum"] < 1 and torus["learning_rate"] < chain["learning_rate"]
+
+
+def test_the_auto_step_reaches_the_sr_driver():
+    # what optimize() hands NetKet's VMC_SR: the resolved step, not the string "auto"
+    from manybody.vmc.driver import _schedules
+
+    for model, momentum in [(Heisenberg(Chain(8)), None), (Heisenberg(Square(4, 4, pbc=True)), 0.9)]:
+        opts, resolved = VMCOptions().resolved(model.problem)
+        assert opts.momentum == momentum and resolved["momentum"] == momentum
+        lr, _ = _schedules(opts)
+        assert float(lr(0)) == pytest.approx(auto_options(model.problem)["learning_rate"])
+    given = VMCOptions(learning_rate=0.1, momentum=None).resolved(Heisenberg(Square(4, 4, pbc=True)).problem)[
+        0
+    ]
+    assert (given.learning_rate, given.momentum) == (0.1, None)
 
 
 @pytest.mark.parametrize(
@@ -52,7 +71,7 @@ def test_every_2d_lattice_gets_the_2d_sizes(model):
     torus = auto_options(Heisenberg(Square(4, 4, pbc=True)).problem)
     sizes = auto_options(model.problem)
     assert sizes["cut_width"] > WIDE
-    assert {k: sizes[k] for k in SIZES} == {k: torus[k] for k in SIZES}
+    assert {k: sizes[k] for k in SIZES + STEP} == {k: torus[k] for k in SIZES + STEP}
 
 
 def test_given_sizes_are_kept_and_auto_ones_fit_them():
@@ -62,7 +81,9 @@ def test_given_sizes_are_kept_and_auto_ones_fit_them():
     assert opts.d_model % opts.n_heads == 0 and resolved["n_heads"] == opts.n_heads
     opts, resolved = VMCOptions(n_heads=3).resolved(problem)
     assert opts.d_model % 3 == 0 and opts.d_model >= auto_options(problem)["d_model"]
-    explicit = dict(n_iter=1, n_samples=64, d_model=8, n_heads=2, n_layers=1)
+    explicit = dict(
+        n_iter=1, n_samples=64, d_model=8, n_heads=2, n_layers=1, learning_rate=0.05, momentum=None
+    )
     assert VMCOptions(**explicit).resolved(problem) == (VMCOptions(**explicit), {})
 
 
@@ -72,9 +93,21 @@ def test_bad_size_names_the_option_and_auto(value):
         VMCOptions(d_model=value)
 
 
+@pytest.mark.parametrize("name, value", [("learning_rate", "fast"), ("learning_rate", 0), ("momentum", 1.0)])
+def test_bad_step_names_the_option(name, value):
+    with pytest.raises(ValueError, match=name):
+        VMCOptions(**{name: value})
+
+
 def test_solve_reports_the_resolved_sizes():
     # the network and sample shapes of the vmc column of tests/test_backend_matrix.py (compiled once)
     model = Heisenberg(Chain(6))
     options = dict(n_iter=1, n_samples=256, n_eval_samples=2048, d_model=16, n_layers=1, progress=False)
     res = mb.solve(model, backend="vmc", observables=[], **options)
-    assert res.info["resolved"] == {"n_heads": auto_options(model.problem)["n_heads"], "cut_width": 1}
+    auto = auto_options(model.problem)
+    assert res.info["resolved"] == {
+        "n_heads": auto["n_heads"],
+        "learning_rate": auto["learning_rate"],
+        "momentum": auto["momentum"],
+        "cut_width": 1,
+    }

@@ -136,7 +136,7 @@ def test_nan_guard_rolls_back_and_lowers_the_learning_rate(chain, monkeypatch):
     assert res.info["final_learning_rate_scale"] == 0.5
     assert len(res.history["energy"]) == 6 and np.all(np.isfinite(res.history["energy"]))
     # iterations 2, 3 were redone after the rollback to the snapshot at 2, at half the step
-    lr = mb.get_backend("vmc").Options().learning_rate
+    lr = mb.get_backend("vmc").Options().resolved(chain.problem)[0].learning_rate
     schedule = optax.cosine_decay_schedule(lr, 6, alpha=0.1)
     np.testing.assert_allclose(res.history["learning_rate"][:2], [schedule(0), schedule(1)])
     np.testing.assert_allclose(res.history["learning_rate"][2:], [0.5 * schedule(k) for k in range(2, 6)])
