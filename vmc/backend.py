@@ -8,7 +8,8 @@ constraints masked in (exact sampling, only physical configurations) and the
 chosen sign structure (:mod:`manybody.vmc.signs`), minimises the energy with
 ``VMC_SR`` (see :mod:`manybody.vmc.driver`), then evaluates the energy, its
 variance and the observables on ``n_eval_samples`` fresh exact samples and
-judges the run (collapse, convergence: :mod:`manybody.vmc.diagnostics`).
+judges the run (collapse, rare configurations the samples missed, convergence:
+:mod:`manybody.vmc.diagnostics`).
 
 The state saves without pickle: ``network.json`` (network hyper-parameters)
 and ``params.msgpack`` (flax msgpack of the parameters); it reloads against

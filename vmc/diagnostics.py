@@ -1,4 +1,4 @@
-"""Checks of a finished VMC run: a collapsed distribution and a convergence verdict.
+"""Checks of a finished VMC run: a collapsed distribution, short error bars and a convergence verdict.
 
 Collapse
 --------
