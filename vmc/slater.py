@@ -16,22 +16,38 @@ real determinant has no gradient).
 
 The orbitals start at the ground-state orbitals of the one-body part of the Hamiltonian
 (``sum_pq h_pq c^dag_p c_q``, read back from the qubit Hamiltonian with OpenFermion's
-``reverse_jordan_wigner``), one block per conserved particle number (e.g. ``n_up``,
-``n_down``: the lowest ``n_s`` eigenvectors of ``h`` restricted to that species' modes), plus
-noise of std ``SLATER_INIT_SCALE`` in the real and imaginary parts. The noise is needed: the
-one-body orbitals themselves sit in a poor basin of the phase's energy landscape. Measured on
-the exact ground-state modulus (the determinant's phase alone optimised with L-BFGS, relative
-error of the energy): open 2x4 Hubbard at U=4, from the one-body orbitals plus noise 0.01:
-0.114; plus noise 0.1, 0.3 or 1, or random orbitals: 1.9e-3 to 2.5e-3 (8 of 8 starts); periodic
-chain L=8 (degenerate one-body Fermi level): 0.119 from noise 0.01, from noise >= 0.1 or random
-orbitals either 9e-6 to 1.1e-4 (6 of 10 starts) or a second basin at 0.12.
+``reverse_jordan_wigner``, :func:`fermion_terms`), one block per conserved particle number (the
+lowest ``n_s`` eigenvectors of ``h`` restricted to that species' modes: at U = 0 the exact
+ground state), plus noise of std ``SLATER_INIT_SCALE``. That noise is needed: the one-body
+orbitals sit in a poor basin of the phase's energy landscape (open 2x4 Hubbard at U=4, the phase
+alone optimised on the exact ground-state modulus with L-BFGS, relative error of the energy:
+0.114 from the one-body orbitals plus noise 0.01; 1.9e-3 to 2.5e-3 from noise 0.1, 0.3 or 1, or
+random orbitals, 8 of 8 starts; periodic chain L=8: 0.119 from noise 0.01, from noise >= 0.1
+either 9e-6 to 1.1e-4 in 6 of 10 starts or a second basin at 0.12).
+
+``sign_rule="hartree_fock"`` is the same factor with fixed orbitals: those of generalized
+(spin-mixing) Hartree-Fock (:func:`hartree_fock`; two species of equal particle numbers on
+equally many modes, e.g. the Hubbard model with ``n_up = n_down``, and two-body terms), a
+self-consistent field started from a Neel order in the plane perpendicular to the conserved spin
+axis (milliseconds on 16 modes). Such a determinant mixes the sectors; its amplitudes on the
+sector carry nearly the whole ground-state sign. Measured on the exact ground-state modulus
+(relative error of the energy with the determinant's phase): open 2x4 Hubbard at U=4, half
+filling: 3.3e-3 from Hartree-Fock against 0.135 from the one-body orbitals; periodic chain L=8:
+6.7e-6 against 0.47. It stays fixed because training it did not keep it: from these orbitals
+plus noise 1e-3 (and a zero phase head), the open 2x4 defaults ended at 3.8e-2 with the phase at
+5.3e-2 on the exact modulus; with noise 0 nothing trained (the energy stayed at its start); noise
+0.01 already moves the start to 2.1e-2 to 3.0e-2 and 0.1 to 0.49 to 0.63 (the sector amplitudes
+of the determinant are small on many configurations, whose phases the noise turns).
 
 It needs a fixed total particle number: charge constraints with unit weights on disjoint qubits covering every qubit (:func:`species`).
 
 Measured in VMC (seed 0, defaults otherwise, relative error of the energy): open 2x3 Hubbard at
 U=4, half filling, 60 iterations: 3.0e-2 against 0.69 without a sign; open 2x4, 100 iterations:
 6.5e-2 against 0.75 without and 0.52 with the two-body phase; open 2x4 with the default 400
-iterations: 4.5e-2 (noise 0.01), 3.6e-2 (noise 0.1) (``benchmarks/vmc_signs.py``, README).
+iterations: 4.5e-2 (noise 0.01), 3.6e-2 (noise 0.1). The fixed Hartree-Fock sign with the defaults:
+open 2x4 5.6e-2 (the phase stays at 3.3e-3, the modulus gives 5.8e-2 with the exact phase),
+periodic L=8 6.3e-3 (against 8.7e-3 with the Slater phase): the modulus limits both, so "auto"
+keeps the Slater phase (``benchmarks/vmc_signs.py``, README).
 """
 
 from __future__ import annotations
@@ -47,13 +63,18 @@ __all__ = [
     "SlaterPhaseAR",
     "SLATER_INIT_SCALE",
     "species",
-    "one_body_matrix",
-    "initial_orbitals",
+    "fermion_terms",
+    "one_body_orbitals",
+    "hartree_fock",
+    "uses_hartree_fock",
     "det_phase",
 ]
 
 SLATER_INIT_SCALE = 0.1
-"""Std of the noise added to the real and imaginary parts of the initial orbitals."""
+"""Std of the noise added to the real and imaginary parts of the one-body orbitals."""
+
+HF_MAX_ITER = 500
+"""Largest number of self-consistent-field steps of :func:`hartree_fock`."""
 
 
 def species(problem) -> list[tuple[tuple[int, ...], int]] | None:
@@ -73,35 +94,132 @@ def species(problem) -> list[tuple[tuple[int, ...], int]] | None:
     return blocks
 
 
-def one_body_matrix(problem) -> np.ndarray:
-    """``h`` (n, n), real part of the quadratic terms ``h_pq c^dag_p c_q`` of the Hamiltonian.
+def fermion_terms(problem):
+    """The one- and two-body parts of the Hamiltonian as a fermion operator, modes = qubits.
 
-    Read back from the Jordan-Wigner qubit Hamiltonian (``reverse_jordan_wigner``, normal
-    ordered); mode ``q`` is qubit ``q``.
+    Read back from the Jordan-Wigner qubit Hamiltonian (OpenFermion's ``reverse_jordan_wigner``,
+    normal ordered): ``H = sum_pq h_pq c^dag_p c_q + sum w c^dag_p c^dag_q c_r c_s + ...``.
+
+    Returns
+    -------
+    h : ndarray (n, n), complex
+        The quadratic terms.
+    two : tuple of ndarrays ``(p, q, r, s, w)``
+        One entry per normal-ordered quartic term ``w c^dag_p c^dag_q c_r c_s``.
     """
     import openfermion
 
-    fermion = openfermion.normal_ordered(
-        openfermion.reverse_jordan_wigner(problem.hamiltonian, problem.n_qubits)
-    )
-    h = np.zeros((problem.n_qubits, problem.n_qubits))
+    n = problem.n_qubits
+    fermion = openfermion.normal_ordered(openfermion.reverse_jordan_wigner(problem.hamiltonian, n))
+    h = np.zeros((n, n), dtype=complex)
+    quartic = []
     for term, coeff in fermion.terms.items():
-        if len(term) == 2 and term[0][1] == 1 and term[1][1] == 0:
-            h[term[0][0], term[1][0]] += np.real(coeff)
-    return h
+        if len(term) == 2:
+            h[term[0][0], term[1][0]] += coeff
+        elif len(term) == 4:
+            quartic.append((*(mode for mode, _ in term), coeff))
+    p, q, r, s, w = (np.array(column) for column in zip(*quartic)) if quartic else [np.zeros(0, int)] * 5
+    return h, (p, q, r, s, w)
 
 
-def initial_orbitals(problem) -> np.ndarray:
+def one_body_orbitals(problem) -> np.ndarray:
     """Orbitals (n_qubits, N): per species (:func:`species`), the lowest eigenvectors of ``h`` on its modes."""
-    h = one_body_matrix(problem)
+    h, _ = fermion_terms(problem)
     columns = []
     for qubits, count in species(problem):
         q = np.asarray(qubits)
         _, vectors = np.linalg.eigh(h[np.ix_(q, q)])
-        block = np.zeros((problem.n_qubits, count))
+        block = np.zeros((problem.n_qubits, count), dtype=complex)
         block[q] = vectors[:, :count]
         columns.append(block)
     return np.concatenate(columns, axis=1)
+
+
+def hartree_fock(problem, max_iter: int = HF_MAX_ITER, tol: float = 1e-10):
+    """Generalized (spin-mixing) Hartree-Fock of a problem with two balanced species.
+
+    Self-consistent field on the one-body density matrix ``rho_ab = <c^dag_a c_b>`` of a Slater
+    determinant of ``N`` (the total particle number) orbitals that may mix the species: the Fock
+    matrix is ``F = dE/drho`` of the Wick energy ``E(rho) = sum h_ab rho_ab + sum w (rho_ps rho_qr
+    - rho_pr rho_qs)``; each step occupies the lowest ``N`` eigenvectors of ``F`` and mixes the new
+    density half-and-half with the old. Terms beyond two-body are left out. The start is the
+    ground state of ``h`` plus a staggered field ``-g s_k (c^dag_{a_k} c_{b_k} + h.c.)`` that
+    couples the k-th mode of one species with the k-th of the other (for the Hubbard model: the
+    two spins of site k), ``s_k = +-1`` alternating on the graph of ``h`` (a two-colouring by
+    breadth-first search) and ``g`` the largest two-body coefficient: a Neel order of spins in
+    the plane perpendicular to the conserved axis. The real SCF keeps the order in that plane,
+    where the determinant's projection on the sector keeps the most weight (open 2x4 Hubbard
+    at U=4: 35 %).
+
+    Returns
+    -------
+    orbitals : ndarray (n_qubits, N), complex
+        Orthonormal occupied orbitals (columns) in qubit order.
+    energy : float
+        The Hartree-Fock energy ``E(rho)`` (of the determinant, not projected on the sector).
+    converged : bool
+        Whether the density changed by less than ``tol`` (largest entry) within ``max_iter`` steps.
+    """
+    (qubits_a, count_a), (qubits_b, count_b) = species(problem)
+    h, (p, q, r, s, w) = fermion_terms(problem)
+    n_particles = count_a + count_b
+
+    def energy_and_fock(rho):
+        energy = np.sum(h * rho) + np.sum(w * (rho[p, s] * rho[q, r] - rho[p, r] * rho[q, s]))
+        fock = h.copy()
+        for rows, cols, values in ((p, s, w * rho[q, r]), (q, r, w * rho[p, s])):
+            np.add.at(fock, (rows, cols), values)
+        for rows, cols, values in ((p, r, w * rho[q, s]), (q, s, w * rho[p, r])):
+            np.add.at(fock, (rows, cols), -values)
+        return energy.real, fock
+
+    def occupied(fock):
+        _, vectors = np.linalg.eigh(fock)
+        return vectors[:, :n_particles]
+
+    field = np.zeros_like(h)
+    for a, b, sign in zip(qubits_a, qubits_b, _two_colouring(h[np.ix_(qubits_a, qubits_a)])):
+        field[a, b] = field[b, a] = -sign * np.abs(w).max()
+    orbitals = occupied(h + field)
+    rho = orbitals.conj() @ orbitals.T
+    converged = False
+    for _ in range(max_iter):
+        orbitals = occupied(energy_and_fock(rho)[1])
+        new = orbitals.conj() @ orbitals.T
+        converged = np.abs(new - rho).max() < tol
+        if converged:
+            break
+        rho = (rho + new) / 2
+    return orbitals, energy_and_fock(orbitals.conj() @ orbitals.T)[0], bool(converged)
+
+
+def _two_colouring(adjacency) -> np.ndarray:
+    """Signs +-1 that alternate along the nonzero off-diagonal entries of ``adjacency`` (breadth-first;
+    on a graph that is not bipartite some neighbours share a sign)."""
+    n = len(adjacency)
+    colour = np.zeros(n, dtype=int)
+    seen = np.zeros(n, dtype=bool)
+    for root in range(n):
+        if seen[root]:
+            continue
+        seen[root], queue = True, [root]
+        while queue:
+            i = queue.pop(0)
+            for j in np.flatnonzero(adjacency[i]):
+                if not seen[j]:
+                    seen[j], colour[j] = True, 1 - colour[i]
+                    queue.append(j)
+    return 1 - 2 * colour
+
+
+def uses_hartree_fock(problem) -> bool:
+    """Whether :func:`hartree_fock` applies (``sign_rule="hartree_fock"``): two species with equal
+    particle numbers on equally many modes, and two-body terms."""
+    blocks = species(problem)
+    if blocks is None or len(blocks) != 2:
+        return False
+    (qubits_a, count_a), (qubits_b, count_b) = blocks
+    return count_a == count_b and len(qubits_a) == len(qubits_b) and len(fermion_terms(problem)[1][4]) > 0
 
 
 def det_phase(matrices):
@@ -139,19 +257,30 @@ class SlaterPhaseAR(PhaseAR):
     Attributes
     ----------
     orbitals0 : HashableArray, shape (n_qubits, N)
-        Initial (real) orbitals in qubit order; ``N`` is the particle number.
+        Initial (complex) orbitals in qubit order; ``N`` is the particle number.
     init_scale : float
         Std of the noise added to the real and imaginary parts of the initial orbitals.
+    trainable : bool
+        False: the orbitals are ``orbitals0`` (no noise), constants rather than parameters (the
+        fixed Hartree-Fock sign).
     """
 
     orbitals0: nk.utils.HashableArray = None
     init_scale: float = SLATER_INIT_SCALE
+    trainable: bool = True
 
     def setup(self):
         dtype = self.amplitude.param_dtype
-        base = np.asarray(self.orbitals0, dtype=float)
-        self.re = self.param("orbitals_real", shifted_init(base, self.init_scale, dtype), base.shape, dtype)
-        self.im = self.param("orbitals_imag", shifted_init(None, self.init_scale, dtype), base.shape, dtype)
+        base = np.asarray(self.orbitals0, dtype=complex)
+        if not self.trainable:
+            self.re, self.im = jnp.asarray(base.real, dtype), jnp.asarray(base.imag, dtype)
+            return
+        self.re = self.param(
+            "orbitals_real", shifted_init(base.real, self.init_scale, dtype), base.shape, dtype
+        )
+        self.im = self.param(
+            "orbitals_imag", shifted_init(base.imag, self.init_scale, dtype), base.shape, dtype
+        )
 
     def _phase(self, bits):
         bits = jnp.asarray(bits, dtype=jnp.int32)
