@@ -3,7 +3,8 @@
 For each model the vmc backend runs with the same network, samples, iterations and seed under
 several ``sign_rule`` values (``"none"``; the learned phases ``"jastrow"``, a two-body phase
 (:mod:`manybody.vmc.phase`), and ``"slater"``, the phase of a Slater determinant with trainable
-orbitals (:mod:`manybody.vmc.slater`); the model's declared structures), one after the other in
+orbitals (:mod:`manybody.vmc.slater`); ``"hartree_fock"``, the fixed sign of the generalized
+Hartree-Fock determinant; the model's declared structures), one after the other in
 one process, and records the relative error of the energy against the exact ground state, the
 V-score, the convergence verdict, the SR step factor and the wall time. Output: JSON (rows of
 the same case, rule, iterations and seed are replaced, others kept, so that several processes
@@ -35,9 +36,12 @@ from manybody.models import SYK, Heisenberg, Hubbard
 CASES = {
     "hubbard_ring_8": (
         lambda: Hubbard(Chain(8, pbc=True), U=4.0),
-        ("none", "jastrow", "slater", "hubbard_chain"),
+        ("none", "jastrow", "slater", "hartree_fock", "hubbard_chain"),
     ),
-    "hubbard_2x4_open": (lambda: Hubbard(Square(4, 2, pbc=False), U=4.0), ("none", "jastrow", "slater")),
+    "hubbard_2x4_open": (
+        lambda: Hubbard(Square(4, 2, pbc=False), U=4.0),
+        ("none", "jastrow", "slater", "hartree_fock"),
+    ),
     "hubbard_2x3_open": (lambda: Hubbard(Square(3, 2, pbc=False), U=4.0), ("none", "slater")),
     "syk12": (lambda: SYK(12, seed=0), ("none", "jastrow")),
     "syk8": (lambda: SYK(8, seed=1), ("none", "jastrow")),
