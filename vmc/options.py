@@ -157,7 +157,8 @@ class VMCOptions:
         Heisenberg model, the reordering sign on Hubbard chains with ``t > 0`` where it is exact;
         else ``"slater"`` where two or more particle numbers are conserved), ``"none"``, the learned phases
         ``"jastrow"`` (two-body) and ``"slater"`` (a Slater determinant with trainable orbitals,
-        :mod:`manybody.vmc.slater`), or the name of a structure the model declares
+        :mod:`manybody.vmc.slater`), ``"hartree_fock"`` (the fixed sign of the generalized
+        Hartree-Fock determinant; two balanced species), or the name of a structure the model declares
         (``model.problem.sign_structures``).
     chunk_size : int or None
         Samples per forward/backward chunk (memory); None = all at once.
