@@ -327,7 +327,7 @@ class SR(nk.driver.VMC_SR):
         vs = self.state
         samples = np.asarray(vs.samples).reshape(-1, vs.hilbert.size)
         rows, counts, inverse = distinct_rows(samples, self._distinct)
-        local = np.asarray(local_values_jit(vs.model, plan, vs.variables, rows, vs.chunk_size)[:, 0])
+        local = np.asarray(local_values_jit(vs.model, plan, vs.variables, rows, vs.chunk_size))[:, 0]
         self._loss_stats = nkstats.statistics(local[inverse].reshape(vs.samples.shape[:-1]))
         diag_shift, momentum = self.diag_shift, self.momentum
         diag_shift = diag_shift(self.step_count) if callable(diag_shift) else diag_shift
