@@ -12,7 +12,19 @@ with ``O_k = d log psi / d theta_k`` (real parameters, NetKet's
 exact autoregressive samples drawn afresh at every evaluation of the right-hand
 side. The linear system is solved by ``netket.optimizer.solver.pinv_smooth``
 (eigenvalues below ``rcond`` times the largest dropped, those near
-``rcond_smooth`` damped; Medvidovic and Sels 2022) and integrated by a
+``rcond_smooth`` damped; Medvidovic and Sels 2022): on the dense ``P x P``
+tensor when the ``P`` parameters are fewer than twice the Jacobian rows, else
+on the ``2R x 2R`` sample-space kernel of :class:`SampleSpaceTDVP` (the same
+solution; ``R`` the samples, or the distinct configurations of a sector smaller
+than ``n_samples``). Measured (CPU seconds per Heun step, NetKet's dense
+``QGTJacobianDense`` against the sample-space form, one process): the quench from
+a vmc ground state of the Heisenberg chain L=8 (the solve's default network,
+6836 parameters, 2048 samples, 70 distinct) 0.67 s in sample space (81 s with
+all 2048 rows, a 4096 x 4096 kernel: the distinct rows are what make it cheap)
+against 186 s with the dense tensor (93 s per right-hand side, load 6-8); the
+Heisenberg chain L=4 from the Neel state to t=0.5 (the fitted network, 1028
+parameters, 6 distinct): the whole ``evolve`` past the compilation both share took 29 s CPU with the dense tensor against 9 s (the same estimates,
+load 7-8). It is integrated by a
 Runge-Kutta scheme of ``netket.experimental.dynamics`` through
 ``netket.experimental.TDVP``: by default Heun's second-order scheme with fixed
 ``dt = 0.02`` (two evaluations per step); the adaptive ones (``"RK23"``,
@@ -52,7 +64,8 @@ The initial state is
   exactly, is within 1.2e-2 (``<S^z_i>``) and 1e-3 (``<H>``) of exact (3e-3 and 7e-3 with
   another grid of steps): the Monte Carlo noise of the equation of motion is what remains;
 * a vmc ``Result`` (a quench): its network and parameters (fidelity 1 with
-  the ground-state approximation).
+  the ground-state approximation). Tested against the exact evolution of the same state
+  (Heisenberg chain L=6, staggered field, to t=0.5: fidelity 0.999998 at t=0.5).
 
 Each snapshot is a :class:`~manybody.vmc.backend.VMCState`, so the observables
 are Monte Carlo estimates with standard errors on ``n_eval_samples`` fresh
@@ -76,19 +89,23 @@ import jax
 import jax.numpy as jnp
 import netket as nk
 import netket.experimental as nkx
+import netket.stats as nkstats
 import numpy as np
 import optax
 import scipy.optimize
 import scipy.sparse
 import scipy.sparse.linalg
+from netket.experimental.driver.tdvp_common import odefun
+from netket.utils import struct
 
 from manybody.evolution import Snapshot
 from manybody.vmc.backend import VMCBackend, VMCState, make_vstate
 from manybody.vmc.compiled import release_compiled_code
-from manybody.vmc.operators import FlipPlan, local_values, to_pauli_strings
+from manybody.vmc.driver import _weighted_minsr, distinct_rows, distinct_size, jacobian_chunk_size
+from manybody.vmc.operators import FlipPlan, local_values, local_values_jit, to_pauli_strings
 from manybody.vmc.options import INTEGRATORS, VMCEvolveOptions
 
-__all__ = ["evolve", "fit_state", "ShortTimeState", "SHORT_TIME_ORDER"]
+__all__ = ["evolve", "fit_state", "ShortTimeState", "SHORT_TIME_ORDER", "SampleSpaceTDVP"]
 
 
 def _log_amplitudes(vstate, configs):
@@ -306,6 +323,82 @@ def _linear_solver(options: VMCEvolveOptions):
     return solvers.cholesky
 
 
+class SampleSpaceTDVP(nkx.TDVP):
+    """NetKet's ``TDVP`` driver with the equation of motion solved in sample space (minSR form).
+
+    With ``X`` the centred Jacobian rows ``sqrt(p_s) (O_s - <O>)`` (real and imaginary parts
+    as separate rows, ``2 R`` of them for ``R`` samples), ``Re[S] = X^T X`` and
+    ``Im[F] = X^T e`` with ``e`` the rows of ``-i sqrt(p_s) (E_loc - <E>)``, so the solution is
+    ``X^T g(X X^T) e``: NetKet's minSR update (``_compute_srt_update``) given the local energies
+    times ``-i / 2``, with the same ``linear_solver`` (``pinv_smooth`` or ``cholesky``) acting
+    on the ``2R x 2R`` kernel ``X X^T + diag_shift`` instead of the ``P x P`` tensor. Every
+    eigenvalue of the kernel is one of the tensor (the rest of the tensor's are 0), so
+    ``pinv_smooth`` drops and damps the same ones and the solution is the same to rounding
+    (tested against ``nkx.TDVP`` with ``QGTJacobianDense``), at ``O(R^2 P + R^3)`` instead of
+    ``O(R P^2 + P^3)`` per right-hand side. With ``distinct`` rows (the dimension of a sector
+    below the number of samples, :func:`~manybody.vmc.driver.distinct_size`) the samples are
+    reduced to their distinct configurations, each weighted by its count (``p_s``; the same
+    ``X^T X`` and ``X^T e``). The error norm of adaptive integrators is the tensor's, lazily
+    (``QGTOnTheFly``). Needs a :class:`~manybody.vmc.operators.PauliSum` Hamiltonian.
+    """
+
+    _distinct: int | None = struct.field(pytree_node=False, serialize=False, default=None)
+    _diag_shift: float = struct.field(pytree_node=False, serialize=False, default=0.0)
+
+    def __init__(self, *args, distinct: int | None = None, diag_shift: float = 0.0, **kwargs):
+        super().__init__(*args, qgt=nk.optimizer.qgt.QGTOnTheFly(holomorphic=False), **kwargs)
+        self._distinct = distinct
+        self._diag_shift = diag_shift
+
+
+@odefun.dispatch
+def _odefun_sample_space(state: nk.vqs.MCState, driver: SampleSpaceTDVP, t, w, *, stage=0):  # noqa: F811
+    state.parameters = w
+    state.reset()
+    samples = np.asarray(state.samples).reshape(-1, state.hilbert.size)
+    n = len(samples)
+    if driver._distinct is None:
+        rows, mass, inverse = samples, np.full(n, 1.0 / n), np.arange(n)
+    else:
+        rows, counts, inverse = distinct_rows(samples, driver._distinct)
+        mass = counts / n
+    plan = driver.generator(t).plan
+    # the column on the host: no eager slice kernel to compile
+    local = np.asarray(local_values_jit(state.model, plan, state.variables, rows, state.chunk_size))[:, 0]
+    driver._loss_stats = nkstats.statistics(local[inverse].reshape(state.samples.shape[:-1]))
+    # the minSR update solves Re[S] x = 2 Re[F]; the TDVP needs Re[S] x = Im[F] = Re[F(-i E_loc)]
+    driver._dw, _, _ = _weighted_minsr(
+        state._apply_fun,
+        -0.5j * local,
+        state.parameters,
+        state.model_state,
+        rows,
+        mass,
+        diag_shift=driver._diag_shift,
+        solver_fn=driver.linear_solver,
+        mode="complex",
+        momentum=None,
+        old_updates=None,
+        chunk_size=jacobian_chunk_size(state, len(rows)),
+    )
+    if stage == 0:
+        driver._last_qgt = driver.qgt(state)
+    return driver._dw
+
+
+def _tdvp_driver(problem, vs, hamiltonian, solver, t0: float, options: VMCEvolveOptions):
+    """:class:`SampleSpaceTDVP` when the parameters outnumber the Jacobian rows, else NetKet's ``TDVP``
+    with the dense tensor (``QGTJacobianDense``), both with the same linear solver."""
+    distinct = distinct_size(problem.sector_dimension(), options.n_samples, vs.n_parameters)
+    common = dict(t0=t0, linear_solver=_linear_solver(options), error_norm="qgt")
+    if vs.n_parameters > 2 * (distinct or options.n_samples):
+        return SampleSpaceTDVP(
+            hamiltonian, vs, solver, distinct=distinct, diag_shift=options.diag_shift, **common
+        )
+    qgt = nk.optimizer.qgt.QGTJacobianDense(holomorphic=False, diag_shift=options.diag_shift)
+    return nkx.TDVP(hamiltonian, vs, solver, qgt=qgt, **common)
+
+
 def evolve(model, initial, times, options: VMCEvolveOptions):
     """Yield a :class:`~manybody.evolution.Snapshot` (a :class:`VMCState`) at each of ``times``.
 
@@ -323,15 +416,7 @@ def evolve(model, initial, times, options: VMCEvolveOptions):
     vs, config, facts, short = _initial_vstate(model, initial, options)
     hamiltonian = to_pauli_strings(problem.hamiltonian, problem.n_qubits, vs.hilbert)
     solver = _ode_solver(options, vs.n_parameters)
-    driver = nkx.TDVP(
-        hamiltonian,
-        vs,
-        solver,
-        t0=facts["start_time"],
-        qgt=nk.optimizer.qgt.QGTJacobianDense(holomorphic=False, diag_shift=options.diag_shift),
-        linear_solver=_linear_solver(options),
-        error_norm="qgt",
-    )
+    driver = _tdvp_driver(problem, vs, hamiltonian, solver, facts["start_time"], options)
     stages = len(solver.tableau.c)
     x0_log_psi = None if initial.bits is None else _log_amplitudes(vs, initial.bits)
     gauss = problem.penalty_operator(problem.gauss_laws) if problem.gauss_laws else None
