@@ -237,11 +237,11 @@ def test_hartree_fock_needs_two_balanced_species_with_interactions():
     assert learned_phase(Hubbard(Square(2, 2)).problem, "auto") == "slater"  # not taken by "auto"
 
 
-@pytest.mark.parametrize("phase", ["jastrow", "slater"])
-def test_learned_phases_keep_the_distribution_and_the_fast_local_energies(phase, helpers):
+@pytest.mark.parametrize("phase, n_down", [("jastrow", 1), ("slater", 1), ("hartree_fock", 2)])
+def test_learned_phases_keep_the_distribution_and_the_fast_local_energies(phase, n_down, helpers):
     """|psi|^2 is the transformer's normalised distribution, and the prefix-reusing local energies
     (PauliSum) equal NetKet's full-pass kernel for the wrapped network (random parameters)."""
-    model = Hubbard(Square(2, 2, pbc=False), U=4.0, n_up=2, n_down=1)
+    model = Hubbard(Square(2, 2, pbc=False), U=4.0, n_up=2, n_down=n_down)
     vs = make_vstate(model, {**SMALL_NET, "n_qubits": model.n_qubits, "phase": phase}, 64, 0)
     leaves, tree = jax.tree_util.tree_flatten(vs.parameters)
     keys = jax.random.split(jax.random.PRNGKey(3), len(leaves))
