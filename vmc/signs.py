@@ -24,7 +24,7 @@ two-body phase (:mod:`manybody.vmc.phase`) starting from the model's first
 declared structure; ``"slater"`` the phase of a Slater determinant with
 trainable orbitals (:mod:`manybody.vmc.slater`); ``"hartree_fock"`` the fixed sign of the
 generalized Hartree-Fock determinant (two balanced species: measured with the defaults, open 2x4
-Hubbard 5.6e-2 and periodic L=8 6.3e-3 / 9.9e-3 (seeds 0 / 1) against 4.0e-2 and 8.7e-3 / 7.2e-3
+Hubbard 5.6e-2 and periodic L=8 6.3e-3 / 9.9e-3 (seeds 0 / 1, SPRING defaults) against 4.0e-2 and 8.7e-3 / 7.2e-3
 with the Slater phase, so
 "auto" does not take it); any other value names a
 declared structure. This module reads only the compiled problem, never a model
