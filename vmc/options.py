@@ -309,10 +309,12 @@ class VMCEvolveOptions:
         Fresh exact samples of the observables at each requested time (at least ``MIN_SAMPLES``).
     linear_solver : str
         How the TDVP system is solved: ``"pinv_smooth"`` (default; NetKet's regularised
-        pseudo-inverse from an eigendecomposition of the dense tensor) or ``"cholesky"``
+        pseudo-inverse from an eigendecomposition of the tensor, or of its sample-space kernel when
+        the parameters outnumber twice the Jacobian rows: ``SampleSpaceTDVP``) or ``"cholesky"``
         (a few times cheaper, regularised by ``diag_shift > 0`` only).
     diag_shift : float
-        Added to the diagonal of the quantum geometric tensor (``QGTJacobianDense``).
+        Added to the diagonal of the quantum geometric tensor (or of the sample-space kernel: the
+        same solution).
     rcond, rcond_smooth : float
         Regularisation of ``pinv_smooth``: eigenvalues of the tensor below ``rcond`` times the
         largest are dropped, those near ``rcond_smooth`` times it damped.
