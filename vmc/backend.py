@@ -205,7 +205,16 @@ class VMCBackend(Backend):
             params,
         )
         hamiltonian = to_pauli_strings(problem.hamiltonian, problem.n_qubits, vs.hilbert, ops.LOCAL_DTYPE)
-        keys = ("seed", "n_iter", "n_samples", "learning_rate", "lr_final_fraction", "diag_shift")
+        keys = (
+            "seed",
+            "n_iter",
+            "n_samples",
+            "learning_rate",
+            "lr_final_fraction",
+            "diag_shift",
+            "diag_shift_final",
+            "momentum",
+        )
         fingerprint = json.dumps(
             to_jsonable([problem.model_dict, config, {k: getattr(options, k) for k in keys}], lossy=True),
             sort_keys=True,

@@ -115,8 +115,9 @@ def test_checkpoint_resume_gives_the_same_trajectory(chain, tmp_path, monkeypatc
     )
     assert resumed.info["resumed_from"] == 3
     np.testing.assert_allclose(resumed.history["energy"], reference, rtol=0, atol=1e-10)
-    with pytest.raises(ValueError, match="different run"):
-        _trajectory(chain, checkpoint_dir=str(tmp_path), learning_rate=0.01)
+    for other in ({"learning_rate": 0.01}, {"momentum": 0.5}, {"diag_shift_final": 1e-3}):
+        with pytest.raises(ValueError, match="different run"):
+            _trajectory(chain, checkpoint_dir=str(tmp_path), **other)
 
 
 def test_nan_guard_rolls_back_and_lowers_the_learning_rate(chain, monkeypatch):
