@@ -87,9 +87,10 @@ def enable_compilation_cache() -> str | None:
     evicted), which makes JAX lock the folder around reads and writes, so that processes
     sharing it never read a half-written entry.
 
-    Off by default: with jax 0.10.2 on CPU the default test suite crashed (segmentation fault)
-    while loading a cached executable that the same process had written, from an empty cache;
-    a fresh process then compiles its kernels again (about 20 s before the first iteration).
+    Off by default (it writes up to ``CACHE_MAX_BYTES`` under the home folder): a fresh process
+    then compiles its kernels again (about 15 s of CPU before the first iteration). The crash that
+    once pointed at the cache was the process reaching ``vm.max_map_count``
+    (:mod:`manybody.vmc.compiled`).
     """
     configured = jax.config.jax_compilation_cache_dir or os.environ.get("JAX_COMPILATION_CACHE_DIR")
     if configured:
