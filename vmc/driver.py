@@ -60,6 +60,7 @@ __all__ = [
     "SR",
     "distinct_size",
     "distinct_rows",
+    "weighted_local_energies",
     "jacobian_chunk_size",
     "enable_compilation_cache",
     "CHECKPOINT_FILE",
@@ -234,6 +235,37 @@ def distinct_rows(samples: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarra
     return rows, np.concatenate([counts, np.zeros(pad, dtype=counts.dtype)]), inverse.reshape(-1)
 
 
+def weighted_local_energies(vstate, plan, distinct: int | None):
+    """The Jacobian rows of one SR/TDVP step, their weights, their local energies and the statistics.
+
+    Parameters
+    ----------
+    vstate : MCState
+        Its current samples are used.
+    plan : FlipPlan
+        The Hamiltonian's (:class:`~manybody.vmc.operators.PauliSum` ``.plan``).
+    distinct : int or None
+        None: every sample is a row of weight ``1/n``; else the distinct samples padded to
+        ``distinct`` rows (:func:`distinct_rows`), each weighted by its count over ``n``.
+
+    Returns
+    -------
+    rows (R, N), weights (R,), local energies of the rows (R,) and NetKet's statistics of the
+    local energies of all ``n`` samples (in their chain layout).
+    """
+    samples = np.asarray(vstate.samples).reshape(-1, vstate.hilbert.size)
+    n = len(samples)
+    if distinct is None:
+        rows, weights, inverse = samples, np.full(n, 1.0 / n), np.arange(n)
+    else:
+        rows, counts, inverse = distinct_rows(samples, distinct)
+        weights = counts / n
+    # the column on the host: no eager slice kernel to compile
+    local = np.asarray(local_values_jit(vstate.model, plan, vstate.variables, rows, vstate.chunk_size))[:, 0]
+    stats = nkstats.statistics(local[inverse].reshape(vstate.samples.shape[:-1]))
+    return rows, weights, local, stats
+
+
 def distinct_size(sector_dimension: int | None, n_samples: int, n_parameters: int) -> int | None:
     """Rows of the distinct-sample evaluation (:class:`SR`), or None when it would not pay.
 
@@ -326,10 +358,7 @@ class SR(nk.driver.VMC_SR):
         if plan is None or self._distinct is None or not self.use_ntk:
             return super().compute_loss_and_update()
         vs = self.state
-        samples = np.asarray(vs.samples).reshape(-1, vs.hilbert.size)
-        rows, counts, inverse = distinct_rows(samples, self._distinct)
-        local = np.asarray(local_values_jit(vs.model, plan, vs.variables, rows, vs.chunk_size))[:, 0]
-        self._loss_stats = nkstats.statistics(local[inverse].reshape(vs.samples.shape[:-1]))
+        rows, mass, local, self._loss_stats = weighted_local_energies(vs, plan, self._distinct)
         diag_shift, momentum = self.diag_shift, self.momentum
         diag_shift = diag_shift(self.step_count) if callable(diag_shift) else diag_shift
         momentum = momentum(self.step_count) if callable(momentum) else momentum
@@ -339,7 +368,7 @@ class SR(nk.driver.VMC_SR):
             vs.parameters,
             vs.model_state,
             rows,
-            counts / len(samples),
+            mass,
             diag_shift=diag_shift,
             solver_fn=self._linear_solver,
             mode=self.mode,

@@ -89,7 +89,6 @@ import jax
 import jax.numpy as jnp
 import netket as nk
 import netket.experimental as nkx
-import netket.stats as nkstats
 import numpy as np
 import optax
 import scipy.optimize
@@ -101,8 +100,8 @@ from netket.utils import struct
 from manybody.evolution import Snapshot
 from manybody.vmc.backend import VMCBackend, VMCState, make_vstate
 from manybody.vmc.compiled import release_compiled_code
-from manybody.vmc.driver import _weighted_minsr, distinct_rows, distinct_size, jacobian_chunk_size
-from manybody.vmc.operators import FlipPlan, local_values, local_values_jit, to_pauli_strings
+from manybody.vmc.driver import _weighted_minsr, distinct_size, jacobian_chunk_size, weighted_local_energies
+from manybody.vmc.operators import FlipPlan, local_values, to_pauli_strings
 from manybody.vmc.options import INTEGRATORS, VMCEvolveOptions
 
 __all__ = ["evolve", "fit_state", "ShortTimeState", "SHORT_TIME_ORDER", "SampleSpaceTDVP"]
@@ -355,17 +354,9 @@ class SampleSpaceTDVP(nkx.TDVP):
 def _odefun_sample_space(state: nk.vqs.MCState, driver: SampleSpaceTDVP, t, w, *, stage=0):  # noqa: F811
     state.parameters = w
     state.reset()
-    samples = np.asarray(state.samples).reshape(-1, state.hilbert.size)
-    n = len(samples)
-    if driver._distinct is None:
-        rows, mass, inverse = samples, np.full(n, 1.0 / n), np.arange(n)
-    else:
-        rows, counts, inverse = distinct_rows(samples, driver._distinct)
-        mass = counts / n
-    plan = driver.generator(t).plan
-    # the column on the host: no eager slice kernel to compile
-    local = np.asarray(local_values_jit(state.model, plan, state.variables, rows, state.chunk_size))[:, 0]
-    driver._loss_stats = nkstats.statistics(local[inverse].reshape(state.samples.shape[:-1]))
+    rows, mass, local, driver._loss_stats = weighted_local_energies(
+        state, driver.generator(t).plan, driver._distinct
+    )
     # the minSR update solves Re[S] x = 2 Re[F]; the TDVP needs Re[S] x = Im[F] = Re[F(-i E_loc)]
     driver._dw, _, _ = _weighted_minsr(
         state._apply_fun,
