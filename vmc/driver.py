@@ -52,7 +52,7 @@ from netket._src.ngd.srt import _compute_srt_update
 from netket.utils import struct
 
 from manybody.io import atomic_write
-from manybody.vmc.operators import CACHE_FLOATS, equal_chunks, local_values_jit
+from manybody.vmc.operators import CACHE_FLOATS, batch_local_values, equal_chunks
 
 __all__ = [
     "optimize",
@@ -255,15 +255,13 @@ def weighted_local_energies(vstate, plan, distinct: int | None):
     """
     samples = np.asarray(vstate.samples).reshape(-1, vstate.hilbert.size)
     n = len(samples)
-    if distinct is None:
-        rows, weights, inverse = samples, np.full(n, 1.0 / n), np.arange(n)
-    else:
-        rows, counts, inverse = distinct_rows(samples, distinct)
-        weights = counts / n
-    # the column on the host: no eager slice kernel to compile
-    local = np.asarray(local_values_jit(vstate.model, plan, vstate.variables, rows, vstate.chunk_size))[:, 0]
+    # local energies of the distinct samples only, padded to one compiled shape
+    unique, counts, inverse = distinct_rows(samples, distinct or n)
+    local = batch_local_values(vstate, plan, unique, int(np.count_nonzero(counts)))[:, 0]
     stats = nkstats.statistics(local[inverse].reshape(vstate.samples.shape[:-1]))
-    return rows, weights, local, stats
+    if distinct is None:
+        return samples, np.full(n, 1.0 / n), local[inverse], stats
+    return unique, counts / n, local, stats
 
 
 def distinct_size(sector_dimension: int | None, n_samples: int, n_parameters: int) -> int | None:
@@ -330,16 +328,16 @@ def _weighted_minsr(
 
 
 class SR(nk.driver.VMC_SR):
-    """NetKet ``VMC_SR`` that can run on the distinct samples.
+    """NetKet ``VMC_SR`` (minSR form) with manybody's local energies, optionally on the distinct samples.
 
-    With ``distinct`` rows (:func:`distinct_size`) and a
-    :class:`~manybody.vmc.operators.PauliSum` Hamiltonian, the ``n_samples`` samples are reduced
-    to their distinct configurations on the host (:func:`distinct_rows`, padded with copies of
-    the first sample at zero weight);
-    local energies, Jacobian and minSR kernel are computed on those, each row weighted by its
-    count (:func:`_weighted_minsr`), and the energy statistics use the local energies of all
-    samples. Otherwise it is NetKet's step (whose ``PauliSum`` local energies are
-    :func:`~manybody.vmc.operators.local_values_jit`, the executable the final evaluation reuses).
+    With a :class:`~manybody.vmc.operators.PauliSum` Hamiltonian and the NTK (minSR) form, the
+    local energies are those of the distinct samples
+    (:func:`~manybody.vmc.operators.batch_local_values`, the executables the final evaluation
+    reuses; :func:`weighted_local_energies`) and the update is NetKet's minSR update
+    (:func:`_weighted_minsr`): on every sample with weight ``1/n``, or with ``distinct`` rows
+    (:func:`distinct_size`) on the distinct samples padded to that many rows (copies of the
+    first sample at zero weight), each row weighted by its count, the Jacobian and kernel included.
+    The energy statistics use the local energies of all samples. Otherwise it is NetKet's step.
     """
 
     _distinct: int | None = struct.field(pytree_node=False, serialize=False, default=None)
@@ -355,7 +353,7 @@ class SR(nk.driver.VMC_SR):
 
     def compute_loss_and_update(self):
         plan = getattr(self._ham, "plan", None)
-        if plan is None or self._distinct is None or not self.use_ntk:
+        if plan is None or not self.use_ntk:
             return super().compute_loss_and_update()
         vs = self.state
         rows, mass, local, self._loss_stats = weighted_local_energies(vs, plan, self._distinct)

@@ -283,6 +283,45 @@ class ARTransformer(nk.models.AbstractARNN):
 
     # -- local estimators ------------------------------------------------------------
 
+    def prefix_cache(self, inputs):
+        """log psi (batch,) of configurations and what :meth:`log_psi_pairs` reuses of them.
+
+        Returns
+        -------
+        log_psi : array (batch,)
+        cache : tuple
+            ``(bits, logits, phases, kv)``: the bits (batch, N) and head outputs (batch, N, 2) in
+            sampling order and each layer's keys and values (batch, heads, N, dh).
+        """
+        bits = self.reorder(jnp.asarray(inputs, dtype=jnp.int32), axis=1)
+        tokens = jnp.concatenate([jnp.full_like(bits[:, :1], _BOS), bits[:, :-1]], axis=1)
+        logits, phase, kv = self._trunk(tokens)
+        return self._log_psi_ordered(bits, logits, phase), (bits, logits, phase, kv)
+
+    def _log_psi_from(self, cache, flipped, start: int):
+        """log psi (b, m) of ``flipped`` (b, m, N), sampling order, equal to row ``i`` of ``cache``
+        (:meth:`prefix_cache`, batch b) before position ``start - 1``."""
+        _, logits, phase, kv = cache
+        b, m, n = flipped.shape
+        outputs = [jnp.broadcast_to(x[:, None, :start], (b, m, start, 2)) for x in (logits, phase)]
+        if start < n:
+            prefix = [(k[:, :, :start], v[:, :, :start]) for k, v in kv]
+            new = self._trunk(flipped[:, :, start - 1 : n - 1], start, prefix)[:2]
+            outputs = [jnp.concatenate([a, c], axis=2) for a, c in zip(outputs, new)]
+        logits_f, phase_f = (x.reshape(-1, n, 2) for x in outputs)
+        return self._log_psi_ordered(flipped.reshape(-1, n), logits_f, phase_f).reshape(b, m)
+
+    def log_psi_pairs(self, cache, rows, masks, start: int):
+        """log psi (P,) of cached configurations ``rows`` (P,) with ``masks`` (P, N) flipped.
+
+        ``cache`` is a :meth:`prefix_cache` output; ``masks`` are 0/1 in **sampling order** and
+        flip no position before ``start - 1`` (static, ``1 <= start <= N``): only positions
+        ``start ..`` are evaluated, on the keys and values of row ``rows[p]`` before them.
+        """
+        gathered = jax.tree_util.tree_map(lambda x: jnp.take(x, rows, axis=0), cache)
+        flipped = gathered[0] ^ jnp.asarray(masks, dtype=jnp.int32)
+        return self._log_psi_from(gathered, flipped[:, None, :], start)[:, 0]
+
     def log_psi_flipped(self, inputs, groups):
         """log psi of configurations and of copies with fixed sets of bits flipped.
 
@@ -305,26 +344,13 @@ class ARTransformer(nk.models.AbstractARNN):
         log_psi_flipped : array (batch, sum of m)
             The groups' copies in the order of ``groups``.
         """
-        bits = self.reorder(jnp.asarray(inputs, dtype=jnp.int32), axis=1)
-        batch, n = bits.shape
-        tokens = jnp.concatenate([jnp.full_like(bits[:, :1], _BOS), bits[:, :-1]], axis=1)
-        logits, phase, kv = self._trunk(tokens)
-        copies, heads = [], []
-        for start, masks in groups:
-            m = len(masks)
-            flipped = bits[:, None, :] ^ jnp.asarray(masks, dtype=jnp.int32)[None]
-            outputs = [jnp.broadcast_to(x[:, None, :start], (batch, m, start, 2)) for x in (logits, phase)]
-            if start < n:
-                prefix = [(k[:, :, :start], v[:, :, :start]) for k, v in kv]
-                new = self._trunk(flipped[:, :, start - 1 : n - 1], start, prefix)[:2]
-                outputs = [jnp.concatenate([a, b], axis=2) for a, b in zip(outputs, new)]
-            copies.append(flipped)
-            heads.append(outputs)
-        # one masking pass (automaton scan) over all copies
-        flipped = jnp.concatenate(copies, axis=1)
-        logits_f, phase_f = (jnp.concatenate(x, axis=1).reshape(-1, n, 2) for x in zip(*heads))
-        log_psi_f = self._log_psi_ordered(flipped.reshape(-1, n), logits_f, phase_f)
-        return self._log_psi_ordered(bits, logits, phase), log_psi_f.reshape(batch, -1)
+        log_psi, cache = self.prefix_cache(inputs)
+        bits = cache[0]
+        flipped = [
+            self._log_psi_from(cache, bits[:, None, :] ^ jnp.asarray(masks, dtype=jnp.int32)[None], start)
+            for start, masks in groups
+        ]
+        return log_psi, jnp.concatenate(flipped, axis=1)
 
 
 @jax.jit(static_argnums=0, compiler_options={"xla_backend_optimization_level": 1})

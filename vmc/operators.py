@@ -53,6 +53,9 @@ __all__ = [
     "equal_chunks",
     "local_values",
     "local_values_jit",
+    "pair_local_values",
+    "batch_local_values",
+    "PAIR_TOLERANCE",
     "estimates_from_local_values",
     "MAX_GROUPS",
     "CACHE_FLOATS",
@@ -141,6 +144,21 @@ class FlipPlan:
 
     def __eq__(self, other):
         return isinstance(other, FlipPlan) and self._key == other._key
+
+    def matrix_elements(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``<x|O|x>`` (R,) and ``<x|O|x ^ m>`` (R, n_masks) of a one-operator plan, on the host.
+
+        ``rows`` (R, N) are bits in qubit order.
+        """
+        if self.n_operators != 1:
+            raise ValueError(f"matrix_elements needs a plan of one operator, this one has {self.n_operators}")
+        signs = 1 - 2 * ((np.asarray(rows, dtype=np.int64) @ self.zy.T.astype(np.int64)) & 1)
+        terms = signs * self.coeffs
+        diagonal = terms[:, self.term_mask < 0].sum(axis=1)
+        off = self.term_mask >= 0
+        elements = np.zeros((len(rows), len(self.masks)), dtype=terms.dtype)
+        np.add.at(elements.T, self.term_mask[off], terms[:, off].T)
+        return diagonal, elements
 
     def groups(self, order, max_groups: int = MAX_GROUPS):
         """Masks grouped by their first flipped position in ``order``, for ``log_psi_flipped``.
@@ -343,13 +361,116 @@ executable behind the training's local energies (``PauliSum`` on an ``MCState``)
 final evaluation reuses by evaluating samples in batches of the training's shape."""
 
 
+@partial(jax.jit, static_argnames=("model", "dtype", "chunk"))
+def _prefix_cache(model, dtype, variables, rows, chunk):
+    """``model.prefix_cache`` of ``rows`` in chunks of ``chunk`` rows, network in ``dtype``."""
+    model, variables = _local_precision(model, variables, dtype)
+    fun = partial(model.apply, method=model.prefix_cache)
+    if chunk < rows.shape[0]:
+        fun = nkjax.apply_chunked(fun, in_axes=(None, 0), chunk_size=chunk)
+    return fun(variables, rows)
+
+
+@partial(jax.jit, static_argnames=("model", "dtype", "start"))
+def _log_psi_pairs(model, dtype, variables, cache, rows, masks, start):
+    model, variables = _local_precision(model, variables, dtype)
+    return model.apply(variables, cache, rows, masks, start, method=model.log_psi_pairs)
+
+
+PAIR_TOLERANCE = 1e-12
+"""Matrix elements ``|<x|H|x'>|`` below this times the largest coefficient are skipped by
+:func:`pair_local_values` (exact zeros, e.g. a spin flip-flop on parallel spins, and round-off)."""
+
+
+def pair_local_values(
+    model, plan: FlipPlan, variables, rows: np.ndarray, n_valid: int | None = None
+) -> np.ndarray:
+    """Local values ``O_loc(x)`` (R,) of a one-operator plan, only the non-zero matrix elements evaluated.
+
+    The prefix-reusing kernel of :func:`local_values_jit` evaluates every flip mask of every
+    sample; about half of them have a matrix element that is exactly zero (a flip-flop term on
+    parallel spins, a hop onto an occupied mode). Here the host computes the matrix elements
+    (:meth:`FlipPlan.matrix_elements`), one compiled pass gives the rows' log psi and their keys,
+    values and conditionals (``model.prefix_cache``), and only the (row, mask) pairs with a
+    non-zero element are evaluated from their group's start on (``model.log_psi_pairs``), in
+    chunks of a fixed number of pairs per group (one compiled shape each; the chunk count
+    follows the pairs). Needs a network with ``prefix_cache`` (:class:`~manybody.vmc.network.ARTransformer`).
+
+    Parameters
+    ----------
+    model, variables
+        The network and its variables (passes in ``plan.dtype``).
+    plan : FlipPlan
+        One operator.
+    rows : ndarray (R, N)
+        Bits in qubit order; ``R`` is the compiled shape of the prefix pass.
+    n_valid : int, optional
+        Only the first ``n_valid`` rows are evaluated (the rest are padding, value 0).
+    """
+    rows = np.asarray(rows, dtype=np.int32)
+    n_rows, n = rows.shape
+    n_valid = n_rows if n_valid is None else n_valid
+    diagonal, elements = plan.matrix_elements(rows[:n_valid])
+    values = np.zeros(n_rows, dtype=complex)
+    values[:n_valid] = diagonal
+    width = 4 * getattr(model, "d_model", getattr(getattr(model, "amplitude", None), "d_model", 16))
+    itemsize = jnp.dtype(
+        getattr(_local_precision(model, {}, plan.dtype)[0], "param_dtype", "float64")
+    ).itemsize
+    budget = (CACHE_FLOATS if jax.default_backend() == "cpu" else MEMORY_FLOATS) * 8 // itemsize
+    log_psi, cache = _prefix_cache(
+        model, plan.dtype, variables, rows, equal_chunks(budget // (n * width), n_rows)
+    )
+    if not len(plan.masks):
+        return values
+    groups, position = plan.groups(np.asarray(model.order))
+    ordered = np.concatenate([masks for _, masks in groups])
+    group_of = np.repeat(np.arange(len(groups)), [len(masks) for _, masks in groups])[position]
+    tolerance = PAIR_TOLERANCE * np.abs(plan.coeffs).max()
+    pair_rows, pair_masks = np.nonzero(np.abs(elements) > tolerance)
+    outputs = []
+    for g, (start, _) in enumerate(groups):
+        chosen = group_of[pair_masks] == g
+        r, m = pair_rows[chosen], position[pair_masks[chosen]]
+        if not len(r):
+            continue
+        chunk = max(1, budget // (max(n - start, 1) * width))
+        pad = -len(r) % chunk
+        r, m = np.concatenate([r, np.zeros(pad, int)]), np.concatenate([m, np.full(pad, m[0])])
+        parts = [
+            _log_psi_pairs(
+                model, plan.dtype, variables, cache, r[i : i + chunk], ordered[m[i : i + chunk]], start
+            )
+            for i in range(0, len(r), chunk)
+        ]
+        outputs.append((chosen, len(r) - pad, parts))
+    log_psi = np.asarray(log_psi)
+    for chosen, count, parts in outputs:
+        log_flipped = np.concatenate([np.asarray(p) for p in parts])[:count]
+        r = pair_rows[chosen]
+        ratio = np.exp(log_flipped - log_psi[r])
+        np.add.at(values, r, elements[r, pair_masks[chosen]] * ratio)
+    return values
+
+
+def batch_local_values(vstate, plan: FlipPlan, rows: np.ndarray, n_valid: int | None = None) -> np.ndarray:
+    """``O_loc`` (R, n_operators) of the first ``n_valid`` of ``rows`` (R, N) (the rest are padding).
+
+    :func:`pair_local_values` for one operator on a network with ``prefix_cache``, else
+    :data:`local_values_jit` (which evaluates the padding too).
+    """
+    if plan.n_operators == 1 and hasattr(vstate.model, "prefix_cache"):
+        return pair_local_values(vstate.model, plan, vstate.variables, rows, n_valid)[:, None]
+    return np.asarray(local_values_jit(vstate.model, plan, vstate.variables, rows, vstate.chunk_size))
+
+
 def local_values(vstate, samples: np.ndarray, operators, batch: int | None = None, dtype=None) -> np.ndarray:
     """Local estimators ``O_loc(x) = sum_x' <x|O|x'> psi(x') / psi(x)``, shape (n_ops, n_samples).
 
     Each distinct sample is evaluated once, in batches of ``batch`` rows (the last one padded with
-    copies of the first sample) with :data:`local_values_jit`: at the training's batch shape and
-    sample dtype this re-uses the training's compiled local energies instead of compiling the
-    evaluation's sample count.
+    copies of the first sample) with :func:`batch_local_values`: at the training's batch shape
+    this re-uses the training's compiled local energies instead of compiling the evaluation's
+    sample count.
 
     Parameters
     ----------
@@ -372,8 +493,8 @@ def local_values(vstate, samples: np.ndarray, operators, batch: int | None = Non
     padded = np.concatenate([rows, np.repeat(rows[:1], -len(rows) % batch, axis=0)])
     values = np.concatenate(
         [
-            np.asarray(local_values_jit(vstate.model, plan, vstate.variables, chunk, vstate.chunk_size))
-            for chunk in np.split(padded, len(padded) // batch)
+            batch_local_values(vstate, plan, padded[i : i + batch], min(batch, len(rows) - i))
+            for i in range(0, len(padded), batch)
         ]
     )
     return values[inverse.reshape(-1)].T

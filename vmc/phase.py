@@ -84,6 +84,18 @@ class PhaseAR(nk.models.AbstractARNN):
     def inverse_reorder(self, inputs, axis: int = 0):
         return self.amplitude.inverse_reorder(inputs, axis)
 
+    def prefix_cache(self, inputs):
+        """log psi of ``inputs`` and the amplitude's cache (see the amplitude's method)."""
+        inputs = jnp.asarray(inputs, dtype=jnp.int32)
+        log_psi, cache = self.amplitude.prefix_cache(inputs)
+        return log_psi + 1j * self._phase(inputs), cache
+
+    def log_psi_pairs(self, cache, rows, masks, start: int):
+        """log psi of cached rows with bits flipped (see the amplitude's method)."""
+        log_psi = self.amplitude.log_psi_pairs(cache, rows, masks, start)
+        flipped = jnp.take(cache[0], rows, axis=0) ^ jnp.asarray(masks, dtype=jnp.int32)  # sampling order
+        return log_psi + 1j * self._phase(self.amplitude.inverse_reorder(flipped, axis=1))
+
     def log_psi_flipped(self, inputs, groups):
         """``log psi`` of ``inputs`` and of copies with fixed bits flipped (see the amplitude's method)."""
         inputs = jnp.asarray(inputs, dtype=jnp.int32)

@@ -77,24 +77,28 @@ def _perturbed_vstate(model, config, seed=0, scale=0.5, n_samples=64):
 
 
 @pytest.mark.parametrize(
-    "name, dtype, local_dtype, tol",
+    "name, dtype, local_dtype, tol, phase",
     [
-        ("heisenberg_sz", "float64", None, 1e-10),
-        ("toy_overlapping_permuted", "float64", None, 1e-10),
-        ("syk_parity", "float64", None, 1e-10),
-        ("unconstrained_permuted", "float64", None, 1e-10),
-        ("heisenberg_sz", "float32", None, 2e-4),
+        ("heisenberg_sz", "float64", None, 1e-10, None),
+        ("toy_overlapping_permuted", "float64", None, 1e-10, None),
+        ("syk_parity", "float64", None, 1e-10, None),
+        ("unconstrained_permuted", "float64", None, 1e-10, None),
+        ("heisenberg_sz", "float32", None, 2e-4, None),
         # float64 parameters, float32 local-energy passes (operators.LOCAL_DTYPE, what mb.solve uses)
-        ("heisenberg_sz", "float64", "float32", 2e-5),
+        ("heisenberg_sz", "float64", "float32", 2e-5, None),
+        # a learned phase wrapping the transformer (PhaseAR)
+        ("heisenberg_sz", "float64", None, 1e-10, "jastrow"),
     ],
 )
-def test_prefix_local_energies_equal_netkets_full_passes(name, dtype, local_dtype, tol, make_model, helpers):
+def test_prefix_local_energies_equal_netkets_full_passes(
+    name, dtype, local_dtype, tol, phase, make_model, helpers
+):
     """PauliSum's kernel (copies evaluated from their first flipped position) against NetKet's
     PauliStrings kernel (every connected configuration through the whole network, float64 unless
     the network is float32)."""
     model = helpers["ToyModel"](6, [], order=[3, 0, 5, 1, 4, 2]) if name == "unconstrained_permuted" else None
     model = model or make_model(name)
-    vs = _perturbed_vstate(model, {"d_model": 8, "n_layers": 2, "dtype": dtype})
+    vs = _perturbed_vstate(model, {"d_model": 8, "n_layers": 2, "dtype": dtype, "phase": phase})
     fast = to_pauli_strings(model.qubit_hamiltonian, model.n_qubits, local_dtype=local_dtype)
     assert fast.plan.dtype == local_dtype
     plain = nk.operator.PauliStrings(fast.hilbert, fast.operators, fast.weights)
@@ -104,6 +108,13 @@ def test_prefix_local_energies_equal_netkets_full_passes(name, dtype, local_dtyp
     np.testing.assert_allclose(np.asarray(vs.local_estimators(fast).data), reference, atol=tol * scale)
     vs.chunk_size = 24  # 64 samples: two chunks and a remainder
     np.testing.assert_allclose(np.asarray(vs.local_estimators(fast).data), reference, atol=tol * scale)
+    # the training's kernel: distinct samples padded with copies, non-zero matrix elements only
+    samples = np.asarray(vs.samples).reshape(-1, model.n_qubits)
+    rows, counts, inverse = driver.distinct_rows(samples, len(samples))
+    n_valid = int(np.count_nonzero(counts))
+    pairs = operators.pair_local_values(vs.model, fast.plan, vs.variables, rows, n_valid)
+    np.testing.assert_allclose(pairs[inverse], reference.reshape(-1), atol=tol * scale)
+    assert np.all(pairs[n_valid:] == 0)
 
 
 def test_default_chunks_fit_the_budget_and_change_no_local_energy(make_model, monkeypatch):
