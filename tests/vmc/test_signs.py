@@ -82,12 +82,12 @@ def test_periodic_hubbard_chain_with_even_filling_has_an_approximate_rule_and_au
 def test_explicit_rule_that_the_model_does_not_declare_raises():
     with pytest.raises(
         ValueError,
-        match=r"declares no such sign structure; allowed: \('auto', 'none', 'jastrow', 'slater', 'hartree_fock'\)",
+        match=r"declares no such sign structure; allowed: \('auto', 'none', 'jastrow', 'local', 'slater', 'hartree_fock'\)",
     ):
         sign_rule(Hubbard(Square(2, 2)).problem, "hubbard_chain")
     with pytest.raises(
         ValueError,
-        match="allowed: \\('auto', 'none', 'jastrow', 'slater', 'hartree_fock', 'hubbard_chain'\\)",
+        match="allowed: \\('auto', 'none', 'jastrow', 'local', 'slater', 'hartree_fock', 'hubbard_chain'\\)",
     ):
         sign_rule(Hubbard(Chain(4)).problem, "fermi")
     # an approximate structure can still be asked for by name
@@ -111,14 +111,21 @@ def test_network_phase_is_the_rule_when_the_phase_head_is_zero(model, helpers):
     np.testing.assert_allclose(np.exp(1j * log_psi.imag), rule.sign(bits[inside]), atol=1e-12)
 
 
-@pytest.mark.parametrize("model", [Heisenberg(Square(2, 3), J2=0.5), Hubbard(Chain(3), n_up=2, n_down=1)])
-def test_learned_phase_starts_at_the_declared_structure_and_keeps_the_distribution(model, helpers):
-    """sign_rule="jastrow": |psi|^2 is the transformer's normalised distribution (exact sampling),
-    and without the random part the phase factor is the declared structure's sign."""
-    rule = sign_rule(model.problem, "jastrow")
+@pytest.mark.parametrize(
+    "model, phase",
+    [
+        (Heisenberg(Square(2, 3), J2=0.5), "jastrow"),
+        (Hubbard(Chain(3), n_up=2, n_down=1), "jastrow"),
+        (Heisenberg(Square(2, 3), J2=0.5), "local"),
+    ],
+)
+def test_learned_phase_starts_at_the_declared_structure_and_keeps_the_distribution(model, phase, helpers):
+    """sign_rule="jastrow" / "local": |psi|^2 is the transformer's normalised distribution (exact
+    sampling), and without the random part the phase factor is the declared structure's sign."""
+    rule = sign_rule(model.problem, phase)
     assert rule is not None and rule.name in {"marshall", "hubbard_chain"}
     config = {"d_model": 8, "n_heads": 2, "n_layers": 1, "n_qubits": model.n_qubits}
-    net = build_network(model, {**config, "sign_rule": rule.to_dict(), "phase": "jastrow"})
+    net = build_network(model, {**config, "sign_rule": rule.to_dict(), "phase": phase})
     bits = helpers["all_bits"](model.n_qubits)
     inside = helpers["satisfied"](model, bits)
     params = net.init(jax.random.PRNGKey(0), jnp.asarray(bits))["params"]
@@ -237,7 +244,7 @@ def test_hartree_fock_needs_two_balanced_species_with_interactions():
     assert learned_phase(Hubbard(Square(2, 2)).problem, "auto") == "slater"  # not taken by "auto"
 
 
-@pytest.mark.parametrize("phase, n_down", [("jastrow", 1), ("slater", 1), ("hartree_fock", 2)])
+@pytest.mark.parametrize("phase, n_down", [("jastrow", 1), ("local", 1), ("slater", 1), ("hartree_fock", 2)])
 def test_learned_phases_keep_the_distribution_and_the_fast_local_energies(phase, n_down, helpers):
     """|psi|^2 is the transformer's normalised distribution, and the prefix-reusing local energies
     (PauliSum) equal NetKet's full-pass kernel for the wrapped network (random parameters)."""
@@ -265,6 +272,24 @@ def test_learned_phases_keep_the_distribution_and_the_fast_local_energies(phase,
     np.testing.assert_allclose(
         np.asarray(vs.local_estimators(fast).data), reference, atol=1e-5 * np.abs(reference).max()
     )
+
+
+def test_local_phase_tables_cover_the_hamiltonian_neighbourhoods_and_refuse_wide_ones():
+    """The local phase of qubit q reads q and every qubit sharing a Hamiltonian term with it: on the
+    J1-J2 torus the 4 nearest and 4 next-nearest neighbours (site i = x + 4 y)."""
+    from manybody.vmc.phase import LocalPhaseAR, neighbourhoods
+
+    model = Heisenberg(Square(4, 4, pbc=True), J2=0.5)
+    assert neighbourhoods(model.problem.hamiltonian, 16)[0] == [1, 3, 4, 5, 7, 12, 13, 15]
+    linear = model.problem.sign_structure("marshall").linear
+    table0 = np.asarray(LocalPhaseAR.layout(model.problem.hamiltonian, 16, linear)["table0"])
+    assert table0.shape == (16, 2**9)  # T_q[code] = c_q b_q, b_q the code's bit 0
+    np.testing.assert_array_equal(table0[:, 1::2], np.repeat(np.asarray(linear, float)[:, None], 256, axis=1))
+    assert not table0[:, ::2].any()
+    with pytest.raises(ValueError, match="LOCAL_MAX_NEIGHBOURS"):  # the JW string of the boundary hop
+        learned_phase(Hubbard(Chain(6, pbc=True)).problem, "local")
+    with pytest.raises(ValueError, match="starts from a linear sign structure"):
+        learned_phase(Hubbard(Chain(3), n_up=2, n_down=1).problem, "local")
 
 
 def test_slater_needs_fixed_particle_numbers_and_auto_uses_it_only_without_an_exact_recommended_rule():
