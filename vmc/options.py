@@ -167,7 +167,8 @@ class VMCOptions:
         (the one the model recommends, if any: Marshall for the unfrustrated bipartite
         Heisenberg model, the reordering sign on Hubbard chains with ``t > 0`` where it is exact;
         else ``"slater"`` where two or more particle numbers are conserved), ``"none"``, the learned phases
-        ``"jastrow"`` (two-body) and ``"slater"`` (a Slater determinant with trainable orbitals,
+        ``"jastrow"`` (two-body), ``"local"`` (per-qubit tables over Hamiltonian neighbourhoods,
+        :mod:`manybody.vmc.phase`) and ``"slater"`` (a Slater determinant with trainable orbitals,
         :mod:`manybody.vmc.slater`), ``"hartree_fock"`` (the fixed sign of the generalized
         Hartree-Fock determinant; two balanced species), or the name of a structure the model declares
         (``model.problem.sign_structures``).
