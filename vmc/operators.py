@@ -377,6 +377,11 @@ def _log_psi_pairs(model, dtype, variables, cache, rows, masks, start):
     return model.apply(variables, cache, rows, masks, start, method=model.log_psi_pairs)
 
 
+def _power_of_two(x: float) -> int:
+    """The least power of two of at least ``x`` (and at least 8)."""
+    return max(8, 1 << int(np.ceil(np.log2(max(x, 1)))))
+
+
 PAIR_TOLERANCE = 1e-12
 """Matrix elements ``|<x|H|x'>|`` below this times the largest coefficient are skipped by
 :func:`pair_local_values` (exact zeros, e.g. a spin flip-flop on parallel spins, and round-off)."""
@@ -429,12 +434,13 @@ def pair_local_values(
     tolerance = PAIR_TOLERANCE * np.abs(plan.coeffs).max()
     pair_rows, pair_masks = np.nonzero(np.abs(elements) > tolerance)
     outputs = []
-    for g, (start, _) in enumerate(groups):
+    for g, (start, masks) in enumerate(groups):
         chosen = group_of[pair_masks] == g
         r, m = pair_rows[chosen], position[pair_masks[chosen]]
         if not len(r):
             continue
-        chunk = max(1, budget // (max(n - start, 1) * width))
+        # cache-sized chunks, but not far above a quarter of the group's possible pairs (small problems)
+        chunk = min(max(1, budget // (max(n - start, 1) * width)), _power_of_two(n_rows * len(masks) / 4))
         pad = -len(r) % chunk
         r, m = np.concatenate([r, np.zeros(pad, int)]), np.concatenate([m, np.full(pad, m[0])])
         parts = [
