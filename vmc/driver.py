@@ -61,6 +61,7 @@ __all__ = [
     "distinct_size",
     "distinct_rows",
     "weighted_local_energies",
+    "ROW_BUCKETS",
     "jacobian_chunk_size",
     "enable_compilation_cache",
     "CHECKPOINT_FILE",
@@ -235,7 +236,7 @@ def distinct_rows(samples: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarra
     return rows, np.concatenate([counts, np.zeros(pad, dtype=counts.dtype)]), inverse.reshape(-1)
 
 
-def weighted_local_energies(vstate, plan, distinct: int | None):
+def weighted_local_energies(vstate, plan, distinct: int | None, bucket: int | None = None):
     """The Jacobian rows of one SR/TDVP step, their weights, their local energies and the statistics.
 
     Parameters
@@ -247,6 +248,9 @@ def weighted_local_energies(vstate, plan, distinct: int | None):
     distinct : int or None
         None: every sample is a row of weight ``1/n``; else the distinct samples padded to
         ``distinct`` rows (:func:`distinct_rows`), each weighted by its count over ``n``.
+    bucket : int, optional
+        With ``distinct`` None: the distinct samples padded to the next multiple of ``bucket``
+        rows when that is fewer than ``n`` (one compiled shape per multiple), else every sample.
 
     Returns
     -------
@@ -259,9 +263,15 @@ def weighted_local_energies(vstate, plan, distinct: int | None):
     unique, counts, inverse = distinct_rows(samples, distinct or n)
     local = batch_local_values(vstate, plan, unique, int(np.count_nonzero(counts)))[:, 0]
     stats = nkstats.statistics(local[inverse].reshape(vstate.samples.shape[:-1]))
-    if distinct is None:
+    size = distinct or (-(-len(np.flatnonzero(counts)) // bucket) * bucket if bucket else n)
+    if size >= n and distinct is None:
         return samples, np.full(n, 1.0 / n), local[inverse], stats
-    return unique, counts / n, local, stats
+    return unique[:size], counts[:size] / n, local[:size], stats
+
+
+ROW_BUCKETS = 8
+"""The distinct samples of a large sector are padded to a multiple of ``n_samples / ROW_BUCKETS``
+rows (:func:`sr_driver`): at most this many compiled shapes of the SR step."""
 
 
 def distinct_size(sector_dimension: int | None, n_samples: int, n_parameters: int) -> int | None:
@@ -341,10 +351,11 @@ class SR(nk.driver.VMC_SR):
     """
 
     _distinct: int | None = struct.field(pytree_node=False, serialize=False, default=None)
+    _bucket: int | None = struct.field(pytree_node=False, serialize=False, default=None)
 
-    def __init__(self, *args, distinct: int | None = None, **kwargs):
+    def __init__(self, *args, distinct: int | None = None, bucket: int | None = None, **kwargs):
         super().__init__(*args, **kwargs)
-        self._distinct = distinct
+        self._distinct, self._bucket = distinct, bucket
 
     @property
     def distinct(self) -> int | None:
@@ -353,10 +364,13 @@ class SR(nk.driver.VMC_SR):
 
     def compute_loss_and_update(self):
         plan = getattr(self._ham, "plan", None)
-        if plan is None or not self.use_ntk:
+        if plan is None or not self.use_ntk or (self.on_the_fly and self._distinct is None):
             return super().compute_loss_and_update()
         vs = self.state
-        rows, mass, local, self._loss_stats = weighted_local_energies(vs, plan, self._distinct)
+        rows, mass, local, self._loss_stats = weighted_local_energies(vs, plan, self._distinct, self._bucket)
+        chunk = self.chunk_size_bwd
+        if self._distinct is None and len(rows) < vs.n_samples and chunk is not None:
+            chunk = jacobian_chunk_size(vs, len(rows))
         diag_shift, momentum = self.diag_shift, self.momentum
         diag_shift = diag_shift(self.step_count) if callable(diag_shift) else diag_shift
         momentum = momentum(self.step_count) if callable(momentum) else momentum
@@ -372,7 +386,7 @@ class SR(nk.driver.VMC_SR):
             mode=self.mode,
             momentum=momentum,
             old_updates=self._old_updates,
-            chunk_size=self.chunk_size_bwd,
+            chunk_size=chunk,
         )
         return self._loss_stats, self._dp
 
@@ -386,11 +400,17 @@ def sr_driver(
     exceeds ``2**25``, where the lazy (on-the-fly) form saves memory. The Jacobian mode is
     :func:`jacobian_mode`, the explicit Jacobian's chunks :func:`jacobian_chunk_size`. Given the
     ``sector_dimension`` of the sampled configurations, small sectors run on the distinct
-    samples (:func:`distinct_size`).
+    samples (:func:`distinct_size`); larger ones on the distinct samples padded to a multiple of
+    ``n_samples / ROW_BUCKETS`` rows when that is fewer than ``n_samples`` (the Jacobian's rows
+    and the kernel's side shrink with the repeated samples of a trained state; one compilation
+    per multiple reached).
     """
     use_ntk = vstate.n_parameters > vstate.n_samples
     on_the_fly = use_ntk and vstate.n_parameters * vstate.n_samples > _DENSE_JACOBIAN_MAX
     distinct = distinct_size(sector_dimension, vstate.n_samples, vstate.n_parameters)
+    bucket = None
+    if distinct is None and use_ntk and not on_the_fly and vstate.chunk_size is None:
+        bucket = max(1, vstate.n_samples // ROW_BUCKETS)
     return SR(
         hamiltonian,
         optimizer,
@@ -403,6 +423,7 @@ def sr_driver(
         # chunks of the explicit Jacobian; the on-the-fly NTK ran slower in chunks (ARNNDense, L=40)
         chunk_size_bwd=vstate.chunk_size if on_the_fly else jacobian_chunk_size(vstate, distinct),
         distinct=distinct,
+        bucket=bucket,
     )
 
 

@@ -203,17 +203,27 @@ def test_equal_chunks_prefer_a_divisor(target, n, strict, chunk):
     assert operators.equal_chunks(target, n, strict) == chunk
 
 
-def test_distinct_sample_update_equals_netkets_update_on_all_samples():
+@pytest.mark.parametrize("sector_known", [True, False])
+def test_distinct_sample_update_equals_netkets_update_on_all_samples(sector_known):
     """On a small sector (Heisenberg L=6, S^z = 0: 20 configurations, 128 samples) the SR step on
     the distinct samples weighted by their counts gives NetKet's own minSR step on every sample
-    (NetKet's operator and kernel, SPRING momentum on), energy statistics included, over steps."""
+    (NetKet's operator and kernel, SPRING momentum on), energy statistics included, over steps:
+    padded to the sector's dimension when it is known, else to a multiple of 128 / ROW_BUCKETS."""
     model = Heisenberg(Chain(6))
     vs = _perturbed_vstate(model, {"d_model": 8, "n_layers": 1}, n_samples=128)
     hamiltonian = to_pauli_strings(model.qubit_hamiltonian, model.n_qubits)
     sector = model.problem.sector_dimension()
     assert sector == 20
-    fast = sr_driver(vs, hamiltonian, optax.sgd(0.01), 1e-3, momentum=0.5, sector_dimension=sector)
-    assert fast.distinct == sector
+    fast = sr_driver(
+        vs,
+        hamiltonian,
+        optax.sgd(0.01),
+        1e-3,
+        momentum=0.5,
+        sector_dimension=sector if sector_known else None,
+    )
+    assert fast.distinct == (sector if sector_known else None)
+    assert fast._bucket == (None if sector_known else 128 // driver.ROW_BUCKETS)
     plain = nk.operator.PauliStrings(hamiltonian.hilbert, hamiltonian.operators, hamiltonian.weights)
     reference = nk.driver.VMC_SR(
         plain,
