@@ -7,25 +7,49 @@ timing). Measured per operator: connected elements per configuration (each costs
 evaluation in the local energy) and the time of ``get_conn_padded`` on a batch of in-sector
 configurations, for the numba and the JAX implementations. Output: JSON.
 
+With ``--vmc CASE`` it instead runs ``mb.solve(model, backend="vmc", ...)`` on a Hubbard cluster
+(options as JSON, e.g. ``'{"sign_rule": "hartree_fock"}'``) and sums the trained network exactly
+over the particle-number sector: the relative energy error of the network itself, of its modulus
+with the exact ground state's phase and of the exact modulus with its phase (which part limits),
+and the fidelity; with the learning curve, CPU seconds and the load average. Rows of the same
+case, options and seed are replaced in the JSON, others kept.
+
 Usage::
 
     python benchmarks/vmc_fermions.py --sizes 8 16 32 --batch 4096 --out vmc_fermions.json
+    python benchmarks/vmc_fermions.py --vmc hubbard_2x4_open --options '{"sign_rule": "hartree_fock"}' \
+        --out results/vmc_fermions_2x4.json
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
+import warnings
+from pathlib import Path
 
 import jax
 import netket as nk
 import numpy as np
+import scipy.sparse.linalg as sla
 
-from manybody.lattice import Chain
+import manybody as mb
+from manybody.exact import sector_hamiltonian
+from manybody.lattice import Chain, Square
 from manybody.models import Hubbard
 from manybody.vmc import to_pauli_strings
-from manybody.vmc.backend import device_name
+from manybody.vmc.backend import device_name, make_vstate
+
+VMC_CASES = {
+    "hubbard_2x4_open": lambda: Hubbard(Square(4, 2, pbc=False), U=4.0),
+    "hubbard_2x4_open_rungs": lambda: Hubbard(Square(2, 4, pbc=False), U=4.0),
+    "hubbard_ring_8": lambda: Hubbard(Chain(8, pbc=True), U=4.0),
+}
+"""Open 2x4 cluster in the lattice's snake order along the 4-site rows (``Square(4, 2)``), the same
+cluster with its sites numbered along the 2-site rows (``Square(2, 4)``: the sampling order goes
+rung by rung), and the periodic L=8 chain; U=4, half filling."""
 
 
 def operators(model) -> dict:
@@ -84,13 +108,95 @@ def measure(L: int, batch: int, repeats: int) -> dict:
     return out
 
 
+def exact_decomposition(model, state) -> dict:
+    """The trained network summed exactly over the sector against the exact ground state.
+
+    Relative energy errors of the network ``psi``, of ``|psi| exp(i arg psi0)`` (its modulus with the
+    exact phase) and of ``|psi0| exp(i arg psi)`` (its phase on the exact modulus), and the
+    fidelity ``|<psi0|psi>|^2 / <psi|psi>``.
+    """
+    h, basis = sector_hamiltonian(model)
+    values, vectors = sla.eigsh(h, k=1, which="SA")
+    e0, psi0 = values[0], vectors[:, 0]
+    vstate = make_vstate(model, state.config, 32, state.seed, params=state.params)
+    psi = np.exp(np.asarray(vstate.log_value(jax.numpy.asarray(basis.bits()))))
+
+    def error(x):
+        return float((np.vdot(x, h @ x).real / np.vdot(x, x).real - e0) / abs(e0))
+
+    return {
+        "network": error(psi),
+        "modulus_with_exact_phase": error(np.abs(psi) * np.exp(1j * np.angle(psi0))),
+        "phase_with_exact_modulus": error(np.abs(psi0) * np.exp(1j * np.angle(psi))),
+        "fidelity": float(abs(np.vdot(psi0, psi)) ** 2 / np.vdot(psi, psi).real),
+        "sector_dimension": int(len(psi0)),
+    }
+
+
+def run_vmc(case: str, options: dict, seed: int) -> dict:
+    """One vmc solve of ``case`` with ``options``; relative error, cost and the exact decomposition."""
+    model = VMC_CASES[case]()
+    exact = mb.solve(model, backend="exact", observables=[]).energy
+    start, cpu_start = time.perf_counter(), time.process_time()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = mb.solve(model, backend="vmc", seed=seed, progress=False, observables=[], **options)
+    cpu, wall = time.process_time() - cpu_start, time.perf_counter() - start
+    energies = np.asarray(res.history["energy"])
+    every = max(1, len(energies) // 20)
+    row = {
+        "case": case,
+        "options": options,
+        "seed": seed,
+        "resolved": res.info.get("resolved"),
+        "sign_rule": res.info["sign_rule"],
+        "energy": res.energy,
+        "energy_error": res.energy_error,
+        "exact": exact,
+        "relative_error": abs(res.energy - exact) / abs(exact),
+        "v_score": res.v_score,
+        "exact_state_decomposition": exact_decomposition(model, res.state),
+        "learning_curve_relative_error": [
+            [i, float(abs(energies[i] - exact) / abs(exact))] for i in range(0, len(energies), every)
+        ],
+        "seconds": wall,
+        "cpu_seconds": cpu,
+        "load_average": os.getloadavg()[0],
+    }
+    print(json.dumps({k: row[k] for k in ("case", "options", "relative_error", "exact_state_decomposition")}))
+    return row
+
+
+def save_row(out: Path, row: dict) -> None:
+    """Write ``row`` into the JSON file ``out``, replacing a row of the same case, options and seed."""
+    data = json.loads(out.read_text()) if out.is_file() else {}
+    key = (row["case"], json.dumps(row["options"], sort_keys=True), row["seed"])
+    kept = [
+        r
+        for r in data.get("rows", [])
+        if (r["case"], json.dumps(r["options"], sort_keys=True), r["seed"]) != key
+    ]
+    data.update(device=device_name(), cpu_count=os.cpu_count(), rows=kept + [row])
+    out.write_text(json.dumps(data, indent=1))
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[8, 16, 32])
     parser.add_argument("--batch", type=int, default=4096)
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--out", default="vmc_fermions.json")
+    parser.add_argument(
+        "--out", default="vmc_fermions.json", help="JSON file (under benchmarks/ if relative)"
+    )
+    parser.add_argument("--vmc", choices=list(VMC_CASES), default=None, help="run vmc on this case instead")
+    parser.add_argument("--options", default="{}", help="vmc options as JSON (with --vmc)")
+    parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
+    if args.vmc:
+        out = Path(args.out)
+        out = out if out.is_absolute() else Path(__file__).parent / out
+        save_row(out, run_vmc(args.vmc, json.loads(args.options), args.seed))
+        return
     difference = check_same_matrix()
     if difference > 1e-12:
         raise SystemExit(f"PauliStrings and FermionOperator2nd differ by {difference:g} on L=4")
