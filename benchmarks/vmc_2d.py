@@ -18,7 +18,7 @@ recorded next to them. Output: one JSON row per run appended to ``--out`` (a tab
 References: chain L=8 and L=20 (open) and the 4x4 torus by exact diagonalisation in the S^z = 0
 sector (4x4: -11.228483208428854); J1-J2 4x4 torus at J2 = 0.5: -8.457923351394856 (exact
 diagonalisation, e.g. Schulz, Ziman and Poilblanc, J. Phys. I France 6, 675 (1996)); 6x6 torus:
-E/N = -0.678872 (same reference, exact diagonalisation of the 36-site cluster).
+E/N = -0.678872 (quantum Monte Carlo, Sandvik, Phys. Rev. B 56, 11678 (1997)).
 
 Usage::
 
