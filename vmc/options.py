@@ -87,8 +87,8 @@ def auto_options(problem) -> dict:
     4.6e-3, 4.0e-3, 2.9e-3, 2.5e-3, 2.1e-3, 1.8e-3, 1.7e-3 after 100, 200, ..., 900 iterations and
     1.65e-3 at the end (the Monte Carlo estimate of the final evaluation: 9.0e-4 +- 3.7e-4), 1441 s
     at load 4-10; an iteration costs 2.3x that of the chain sizes (1.27 against 0.55 CPU s, side
-    by side in one process at load 4-7), so about 1.0 s idle (0.42 s with the chain sizes), and a
-    default run about 1000 s. Before (the chain network, 400 iterations): 7.5e-3 after 200
+    by side in one process at load 4-7; 1.16 against 0.72 s, 1.6x, after the distinct-row buckets
+    of the SR step), so 0.7-1.0 s idle (0.42 s with the chain sizes), and a default run 700-1000 s. Before (the chain network, 400 iterations): 7.5e-3 after 200
     iterations, 4.3e-3 at the end (estimate 2.8e-3), 341 s at load 8-10; the same with
     ``learning_rate`` 0.15 (7.8e-3 at 200), ``diag_shift`` 1e-3 -> 1e-5 (1.2e-2 at 150) or 1e-1 ->
     1e-3 (1.1e-2 at 150): no gain; SPRING momentum 0.9 with ``learning_rate`` 0.02: 5.0e-3 at 200,
