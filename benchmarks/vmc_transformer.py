@@ -93,10 +93,11 @@ print("RESULT" + json.dumps(out))
 """
 
 
-def _networks(model, n_samples: int, seed: int = 0) -> dict:
+def _networks(model, n_samples: int, seed: int = 0, sizes: dict | None = None) -> dict:
     """name -> (MCState, Hamiltonian, Jacobian mode, None for NetKet's choice, or "solve" for
     everything ``mb.solve`` chooses: Jacobian mode, chunks, distinct samples on small sectors)."""
-    opts, _ = VMCOptions(n_samples=n_samples).resolved(model.problem)  # the sizes mb.solve picks
+    # the sizes mb.solve picks, unless given
+    opts, _ = VMCOptions(n_samples=n_samples, **(sizes or {})).resolved(model.problem)
     rule = sign_rule(model.problem, opts.sign_rule)
     config = {
         "n_qubits": model.n_qubits,
@@ -143,9 +144,9 @@ def _seconds(fn) -> tuple[float, float]:
     return time.perf_counter() - wall, time.process_time() - cpu
 
 
-def throughput(model, n_samples: int, repeats: int, networks=None) -> dict:
+def throughput(model, n_samples: int, repeats: int, networks=None, sizes=None) -> dict:
     steps, samplers, out = {}, {}, {}
-    for name, (vs, hamiltonian, mode) in _networks(model, n_samples).items():
+    for name, (vs, hamiltonian, mode) in _networks(model, n_samples, sizes=sizes).items():
         if networks is not None and name not in networks:
             continue
         sector = model.problem.sector_dimension() if mode == "solve" else None
@@ -241,8 +242,16 @@ def main(argv=None):
     parser.add_argument(
         "--startup-only", action="store_true", help="only the start-up timings, replaced in an existing --out"
     )
+    parser.add_argument(
+        "--d-model",
+        type=int,
+        default=None,
+        help="network width for every model (default: 'auto'; also ARNNDense features)",
+    )
+    parser.add_argument("--n-heads", type=int, default=None, help="attention heads with --d-model")
     parser.add_argument("--out", default="vmc_transformer.json")
     args = parser.parse_args(argv)
+    sizes = {k: v for k, v in (("d_model", args.d_model), ("n_heads", args.n_heads)) if v is not None}
     if args.startup_only:
         report = json.load(open(args.out)) if os.path.exists(args.out) else {}
         report["startup"] = _startup(args.empty_cache)
@@ -255,6 +264,7 @@ def main(argv=None):
         "jax_devices": [str(d) for d in jax.devices()],
         "versions": {"netket": nk.__version__, "jax": jax.__version__},
         "n_samples": args.n_samples,
+        "sizes": sizes or "auto",
         "repeats": args.repeats,
         "load_average_start": _load(),
         "models": {},
@@ -262,7 +272,7 @@ def main(argv=None):
     for name in args.models:
         load = _load()
         report["models"][name] = {
-            "throughput": throughput(MODELS[name](), args.n_samples, args.repeats, args.networks),
+            "throughput": throughput(MODELS[name](), args.n_samples, args.repeats, args.networks, sizes),
             "load_average": [load, _load()],
         }
     if not args.no_startup:
