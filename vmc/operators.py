@@ -256,17 +256,23 @@ def default_chunk_size(model, plan: FlipPlan, n_samples: int) -> int:
     evaluates for a prefix-reusing network and ``(n_masks + 1) * n_qubits`` otherwise.
     """
     n = plan.n_qubits
-    width = 4 * getattr(model, "d_model", getattr(getattr(model, "amplitude", None), "d_model", 16))
     if hasattr(model, "log_psi_flipped") and len(plan.masks):
         groups, _ = plan.groups(np.asarray(model.order))
         positions = n + sum(len(masks) * (n - start) for start, masks in groups)
     else:
         positions = (len(plan.masks) + 1) * n
+    return equal_chunks(_position_budget(model, plan) // positions, n_samples)
+
+
+def _position_budget(model, plan: FlipPlan) -> int:
+    """How many positions of the network's MLP (``4 d_model`` floats each) fit the budget:
+    ``CACHE_FLOATS`` on CPU, ``MEMORY_FLOATS`` on accelerators, twice the floats in float32."""
+    width = 4 * getattr(model, "d_model", getattr(getattr(model, "amplitude", None), "d_model", 16))
     itemsize = jnp.dtype(
         getattr(_local_precision(model, {}, plan.dtype)[0], "param_dtype", "float64")
     ).itemsize
     budget = (CACHE_FLOATS if jax.default_backend() == "cpu" else MEMORY_FLOATS) * 8 // itemsize
-    return equal_chunks(budget // (positions * width), n_samples)
+    return budget // width
 
 
 def equal_chunks(target: int, n: int, strict: bool = False) -> int:
@@ -418,14 +424,8 @@ def pair_local_values(
     diagonal, elements = plan.matrix_elements(rows[:n_valid])
     values = np.zeros(n_rows, dtype=complex)
     values[:n_valid] = diagonal
-    width = 4 * getattr(model, "d_model", getattr(getattr(model, "amplitude", None), "d_model", 16))
-    itemsize = jnp.dtype(
-        getattr(_local_precision(model, {}, plan.dtype)[0], "param_dtype", "float64")
-    ).itemsize
-    budget = (CACHE_FLOATS if jax.default_backend() == "cpu" else MEMORY_FLOATS) * 8 // itemsize
-    log_psi, cache = _prefix_cache(
-        model, plan.dtype, variables, rows, equal_chunks(budget // (n * width), n_rows)
-    )
+    positions = _position_budget(model, plan)
+    log_psi, cache = _prefix_cache(model, plan.dtype, variables, rows, equal_chunks(positions // n, n_rows))
     if not len(plan.masks):
         return values
     groups, position = plan.groups(np.asarray(model.order))
@@ -440,7 +440,7 @@ def pair_local_values(
         if not len(r):
             continue
         # cache-sized chunks, but not far above a quarter of the group's possible pairs (small problems)
-        chunk = min(max(1, budget // (max(n - start, 1) * width)), _power_of_two(n_rows * len(masks) / 4))
+        chunk = min(max(1, positions // max(n - start, 1)), _power_of_two(n_rows * len(masks) / 4))
         pad = -len(r) % chunk
         r, m = np.concatenate([r, np.zeros(pad, int)]), np.concatenate([m, np.full(pad, m[0])])
         parts = [
@@ -462,7 +462,8 @@ def pair_local_values(
 def batch_local_values(vstate, plan: FlipPlan, rows: np.ndarray, n_valid: int | None = None) -> np.ndarray:
     """``O_loc`` (R, n_operators) of the first ``n_valid`` of ``rows`` (R, N) (the rest are padding).
 
-    :func:`pair_local_values` for one operator on a network with ``prefix_cache``, else
+    :func:`pair_local_values` for one operator on a network with ``prefix_cache`` (in its own
+    cache-sized chunks: the state's ``chunk_size`` bounds the Jacobian only), else
     :data:`local_values_jit` (which evaluates the padding too).
     """
     if plan.n_operators == 1 and hasattr(vstate.model, "prefix_cache"):
