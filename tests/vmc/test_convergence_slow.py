@@ -6,7 +6,8 @@ sign rule) 7.5e-4 (144 s); periodic Hubbard L=4 (Slater phase, 2026-12-02) 8.3e-
 QuantumLink1D(6, m=0.5) 5.5e-13 (116 s); Z2Gauge 3x3 torus, h=0.5, 5.1e-3 (204 s); J1-J2 2x3 at
 J2=0.5 with the Marshall sign 8.0e-6 (100 iterations). The convergence verdict is checked against the
 exact error on runs that fail (J1-J2 2x3 without a rule 2.3e-2, SYK(8) 0.37) and one that converges.
-The whole file takes about 30 minutes.
+The whole file took about 30 minutes with the former wide-model defaults (400 iterations, d_model
+16); the 1000-iteration, 32-wide defaults make the four default-size cases several times longer.
 """
 
 from __future__ import annotations
@@ -23,11 +24,11 @@ pytestmark = pytest.mark.slow
 CASES = [
     # (id, model factory, options, relative error bound)
     ("heisenberg_chain_L12", lambda: Heisenberg(Chain(12)), {}, 1e-3),
-    # the defaults: 400 iterations on this 2D lattice (cut width 8)
+    # the defaults: 1000 iterations of a 32-wide network on this 2D lattice (cut width 8; 1.64e-3 summed exactly)
     ("heisenberg_square_4x4", lambda: Heisenberg(Square(4, 4, pbc=True)), {}, 1e-2),
     ("hubbard_chain_L8_U4", lambda: Hubbard(Chain(8), U=4.0), {}, 3e-3),
     # periodic with even n_up: the hubbard_chain rule is approximate (boundary hopping), so "auto"
-    # learns the Slater phase: 8.3e-4 with the defaults (400 iterations; the approximate rule
+    # learns the Slater phase: 8.3e-4 with the former defaults (400 iterations; the approximate rule
     # diverged there, and reached 4.7e-4 in 150 iterations before the step and sampling changes)
     ("hubbard_ring_L4_U4", lambda: Hubbard(Chain(4, pbc=True), U=4.0), {}, 3e-3),
     ("quantum_link_1d_6", lambda: QuantumLink1D(6, m=0.5), {"n_iter": 300}, 1e-2),
@@ -42,8 +43,8 @@ CASES = [
     ),
     # weak couplings, converging through the step factor; measured 5.6e-3 and 5.4e-5 (README, vmc signs)
     ("syk8_defaults_100_iterations", lambda: SYK(8, seed=1), {"n_iter": 100}, 1e-2),
-    # issue 13's target with the defaults (400 iterations: all-to-all couplings, cut width 5);
-    # measured 3.0e-4 (benchmarks/vmc_signs.py)
+    # issue 13's target with the defaults (now 1000 iterations, d_model 32: all-to-all couplings, cut width 5);
+    # measured 3.0e-4 with the former 400 iterations, d_model 16 (benchmarks/vmc_signs.py)
     ("syk12_defaults", lambda: SYK(12, seed=0), {}, 1e-2),
     (
         "syk8_matrix_network_lr_0.2",
