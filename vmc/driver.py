@@ -261,9 +261,15 @@ def weighted_local_energies(vstate, plan, distinct: int | None, bucket: int | No
     n = len(samples)
     # local energies of the distinct samples only, padded to one compiled shape
     unique, counts, inverse = distinct_rows(samples, distinct or n)
-    local = batch_local_values(vstate, plan, unique, int(np.count_nonzero(counts)))[:, 0]
+    n_distinct = int(np.count_nonzero(counts))
+    local = batch_local_values(vstate, plan, unique, n_distinct)[:, 0]
     stats = nkstats.statistics(local[inverse].reshape(vstate.samples.shape[:-1]))
-    size = distinct or (-(-len(np.flatnonzero(counts)) // bucket) * bucket if bucket else n)
+    if distinct is not None:
+        size = distinct
+    elif bucket:
+        size = -(-n_distinct // bucket) * bucket  # the next multiple of bucket
+    else:
+        size = n
     if size >= n and distinct is None:
         return samples, np.full(n, 1.0 / n), local[inverse], stats
     return unique[:size], counts[:size] / n, local[:size], stats
