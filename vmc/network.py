@@ -318,7 +318,14 @@ class ARTransformer(nk.models.AbstractARNN):
         flip no position before ``start - 1`` (static, ``1 <= start <= N``): only positions
         ``start ..`` are evaluated, on the keys and values of row ``rows[p]`` before them.
         """
-        gathered = jax.tree_util.tree_map(lambda x: jnp.take(x, rows, axis=0), cache)
+        bits, logits, phase, kv = cache
+        prefix = (
+            bits,
+            logits[:, :start],
+            phase[:, :start],
+            [(k[:, :, :start], v[:, :, :start]) for k, v in kv],
+        )
+        gathered = jax.tree_util.tree_map(lambda x: jnp.take(x, rows, axis=0), prefix)  # only what is reused
         flipped = gathered[0] ^ jnp.asarray(masks, dtype=jnp.int32)
         return self._log_psi_from(gathered, flipped[:, None, :], start)[:, 0]
 
