@@ -52,7 +52,7 @@ from netket._src.ngd.srt import _compute_srt_update
 from netket.utils import struct
 
 from manybody.io import atomic_write
-from manybody.vmc.operators import CACHE_FLOATS, batch_local_values, equal_chunks
+from manybody.vmc.operators import CACHE_FLOATS, _local_precision, batch_local_values, equal_chunks
 
 __all__ = [
     "optimize",
@@ -62,6 +62,7 @@ __all__ = [
     "distinct_rows",
     "weighted_local_energies",
     "ROW_BUCKETS",
+    "JACOBIAN_DTYPE",
     "jacobian_chunk_size",
     "enable_compilation_cache",
     "CHECKPOINT_FILE",
@@ -275,6 +276,13 @@ def weighted_local_energies(vstate, plan, distinct: int | None, bucket: int | No
     return unique[:size], counts[:size] / n, local[:size], stats
 
 
+JACOBIAN_DTYPE = "float32"
+"""Precision of the SR Jacobian and of the minSR kernel ``X X^T`` of a float64 ``ARTransformer``
+in :func:`optimize` (the shifted kernel is solved in float64; parameters, sampling and the
+update stay float64). Measured on the 4x4 torus (d_model 32, 512 samples, one thread): the minSR
+step 0.50 -> 0.26 CPU s (Jacobian 0.25 -> 0.18, kernel and solve 0.22 -> 0.10); after 60
+iterations at ``diag_shift`` 1e-4 the update is within 0.8 % of float64 (cosine 0.99997)."""
+
 ROW_BUCKETS = 8
 """The distinct samples of a large sector are padded to a multiple of ``n_samples / ROW_BUCKETS``
 rows (:func:`sr_driver`): at most this many compiled shapes of the SR step."""
@@ -293,9 +301,10 @@ def distinct_size(sector_dimension: int | None, n_samples: int, n_parameters: in
     return int(sector_dimension)
 
 
-@partial(jax.jit, static_argnames=("apply_fun", "solver_fn", "mode", "chunk_size"))
+@partial(jax.jit, static_argnames=("model", "jacobian_dtype", "solver_fn", "mode", "chunk_size"))
 def _weighted_minsr(
-    apply_fun,
+    model,
+    jacobian_dtype,
     local_energies,
     parameters,
     model_state,
@@ -314,13 +323,18 @@ def _weighted_minsr(
     ``X = sqrt(mass) (O - <O>)``, ``dv = 2 sqrt(mass) (E - <E>)``: the same ``X^T X`` and
     ``X^T dv`` as the unweighted rows of the samples with their repetitions, hence the same
     update ``X^T (X X^T + lambda)^-1 dv = (X^T X + lambda)^-1 X^T dv`` (SPRING included).
+    With ``jacobian_dtype`` (e.g. float32) a float64 ``ARTransformer``'s Jacobian ``X`` and the
+    kernel ``X X^T`` are computed in that precision; the shifted kernel is solved in float64.
     """
-    _, unravel = ravel_pytree(parameters)
+    flat, unravel = ravel_pytree(parameters)
+    model, variables = _local_precision(model, {"params": parameters, **model_state}, jacobian_dtype)
+    # the mass in the Jacobian's precision, else it promotes the centred Jacobian to its own
+    mass = mass.astype(jnp.finfo(jax.tree_util.tree_leaves(variables["params"])[0].dtype).dtype)
     jacobians = nkjax.jacobian(
-        apply_fun,
-        parameters,
+        model.apply,
+        variables["params"],
         samples,
-        model_state,
+        {k: v for k, v in variables.items() if k != "params"},
         mode=mode,
         dense=True,
         center=True,
@@ -330,6 +344,8 @@ def _weighted_minsr(
     o_l, dv = _prepare_input(jacobians, local_energies, mode=mode, scaling_factor=mass)
     if old_updates is None and momentum is not None:
         old_updates = jnp.zeros(jacobians.shape[-1], dtype=jacobians.dtype)
+    if o_l.dtype != dv.dtype:
+        solver_fn = partial(_solve_in, dv.dtype, solver_fn)
     updates, old_updates, info = _compute_srt_update(
         o_l,
         dv,
@@ -340,7 +356,14 @@ def _weighted_minsr(
         old_updates=old_updates,
         params_structure=jax.tree_util.tree_map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype), parameters),
     )
-    return unravel(updates), old_updates, info
+    return unravel(updates.astype(flat.dtype)), old_updates, info
+
+
+def _solve_in(dtype, solver_fn, matrix, vector):
+    """``solver_fn`` on ``matrix`` cast to ``dtype``; the solution in ``matrix``'s precision."""
+    out = solver_fn(matrix.astype(dtype), vector)
+    solution, info = out if isinstance(out, tuple) else (out, None)
+    return solution.astype(matrix.dtype), info
 
 
 class SR(nk.driver.VMC_SR):
@@ -358,10 +381,18 @@ class SR(nk.driver.VMC_SR):
 
     _distinct: int | None = struct.field(pytree_node=False, serialize=False, default=None)
     _bucket: int | None = struct.field(pytree_node=False, serialize=False, default=None)
+    _jacobian_dtype: str | None = struct.field(pytree_node=False, serialize=False, default=None)
 
-    def __init__(self, *args, distinct: int | None = None, bucket: int | None = None, **kwargs):
+    def __init__(
+        self,
+        *args,
+        distinct: int | None = None,
+        bucket: int | None = None,
+        jacobian_dtype: str | None = None,
+        **kwargs,
+    ):
         super().__init__(*args, **kwargs)
-        self._distinct, self._bucket = distinct, bucket
+        self._distinct, self._bucket, self._jacobian_dtype = distinct, bucket, jacobian_dtype
 
     @property
     def distinct(self) -> int | None:
@@ -381,7 +412,8 @@ class SR(nk.driver.VMC_SR):
         diag_shift = diag_shift(self.step_count) if callable(diag_shift) else diag_shift
         momentum = momentum(self.step_count) if callable(momentum) else momentum
         self._dp, self._old_updates, self.info = _weighted_minsr(
-            vs._apply_fun,
+            vs.model,
+            self._jacobian_dtype,
             local,
             vs.parameters,
             vs.model_state,
@@ -398,7 +430,13 @@ class SR(nk.driver.VMC_SR):
 
 
 def sr_driver(
-    vstate, hamiltonian, optimizer, diag_shift, momentum=None, sector_dimension=None
+    vstate,
+    hamiltonian,
+    optimizer,
+    diag_shift,
+    momentum=None,
+    sector_dimension=None,
+    jacobian_dtype=None,
 ) -> nk.driver.VMC_SR:
     """:class:`SR` (NetKet ``VMC_SR``): minSR (NTK form) when the parameters outnumber the samples, else SR.
 
@@ -409,7 +447,9 @@ def sr_driver(
     samples (:func:`distinct_size`); larger ones on the distinct samples padded to a multiple of
     ``n_samples / ROW_BUCKETS`` rows when that is fewer than ``n_samples`` (the Jacobian's rows
     and the kernel's side shrink with the repeated samples of a trained state; one compilation
-    per multiple reached).
+    per multiple reached). ``jacobian_dtype`` (e.g. :data:`JACOBIAN_DTYPE`) is the precision of
+    the explicit Jacobian and kernel of a float64 ``ARTransformer`` (None: the network's own; the
+    on-the-fly NTK and the non-NTK step are NetKet's, in the network's precision).
     """
     use_ntk = vstate.n_parameters > vstate.n_samples
     on_the_fly = use_ntk and vstate.n_parameters * vstate.n_samples > _DENSE_JACOBIAN_MAX
@@ -430,6 +470,7 @@ def sr_driver(
         chunk_size_bwd=vstate.chunk_size if on_the_fly else jacobian_chunk_size(vstate, distinct),
         distinct=distinct,
         bucket=bucket,
+        jacobian_dtype=jacobian_dtype,
     )
 
 
@@ -468,7 +509,13 @@ def optimize(
     """
     lr_schedule, ds_schedule = _schedules(opts)
     driver = sr_driver(
-        vstate, hamiltonian, _optimizer(lr_schedule, 1.0), ds_schedule, opts.momentum, sector_dimension
+        vstate,
+        hamiltonian,
+        _optimizer(lr_schedule, 1.0),
+        ds_schedule,
+        opts.momentum,
+        sector_dimension,
+        JACOBIAN_DTYPE,
     )
     use_ntk, on_the_fly = driver.use_ntk, driver.on_the_fly
     folder = Path(opts.checkpoint_dir) if opts.checkpoint_dir else None

@@ -359,7 +359,8 @@ def _odefun_sample_space(state: nk.vqs.MCState, driver: SampleSpaceTDVP, t, w, *
     )
     # the minSR update solves Re[S] x = 2 Re[F]; the TDVP needs Re[S] x = Im[F] = Re[F(-i E_loc)]
     driver._dw, _, _ = _weighted_minsr(
-        state._apply_fun,
+        state.model,
+        None,
         -0.5j * local,
         state.parameters,
         state.model_state,
