@@ -4,11 +4,17 @@ Everything is summed exactly over the S^z = 0 sector (12870 configurations) agai
 ground state ``psi0`` (``manybody.exact``):
 
 * ``marshall``: the weight ``sum |psi0|^2`` of the configurations where Marshall's sign is wrong,
-  and the energy of ``|psi0|`` times Marshall's sign (the best a perfect modulus can do with it);
+  the energy of ``|psi0|`` times Marshall's sign, and of the best modulus for Marshall's sign
+  (L-BFGS on ``log |psi|`` over the whole sector from ``|psi0|``, exact energy and gradient: an
+  upper bound of what a perfect modulus can do with this sign; ``|psi0|`` is not that modulus),
+  and the energy of ``|psi0|`` times the sign of one power-method step ``-sign(H psi)`` from it;
 * ``capacity``: the best energy of ``|psi0| exp(i theta)`` with ``theta`` a learned phase family
   (the ``phase`` of :class:`manybody.vmc.phase.JastrowPhaseAR` / ``LocalPhaseAR``), minimised on
   the exact energy (L-BFGS, exact gradient) from the declared Marshall structure plus noise and
   from random starts: what each ``sign_rule`` could reach with a perfect modulus and optimiser;
+* ``warm_sign``: vmc with ``sign_rule="local"`` warm-started (``warm_start``, a prepared state
+  folder) from a fresh transformer (phase head zero) whose local phase tables are the ``capacity``
+  optimum from Marshall (2.8e-3 on ``|psi0|``): does a good sign let SR train a good modulus?
 * ``vmc``: ``mb.solve(model, backend="vmc", sign_rule=...)`` (defaults otherwise), and the trained
   network split into its modulus and its phase: the energy of the network, of its modulus with the
   exact sign, of the exact modulus with its phase, of its modulus with Marshall's sign, and the
@@ -21,6 +27,7 @@ Usage::
 
     python benchmarks/vmc_j1j2.py --parts marshall capacity --out results/vmc_j1j2_cpu2.json
     python benchmarks/vmc_j1j2.py --parts vmc --rules auto local --out results/vmc_j1j2_cpu2.json
+    python benchmarks/vmc_j1j2.py --parts warm_sign --vmc '{"n_iter": 400}' --out results/vmc_j1j2_cpu2.json
 """
 
 from __future__ import annotations
@@ -54,11 +61,41 @@ def energy(h, z) -> float:
     return float(np.real(np.vdot(z, h @ z)) / np.vdot(z, z).real)
 
 
+def best_modulus(h, sign, start, max_iter: int = 3000) -> np.ndarray:
+    """The modulus ``exp(u)`` minimising the energy of ``exp(u) sign`` (L-BFGS from ``start``), normalised."""
+
+    def fun(u):
+        z = np.exp(u) * sign
+        hz, norm = h @ z, z @ z
+        e = z @ hz / norm
+        return e, 2 * (hz - e * z) * z / norm
+
+    res = scipy.optimize.minimize(
+        fun, np.log(start), jac=True, method="L-BFGS-B", options={"maxiter": max_iter}
+    )
+    z = np.exp(res.x)
+    return z / np.linalg.norm(z)
+
+
 def marshall_part(model, h, bits, psi0, e0) -> dict:
     marshall = model.problem.sign_structure("marshall").sign(bits)
     psi0 = psi0 * np.sign(np.sum(psi0 * marshall))
     wrong = np.sign(psi0) != marshall
+    cpu = time.process_time()
+    adapted = best_modulus(h, marshall, np.abs(psi0))
+    cpu = time.process_time() - cpu
+    step_sign = -np.sign(h @ (adapted * marshall))
+
+    def rel(z):
+        return (energy(h, z) - e0) / abs(e0)
+
     return {
+        "best_modulus_marshall_relative_error": rel(adapted * marshall),
+        "best_modulus_marshall_fidelity": float((adapted @ np.abs(psi0)) ** 2),
+        "best_modulus_marshall_cpu_seconds": cpu,
+        "best_modulus_exact_sign_relative_error": rel(adapted * np.sign(psi0)),
+        "exact_modulus_power_step_sign_relative_error": rel(np.abs(psi0) * step_sign),
+        "load_average": os.getloadavg()[0],
         "wrong_sign_weight": float(np.sum(psi0[wrong] ** 2)),
         "wrong_sign_configurations": int(wrong.sum()),
         "sector_dimension": len(psi0),
@@ -87,8 +124,9 @@ def phase_family(model, rule: str):
     return theta, start
 
 
-def capacity_part(model, h, bits, psi0, e0, rule: str, starts: dict, max_iter: int) -> list[dict]:
-    """Minimise the exact energy of ``|psi0| exp(i theta)`` over the phase family ``rule``."""
+def best_phase(model, h, bits, psi0, rule: str, seed: int, from_marshall: bool, scale: float, max_iter: int):
+    """L-BFGS minimum of the exact energy of ``|psi0| exp(i theta)`` over the phase family ``rule``
+    from Marshall (or zero) plus noise of std ``scale``: ``(scipy result, unravel to phase params)``."""
     import jax
     import jax.numpy as jnp
     from jax.flatten_util import ravel_pytree
@@ -106,18 +144,24 @@ def capacity_part(model, h, bits, psi0, e0, rule: str, starts: dict, max_iter: i
         grad_theta = 2 * np.imag(np.conj(z) * hz)  # d<z|H|z>/d theta_k at |z_k| fixed
         return float(np.real(np.vdot(z, hz))), np.asarray(vjp(jnp.asarray(grad_theta))[0])
 
+    rng = np.random.default_rng(seed)
+    x0 = (np.asarray(flat0) if from_marshall else 0.0) + scale * rng.standard_normal(flat0.size)
+    res = scipy.optimize.minimize(fun, x0, jac=True, method="L-BFGS-B", options={"maxiter": max_iter})
+    return res, unravel
+
+
+def capacity_part(model, h, bits, psi0, e0, rule: str, starts: dict, max_iter: int) -> list[dict]:
+    """Minimise the exact energy of ``|psi0| exp(i theta)`` over the phase family ``rule``."""
     rows = []
     for label, (seed, from_marshall, scale) in starts.items():
-        rng = np.random.default_rng(seed)
-        x0 = (np.asarray(flat0) if from_marshall else 0.0) + scale * rng.standard_normal(flat0.size)
         cpu = time.process_time()
-        res = scipy.optimize.minimize(fun, x0, jac=True, method="L-BFGS-B", options={"maxiter": max_iter})
+        res, _ = best_phase(model, h, bits, psi0, rule, seed, from_marshall, scale, max_iter)
         row = {
             "part": "capacity",
             "sign_rule": rule,
             "start": label,
             "seed": seed,
-            "n_parameters": int(flat0.size),
+            "n_parameters": int(res.x.size),
             "relative_error": (res.fun - e0) / abs(e0),
             "iterations": int(res.nit),
             "cpu_seconds": time.process_time() - cpu,
@@ -156,16 +200,59 @@ def decomposition(model, state, h, bits, psi0, e0) -> dict:
     }
 
 
-def vmc_part(model, h, bits, psi0, e0, rule: str, seed: int, options: dict) -> dict:
+def warm_sign_state(model, h, bits, psi0, e0, seed: int, options: dict, max_iter: int, folder: Path) -> float:
+    """Write to ``folder/state`` a fresh network (``sign_rule="local"`` from Marshall, sizes of
+    ``options``, phase head zero) with the capacity optimum of the local tables; return the
+    relative error of ``|psi0|`` times that phase."""
+    import flax.serialization
+    import jax
+    import netket as nk
+
+    from manybody.vmc.backend import build_network, initial_variables
+
+    res, unravel = best_phase(
+        model, h, bits, psi0, "local", 0, True, CAPACITY_STARTS["marshall+noise 0.03"][2], max_iter
+    )
+    marshall = model.problem.sign_structure("marshall")
+    config = {
+        "n_qubits": model.n_qubits,
+        "d_model": options["d_model"],
+        "n_heads": options["n_heads"],
+        "n_layers": options["n_layers"],
+        "dtype": "float64",
+        "sign_rule": marshall.to_dict(),
+        "phase": "local",
+    }
+    net = build_network(model, config)
+    params = initial_variables(net, seed, nk.sampler.ARDirectSampler(net.hilbert).dtype)["params"]
+    params = flax.serialization.to_state_dict(params)
+    params.update(unravel(res.x))
+    head = params["amplitude"]["phase_head"]
+    params["amplitude"]["phase_head"] = jax.tree_util.tree_map(np.zeros_like, head)
+    (folder / "state").mkdir(parents=True, exist_ok=True)
+    (folder / "state" / "network.json").write_text(json.dumps(config))
+    (folder / "state" / "params.msgpack").write_bytes(flax.serialization.msgpack_serialize(params))
+    return (res.fun - e0) / abs(e0)
+
+
+def vmc_part(model, h, bits, psi0, e0, rule: str, seed: int, options: dict, warm_start=None) -> dict:
     load, cpu, wall = os.getloadavg()[0], time.process_time(), time.perf_counter()
+    extra = {} if warm_start is None else {"warm_start": str(warm_start)}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         res = mb.solve(
-            model, backend="vmc", sign_rule=rule, seed=seed, progress=False, observables=[], **options
+            model,
+            backend="vmc",
+            sign_rule=rule,
+            seed=seed,
+            progress=False,
+            observables=[],
+            **options,
+            **extra,
         )
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
     row = {
-        "part": "vmc",
+        "part": "vmc" if warm_start is None else "warm_sign",
         "sign_rule": rule,
         "resolved_sign_rule": res.info["sign_rule"],
         "options": options,
@@ -218,7 +305,10 @@ def save(out: Path, rows: list[dict], provenance: dict) -> None:
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
-        "--parts", nargs="+", default=["marshall", "capacity"], choices=["marshall", "capacity", "vmc"]
+        "--parts",
+        nargs="+",
+        default=["marshall", "capacity"],
+        choices=["marshall", "capacity", "warm_sign", "vmc"],
     )
     parser.add_argument("--rules", nargs="+", default=["auto", "jastrow", "local"], help="sign_rule values")
     parser.add_argument("--vmc", default="{}", help="further vmc options as JSON")
@@ -237,6 +327,26 @@ def main():
     if "capacity" in args.parts:
         for rule in ("jastrow", "local"):
             rows += capacity_part(model, h, bits, psi0, e0, rule, CAPACITY_STARTS, args.max_iter)
+    if "warm_sign" in args.parts:
+        import tempfile
+
+        options = {"d_model": 16, "n_heads": 2, "n_layers": 2, **json.loads(args.vmc)}
+        with tempfile.TemporaryDirectory() as tmp:
+            start = warm_sign_state(model, h, bits, psi0, e0, args.seed, options, args.max_iter, Path(tmp))
+            print(f"warm_sign: local phase start {start:.2e} on |psi0|", flush=True)
+            sizes = ("d_model", "n_heads", "n_layers")  # read from the state ("resolved" shows the auto ones)
+            row = vmc_part(
+                model,
+                h,
+                bits,
+                psi0,
+                e0,
+                "local",
+                args.seed,
+                {k: v for k, v in options.items() if k not in sizes},
+                warm_start=tmp,
+            )
+        rows.append({**row, "start_relative_error": start, "sizes": {k: options.get(k) for k in sizes}})
     if "vmc" in args.parts:
         for rule in args.rules:
             rows.append(vmc_part(model, h, bits, psi0, e0, rule, args.seed, json.loads(args.vmc)))
