@@ -12,6 +12,9 @@ ground state ``psi0`` (``manybody.exact``):
   (the ``phase`` of :class:`manybody.vmc.phase.JastrowPhaseAR` / ``LocalPhaseAR``), minimised on
   the exact energy (L-BFGS, exact gradient) from the declared Marshall structure plus noise and
   from random starts: what each ``sign_rule`` could reach with a perfect modulus and optimiser;
+* ``modulus``: the capacity of the transformer's modulus: maximum likelihood on exact samples of
+  ``|psi0|^2`` (Adam, batches of 1024, cosine step from 3e-3), then the energy of its modulus
+  with the exact sign and with Marshall's, and the fidelity of the moduli;
 * ``warm_sign``: vmc with ``sign_rule="local"`` warm-started (``warm_start``, a prepared state
   folder) from a fresh transformer (phase head zero) whose local phase tables are the ``capacity``
   optimum from Marshall (2.8e-3 on ``|psi0|``): does a good sign let SR train a good modulus?
@@ -27,6 +30,7 @@ Usage::
 
     python benchmarks/vmc_j1j2.py --parts marshall capacity --out results/vmc_j1j2_cpu2.json
     python benchmarks/vmc_j1j2.py --parts vmc --rules auto local --out results/vmc_j1j2_cpu2.json
+    python benchmarks/vmc_j1j2.py --parts modulus --vmc '{"d_model": 32, "n_heads": 4}' --out results/vmc_j1j2_cpu2.json
     python benchmarks/vmc_j1j2.py --parts warm_sign --vmc '{"n_iter": 400}' --out results/vmc_j1j2_cpu2.json
 """
 
@@ -200,6 +204,52 @@ def decomposition(model, state, h, bits, psi0, e0) -> dict:
     }
 
 
+def modulus_part(model, h, bits, psi0, e0, options: dict, steps: int, seed: int) -> dict:
+    """Fit the transformer's ``|psi|^2`` to ``|psi0|^2`` by maximum likelihood on exact samples."""
+    import jax
+    import jax.numpy as jnp
+    import netket as nk
+    import optax
+
+    from manybody.vmc.backend import build_network, initial_variables
+
+    config = {"n_qubits": model.n_qubits, "n_layers": 2, **options, "sign_rule": None, "phase": None}
+    net = build_network(model, config)
+    params = initial_variables(net, seed, nk.sampler.ARDirectSampler(net.hilbert).dtype)["params"]
+    opt = optax.adam(optax.cosine_decay_schedule(3e-3, steps, 0.03))
+    state = opt.init(params)
+
+    @jax.jit
+    def step(p, s, batch):
+        loss, grad = jax.value_and_grad(lambda q: -jnp.mean(2 * net.apply({"params": q}, batch).real))(p)
+        updates, s = opt.update(grad, s, p)
+        return optax.apply_updates(p, updates), s
+
+    rng = np.random.default_rng(seed)
+    weight = np.abs(psi0) ** 2 / np.sum(np.abs(psi0) ** 2)
+    load, cpu = os.getloadavg()[0], time.process_time()
+    for _ in range(steps):
+        params, state = step(params, state, bits[rng.choice(len(bits), size=1024, p=weight)])
+    cpu = time.process_time() - cpu
+    modulus = np.exp(np.asarray(net.apply({"params": params}, jnp.asarray(bits))).real)
+    marshall = model.problem.sign_structure("marshall").sign(bits)
+    nonzero = weight > 0
+    row = {
+        "part": "modulus",
+        "options": options,
+        "seed": seed,
+        "steps": steps,
+        "kl": float(np.sum(weight[nonzero] * np.log(weight[nonzero] / modulus[nonzero] ** 2))),
+        "modulus_exact_sign_relative_error": (energy(h, modulus * np.sign(psi0)) - e0) / abs(e0),
+        "modulus_marshall_relative_error": (energy(h, modulus * marshall) - e0) / abs(e0),
+        "modulus_fidelity": float((modulus @ np.abs(psi0)) ** 2 / (modulus @ modulus)),
+        "cpu_seconds": cpu,
+        "load_average": [load, os.getloadavg()[0]],
+    }
+    print(json.dumps(row), flush=True)
+    return row
+
+
 def warm_sign_state(model, h, bits, psi0, e0, seed: int, options: dict, max_iter: int, folder: Path) -> float:
     """Write to ``folder/state`` a fresh network (``sign_rule="local"`` from Marshall, sizes of
     ``options``, phase head zero) with the capacity optimum of the local tables; return the
@@ -308,11 +358,12 @@ def main():
         "--parts",
         nargs="+",
         default=["marshall", "capacity"],
-        choices=["marshall", "capacity", "warm_sign", "vmc"],
+        choices=["marshall", "capacity", "modulus", "warm_sign", "vmc"],
     )
     parser.add_argument("--rules", nargs="+", default=["auto", "jastrow", "local"], help="sign_rule values")
     parser.add_argument("--vmc", default="{}", help="further vmc options as JSON")
     parser.add_argument("--max-iter", type=int, default=3000, help="L-BFGS iterations of the capacity part")
+    parser.add_argument("--modulus-steps", type=int, default=4000, help="Adam steps of the modulus part")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=None, help="JSON file (under benchmarks/ if relative)")
     args = parser.parse_args()
@@ -327,6 +378,9 @@ def main():
     if "capacity" in args.parts:
         for rule in ("jastrow", "local"):
             rows += capacity_part(model, h, bits, psi0, e0, rule, CAPACITY_STARTS, args.max_iter)
+    if "modulus" in args.parts:
+        options = {"d_model": 16, "n_heads": 2, **json.loads(args.vmc)}
+        rows.append(modulus_part(model, h, bits, psi0, e0, options, args.modulus_steps, args.seed))
     if "warm_sign" in args.parts:
         import tempfile
 
