@@ -10,7 +10,7 @@ Figures (JSON, to compare across machines; runs unchanged on GPU):
 
   - ``transformer``: the network ``mb.solve(backend="vmc")`` builds (default size, ``sign_rule="auto"``),
     with the backend's Hamiltonian (:class:`manybody.vmc.operators.PauliSum`: prefix-reusing local
-    energies, network passes in ``LOCAL_DTYPE``), Jacobian mode and, on a sector smaller than the sample count (chain L=8: 70
+    energies, network passes in ``LOCAL_DTYPE``), Jacobian mode and precision (``JACOBIAN_DTYPE``) and, on a sector smaller than the sample count (chain L=8: 70
     configurations), the step on the distinct samples (:class:`manybody.vmc.driver.SR`);
   - ``transformer_before``: the same network with NetKet's ``PauliStrings`` kernel (every connected
     configuration through the whole network) and NetKet's default (complex) Jacobian mode, i.e. the
@@ -29,6 +29,10 @@ Figures (JSON, to compare across machines; runs unchanged on GPU):
   evaluation on ``n_eval_samples`` and observables). ``--startup-only`` re-measures these and
   replaces them in an existing ``--out`` file.
 
+``--one-thread`` runs XLA's CPU backend on one thread (set before JAX is imported): on a loaded
+machine the CPU seconds of its multi-threaded pool include the spinning of waiting threads, up
+to 2x the work; on one thread they count the work of both codes alike.
+
 Usage::
 
     python benchmarks/vmc_transformer.py --n-samples 512 --out benchmarks/results/vmc_transformer_cpu2.json
@@ -44,6 +48,11 @@ import sys
 import tempfile
 import time
 
+if "--one-thread" in sys.argv:  # before JAX reads XLA_FLAGS
+    os.environ["XLA_FLAGS"] = (
+        os.environ.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+    )
+
 import jax
 import netket as nk
 import numpy as np
@@ -53,7 +62,7 @@ from manybody.lattice import Chain, Square
 from manybody.models import Heisenberg
 from manybody.vmc import make_vstate, to_pauli_strings
 from manybody.vmc.backend import device_name
-from manybody.vmc.driver import sr_driver
+from manybody.vmc.driver import JACOBIAN_DTYPE, sr_driver
 from manybody.vmc.operators import LOCAL_DTYPE
 from manybody.vmc.options import VMCOptions
 from manybody.vmc.signs import sign_rule
@@ -149,8 +158,15 @@ def throughput(model, n_samples: int, repeats: int, networks=None, sizes=None) -
     for name, (vs, hamiltonian, mode) in _networks(model, n_samples, sizes=sizes).items():
         if networks is not None and name not in networks:
             continue
-        sector = model.problem.sector_dimension() if mode == "solve" else None
-        driver = sr_driver(vs, hamiltonian, optax.sgd(0.005), diag_shift=1e-2, sector_dimension=sector)
+        solve = mode == "solve"  # mb.solve's choices: distinct rows, Jacobian precision
+        driver = sr_driver(
+            vs,
+            hamiltonian,
+            optax.sgd(0.005),
+            diag_shift=1e-2,
+            sector_dimension=model.problem.sector_dimension() if solve else None,
+            jacobian_dtype=JACOBIAN_DTYPE if solve else None,
+        )
         if mode not in (None, "solve"):
             driver.mode = mode
         if not name.startswith("transformer"):
@@ -249,6 +265,7 @@ def main(argv=None):
         help="network width for every model (default: 'auto'; also ARNNDense features)",
     )
     parser.add_argument("--n-heads", type=int, default=None, help="attention heads with --d-model")
+    parser.add_argument("--one-thread", action="store_true", help="XLA on one CPU thread (see above)")
     parser.add_argument("--out", default="vmc_transformer.json")
     args = parser.parse_args(argv)
     sizes = {k: v for k, v in (("d_model", args.d_model), ("n_heads", args.n_heads)) if v is not None}
@@ -264,6 +281,7 @@ def main(argv=None):
         "jax_devices": [str(d) for d in jax.devices()],
         "versions": {"netket": nk.__version__, "jax": jax.__version__},
         "n_samples": args.n_samples,
+        "one_thread": args.one_thread,
         "sizes": sizes or "auto",
         "repeats": args.repeats,
         "load_average_start": _load(),
