@@ -279,7 +279,9 @@ class SlaterPhaseAR(PhaseAR):
         dtype = self.amplitude.param_dtype
         base = np.asarray(self.orbitals0, dtype=complex)
         if not self.trainable:
-            self.re, self.im = jnp.asarray(base.real, dtype), jnp.asarray(base.imag, dtype)
+            # float64 constants, also in a float32 network (operators.LOCAL_DTYPE): rounded to
+            # float32 they turn the phase of the many nearly singular sector determinants (test_signs)
+            self.re, self.im = jnp.asarray(base.real, jnp.float64), jnp.asarray(base.imag, jnp.float64)
             return
         self.re = self.param(
             "orbitals_real", shifted_init(base.real, self.init_scale, dtype), base.shape, dtype

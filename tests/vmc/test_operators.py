@@ -244,3 +244,32 @@ def test_distinct_sample_update_equals_netkets_update_on_all_samples(sector_know
             np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-10)
         np.testing.assert_allclose(fast._old_updates, reference._old_updates, atol=1e-10)
         fast.update_parameters(dp)
+
+
+@pytest.mark.parametrize("phase, n_down", [("jastrow", 1), ("slater", 1), ("hartree_fock", 2)])
+def test_learned_phase_wrappers_run_in_float32_within_its_precision(phase, n_down):
+    """A float64 learned-phase wrapper (PhaseAR) in LOCAL_DTYPE / JACOBIAN_DTYPE: amplitude and learned
+    phase run in float32 (no float64 left: the output would be promoted; the fixed Hartree-Fock
+    orbitals stay float64 constants), and its Jacobian equals NetKet's Jacobian of the float64
+    network to float32 precision (its local energies against NetKet's float64 kernel:
+    tests/vmc/test_signs.py)."""
+    model = Hubbard(Chain(4), U=4.0, n_up=2, n_down=n_down)
+    vs = _perturbed_vstate(model, {"d_model": 8, "n_layers": 1, "phase": phase}, n_samples=32)
+    samples = jnp.asarray(vs.samples).reshape(-1, model.n_qubits)
+    jacobians = {}
+    for dtype in (None, driver.JACOBIAN_DTYPE):
+        net, variables = operators._local_precision(vs.model, vs.variables, dtype)
+        jacobians[dtype] = np.asarray(
+            nk.jax.jacobian(net.apply, variables["params"], samples, mode="complex", dense=True, center=True)
+        )
+    assert operators.LOCAL_DTYPE == driver.JACOBIAN_DTYPE == "float32"
+    assert net.amplitude.param_dtype == jnp.float32
+    assert {x.dtype for x in jax.tree_util.tree_leaves(variables)} == {jnp.dtype(jnp.float32)}
+    amplitude = net.amplitude.apply({"params": variables["params"]["amplitude"]}, samples)
+    assert amplitude.dtype == jnp.complex64
+    assert net.apply(variables, samples).dtype == (
+        jnp.complex128 if phase == "hartree_fock" else jnp.complex64
+    )
+    assert jacobians["float32"].dtype == np.float32
+    scale = np.abs(jacobians[None]).max()
+    np.testing.assert_allclose(jacobians["float32"], jacobians[None], atol=2e-5 * scale)

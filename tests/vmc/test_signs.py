@@ -267,7 +267,7 @@ def test_learned_phases_keep_the_distribution_and_the_fast_local_energies(phase,
     np.testing.assert_allclose(
         np.asarray(vs.local_estimators(fast).data), reference, atol=1e-10 * np.abs(reference).max()
     )
-    # mb.solve's operator (local energies in LOCAL_DTYPE for a bare transformer): the wrapper runs
+    # mb.solve's operator: local energies in LOCAL_DTYPE (float32), the wrapper's phase included
     fast = to_pauli_strings(model.qubit_hamiltonian, model.n_qubits, local_dtype=LOCAL_DTYPE)
     np.testing.assert_allclose(
         np.asarray(vs.local_estimators(fast).data), reference, atol=1e-5 * np.abs(reference).max()
