@@ -196,6 +196,8 @@ class VMCBackend(Backend):
         if options.warm_start is not None:
             config, params = read_state(warm_start_folder(options.warm_start), problem)
             rule, learned = SignStructure.from_dict(config.get("sign_rule")), config.get("phase")
+            # the saved network runs: report its sizes, not those chosen above
+            resolved = {**resolved, **{k: config[k] for k in ("d_model", "n_heads", "n_layers")}}
         vs = make_vstate(
             model,
             {**config, "use_cache": options.use_cache},

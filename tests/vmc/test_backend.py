@@ -75,10 +75,15 @@ def test_save_load_expect_reproduces(trained, tmp_path):
 
 def test_warm_start_keeps_the_parameters(trained, chain, tmp_path):
     trained.save(tmp_path / "run")
+    # sizes left "auto" (n_layers 2 on a chain): the saved network (n_layers 1) runs and is reported
+    sizes = ("d_model", "n_heads", "n_layers")
+    sampling = {k: v for k, v in SMALL.items() if k not in sizes}
     warm = mb.solve(
-        chain, backend="vmc", seed=1, n_iter=0, warm_start=str(tmp_path / "run"), observables=[], **SMALL
+        chain, backend="vmc", seed=1, n_iter=0, warm_start=str(tmp_path / "run"), observables=[], **sampling
     )
     assert warm.energy == pytest.approx(trained.energy, abs=1e-12)
+    assert warm.info["n_parameters"] == trained.info["n_parameters"]
+    assert {k: warm.info["resolved"][k] for k in sizes} == {k: SMALL[k] for k in sizes}
 
 
 def _trajectory(chain, **kw):
