@@ -225,9 +225,10 @@ def _local_precision(model, variables, dtype):
     """The model and variables of the network passes in ``dtype`` (None: unchanged).
 
     A float64 ``ARTransformer`` is cloned with ``param_dtype=dtype``, a learned-phase wrapper
-    (:class:`~manybody.vmc.phase.PhaseAR`) of one with its amplitude so cloned (its phase follows
-    the amplitude's ``param_dtype``); the variables, the phase's included, are cast to ``dtype``.
-    Other models are returned as they are.
+    (:class:`~manybody.vmc.phase.PhaseAR`) of one with its amplitude so cloned (its learned phase
+    follows the amplitude's ``param_dtype``; the fixed Hartree-Fock orbitals stay float64
+    constants); the variables, the phase's included, are cast to ``dtype``. Other models are
+    returned as they are.
     """
     amplitude = getattr(model, "amplitude", model)
     if (
