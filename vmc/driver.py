@@ -278,8 +278,8 @@ def weighted_local_energies(vstate, plan, distinct: int | None, bucket: int | No
 
 JACOBIAN_DTYPE = "float32"
 """Precision of the SR Jacobian and of the minSR kernel ``X X^T`` of a float64 ``ARTransformer``
-(bare or in a learned-phase wrapper) in :func:`optimize` (the shifted kernel is solved in float64; parameters, sampling and the
-update stay float64). Measured on the 4x4 torus (d_model 32, 512 samples, one thread): the minSR
+(bare or in a learned-phase wrapper) in :func:`optimize` (the shifted kernel is solved in
+float64; parameters, sampling and the update stay float64). Measured on the 4x4 torus (d_model 32, 512 samples, one thread): the minSR
 step 0.50 -> 0.26 CPU s (Jacobian 0.25 -> 0.18, kernel and solve 0.22 -> 0.10); after 60
 iterations at ``diag_shift`` 1e-4 the update is within 0.8 % of float64 (cosine 0.99997)."""
 
@@ -323,8 +323,9 @@ def _weighted_minsr(
     ``X = sqrt(mass) (O - <O>)``, ``dv = 2 sqrt(mass) (E - <E>)``: the same ``X^T X`` and
     ``X^T dv`` as the unweighted rows of the samples with their repetitions, hence the same
     update ``X^T (X X^T + lambda)^-1 dv = (X^T X + lambda)^-1 X^T dv`` (SPRING included).
-    With ``jacobian_dtype`` (e.g. float32) a float64 ``ARTransformer``'s (bare or wrapped) Jacobian ``X`` and the
-    kernel ``X X^T`` are computed in that precision; the shifted kernel is solved in float64.
+    With ``jacobian_dtype`` (e.g. float32) the Jacobian ``X`` and the kernel ``X X^T`` of a
+    float64 ``ARTransformer`` (bare or wrapped) are computed in that precision; the shifted
+    kernel is solved in float64.
     """
     flat, unravel = ravel_pytree(parameters)
     model, variables = _local_precision(model, {"params": parameters, **model_state}, jacobian_dtype)
@@ -450,8 +451,9 @@ def sr_driver(
     ``n_samples / ROW_BUCKETS`` rows when that is fewer than ``n_samples`` (the Jacobian's rows
     and the kernel's side shrink with the repeated samples of a trained state; one compilation
     per multiple reached). ``jacobian_dtype`` (e.g. :data:`JACOBIAN_DTYPE`) is the precision of
-    the explicit Jacobian and kernel of a float64 ``ARTransformer``, bare or wrapped (None: the network's own; the
-    on-the-fly NTK and the non-NTK step are NetKet's, in the network's precision).
+    the explicit Jacobian and kernel of a float64 ``ARTransformer``, bare or wrapped (None: the
+    network's own; the on-the-fly NTK and the non-NTK step are NetKet's, in the network's
+    precision).
     """
     use_ntk = vstate.n_parameters > vstate.n_samples
     on_the_fly = use_ntk and vstate.n_parameters * vstate.n_samples > _DENSE_JACOBIAN_MAX
