@@ -101,6 +101,8 @@ def solve_row(case: str, model, backend: str, options: dict, reference: float, o
             resolved=res.info.get("resolved"),
             n_parameters=res.info["n_parameters"],
             iterations_per_second=res.info["iterations_per_second"],
+            rollbacks=res.info["rollbacks"],
+            final_learning_rate_scale=res.info["final_learning_rate_scale"],
             v_score=res.v_score,
             convergence=res.info["convergence"],
             energy_trace=[
