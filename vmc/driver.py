@@ -279,9 +279,10 @@ def weighted_local_energies(vstate, plan, distinct: int | None, bucket: int | No
 JACOBIAN_DTYPE = "float32"
 """Precision of the SR Jacobian and of the minSR kernel ``X X^T`` of a float64 ``ARTransformer``
 (bare or in a learned-phase wrapper) in :func:`optimize` (the shifted kernel is solved in
-float64; parameters, sampling and the update stay float64). Measured on the 4x4 torus (d_model 32, 512 samples, one thread): the minSR
-step 0.50 -> 0.26 CPU s (Jacobian 0.25 -> 0.18, kernel and solve 0.22 -> 0.10); after 60
-iterations at ``diag_shift`` 1e-4 the update is within 0.8 % of float64 (cosine 0.99997)."""
+float64; parameters, sampling and the update stay float64). Measured on the 4x4 torus (d_model
+32, 512 samples, one thread): the minSR step 0.50 -> 0.26 CPU s (Jacobian 0.25 -> 0.18, kernel
+and solve 0.22 -> 0.10); after 60 iterations at ``diag_shift`` 1e-4 the update is within 0.8 %
+of float64 (cosine 0.99997)."""
 
 ROW_BUCKETS = 8
 """The distinct samples of a large sector are padded to a multiple of ``n_samples / ROW_BUCKETS``

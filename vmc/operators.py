@@ -75,10 +75,10 @@ LOCAL_DTYPE = "float32"
 """Precision of the network passes of the local estimators of a float64 ``ARTransformer`` (or a
 learned-phase wrapper of one, its phase included) that ``mb.solve`` uses (training and
 evaluation; parameters, sampling and the SR solve stay float64, the SR Jacobian follows
-``manybody.vmc.driver.JACOBIAN_DTYPE``; :func:`to_pauli_strings` and :func:`local_values` are exact unless asked). Measured on the 4x4 torus (512 samples,
-perturbed parameters): 0.20 instead of 0.31 CPU s per local-energy pass, per-sample local
-energies within 4e-5 of float64 (|E_loc| ~ 3) and their mean within 4e-7, against a statistical
-error of 0.14."""
+``manybody.vmc.driver.JACOBIAN_DTYPE``; :func:`to_pauli_strings` and :func:`local_values` are
+exact unless asked). Measured on the 4x4 torus (512 samples, perturbed parameters): 0.20
+instead of 0.31 CPU s per local-energy pass, per-sample local energies within 4e-5 of float64
+(|E_loc| ~ 3) and their mean within 4e-7, against a statistical error of 0.14."""
 
 
 def _table(strings, weights, n_qubits: int) -> PauliTable:

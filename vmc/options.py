@@ -97,9 +97,9 @@ def auto_options(problem) -> dict:
     1e-3 (1.1e-2 at 150): no gain; SPRING momentum 0.9 with ``learning_rate`` 0.02: 5.0e-3 at 200,
     3.7e-3 at the end, 328 s; momentum 0.9 with ``learning_rate`` 0.05: 6.4e-3 at 200. Estimates
     only: 650 iterations 3.0e-3 in 295 s; 1024 samples 2.6e-3 in 459 s (a SR iteration costs 2.6x
-    that of 512 samples); d_model 32 and 4 heads, 300 iterations, 2.2e-3 in 346 s. Issue 13's
-    1e-3 within about 1100 CPU s (10 minutes idle) is not reached; the wider network run longer
-    is the best measured within that budget. Returns
+    that of 512 samples); d_model 32 and 4 heads, 300 iterations, 2.2e-3 in 346 s. With 512
+    samples issue 13's 1e-3 in 10 minutes was not reached; the wider network with 1024 samples
+    reaches it (7.9e-4) in 630 s wall idle, 5 % over that budget. Returns
     ``{"n_iter", "n_samples", "d_model", "n_heads", "n_layers", "learning_rate", "momentum",
     "cut_width"}``.
     """
