@@ -48,6 +48,7 @@ from manybody.vmc.masking import ConstraintAutomaton
 from manybody.vmc.network import PHASE_INIT_SCALE, ARTransformer, initial_variables
 from manybody.vmc.operators import estimates_from_local_values, local_values, to_pauli_strings
 from manybody.vmc.options import VMCEvolveOptions, VMCOptions, warm_start_folder
+from manybody.vmc.phase import amplitude_of
 from manybody.vmc.scale import step_factor
 from manybody.vmc.signs import LEARNED, learned_phase, phase_network, sign_rule
 
@@ -281,7 +282,7 @@ class VMCBackend(Backend):
             )
         for message in messages:
             warnings.warn(message, RuntimeWarning, stacklevel=2)
-        transitions = getattr(vs.model, "amplitude", vs.model).transitions
+        transitions = amplitude_of(vs.model).transitions
         info.update(
             n_eval_samples=options.n_eval_samples,
             sign_rule=learned or ("none" if rule is None else rule.name),

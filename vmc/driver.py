@@ -53,6 +53,7 @@ from netket.utils import struct
 
 from manybody.io import atomic_write
 from manybody.vmc.operators import CACHE_FLOATS, _local_precision, batch_local_values, equal_chunks
+from manybody.vmc.phase import amplitude_of
 
 __all__ = [
     "optimize",
@@ -213,7 +214,7 @@ def jacobian_chunk_size(vstate, n_rows: int | None = None) -> int | None:
     on accelerators."""
     if vstate.chunk_size is not None or jax.default_backend() != "cpu":
         return vstate.chunk_size
-    net = getattr(vstate.model, "amplitude", vstate.model)
+    net = amplitude_of(vstate.model)
     per_sample = vstate.hilbert.size * 16 * getattr(net, "d_model", 16) * getattr(net, "n_layers", 2)
     # NetKet's on-the-fly NTK needs equal chunks
     return equal_chunks(CACHE_FLOATS // per_sample, n_rows or vstate.n_samples, strict=True)

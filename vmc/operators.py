@@ -44,6 +44,7 @@ from netket.vqs.mc import get_local_kernel, get_local_kernel_arguments, local_es
 
 from manybody.observables import Estimate
 from manybody.pauli import PauliTable
+from manybody.vmc.phase import amplitude_of
 
 __all__ = [
     "FlipPlan",
@@ -231,7 +232,7 @@ def _local_precision(model, variables, dtype):
     constants); the variables, the phase's included, are cast to ``dtype``. Other models are
     returned as they are.
     """
-    amplitude = getattr(model, "amplitude", model)
+    amplitude = amplitude_of(model)
     if (
         dtype is None
         or not hasattr(amplitude, "log_psi_flipped")
@@ -276,9 +277,9 @@ def default_chunk_size(model, plan: FlipPlan, n_samples: int) -> int:
 def _position_budget(model, plan: FlipPlan) -> int:
     """How many positions of the network's MLP (``4 d_model`` floats each) fit the budget:
     ``CACHE_FLOATS`` on CPU, ``MEMORY_FLOATS`` on accelerators, twice the floats in float32."""
-    width = 4 * getattr(model, "d_model", getattr(getattr(model, "amplitude", None), "d_model", 16))
-    lower = _local_precision(model, {}, plan.dtype)[0]
-    itemsize = jnp.dtype(getattr(getattr(lower, "amplitude", lower), "param_dtype", "float64")).itemsize
+    width = 4 * getattr(amplitude_of(model), "d_model", 16)
+    lower = amplitude_of(_local_precision(model, {}, plan.dtype)[0])
+    itemsize = jnp.dtype(getattr(lower, "param_dtype", "float64")).itemsize
     budget = (CACHE_FLOATS if jax.default_backend() == "cpu" else MEMORY_FLOATS) * 8 // itemsize
     return budget // width
 

@@ -147,6 +147,12 @@ class PhaseAR(nk.models.AbstractARNN):
         return self.amplitude(inputs) + 1j * self._phase(inputs)
 
 
+def amplitude_of(model):
+    """The autoregressive network that samples: the ``amplitude`` of a learned-phase wrapper
+    (:class:`PhaseAR`), else ``model`` itself."""
+    return model.amplitude if isinstance(model, PhaseAR) else model
+
+
 class JastrowPhaseAR(PhaseAR):
     """``amplitude`` times ``exp(i pi (c.b + sum_{p<q} W_pq b_p b_q))``.
 

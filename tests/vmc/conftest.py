@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import itertools
 
+import jax
 import numpy as np
 import pytest
 
 from manybody.constraints import LinearConstraint, ParityConstraint
 from manybody.model import Model
+from manybody.vmc import make_vstate
 
 
 class ToyModel(Model):
@@ -45,6 +47,18 @@ class ToyModel(Model):
 def all_bits(n: int) -> np.ndarray:
     """Every configuration of n bits, (2^n, n), qubit q = column q."""
     return np.array(list(itertools.product((0, 1), repeat=n)))[:, ::-1].copy()
+
+
+def perturbed_vstate(model, config, n_samples=64, seed=0, scale=0.5):
+    """An MCState of ``model`` (the transformer ``config``, 2 heads unless given) with every parameter
+    shifted by ``scale`` times a standard normal, so that the conditionals are far from uniform."""
+    vs = make_vstate(model, {"n_qubits": model.n_qubits, "n_heads": 2, **config}, n_samples, seed)
+    leaves, tree = jax.tree_util.tree_flatten(vs.parameters)
+    keys = jax.random.split(jax.random.PRNGKey(seed + 11), len(leaves))
+    vs.parameters = jax.tree_util.tree_unflatten(
+        tree, [x + scale * jax.random.normal(k, x.shape, x.dtype) for x, k in zip(leaves, keys)]
+    )
+    return vs
 
 
 def satisfied(model, bits) -> np.ndarray:
@@ -88,4 +102,9 @@ def make_model():
 
 @pytest.fixture
 def helpers():
-    return {"all_bits": all_bits, "satisfied": satisfied, "ToyModel": ToyModel}
+    return {
+        "all_bits": all_bits,
+        "satisfied": satisfied,
+        "ToyModel": ToyModel,
+        "perturbed_vstate": perturbed_vstate,
+    }

@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from manybody.vmc import build_network, make_vstate
+from manybody.vmc import build_network
 
 CONFIG = {"d_model": 8, "n_heads": 2, "n_layers": 2, "sign_rule": None}
 NAMES = [
@@ -21,23 +21,12 @@ NAMES = [
 ]
 
 
-def _random_vstate(model, n_samples=64, seed=0, dtype="float64"):
-    """An MCState with all parameters perturbed, so that the conditionals are far from uniform."""
-    vs = make_vstate(model, {**CONFIG, "n_qubits": model.n_qubits, "dtype": dtype}, n_samples, seed)
-    leaves, tree = jax.tree_util.tree_flatten(vs.parameters)
-    keys = jax.random.split(jax.random.PRNGKey(seed + 1), len(leaves))
-    vs.parameters = jax.tree_util.tree_unflatten(
-        tree, [x + 0.5 * jax.random.normal(k, x.shape, x.dtype) for x, k in zip(leaves, keys)]
-    )
-    return vs
-
-
 @pytest.mark.parametrize(
     "name, dtype, tol", [(n, "float64", 1e-10) for n in NAMES] + [("z2_gauss", "float32", 1e-5)]
 )
 def test_normalised_in_sector_and_zero_outside(name, dtype, tol, make_model, helpers):
     model = make_model(name)
-    vs = _random_vstate(model, dtype=dtype)
+    vs = helpers["perturbed_vstate"](model, {**CONFIG, "dtype": dtype})
     bits = helpers["all_bits"](model.n_qubits)
     prob = np.exp(2 * np.real(np.asarray(vs.log_value(jnp.asarray(bits)))).astype(float))
     inside = helpers["satisfied"](model, bits)
@@ -49,9 +38,9 @@ def test_normalised_in_sector_and_zero_outside(name, dtype, tol, make_model, hel
 
 
 @pytest.mark.parametrize("name", ["heisenberg_sz", "toy_overlapping_permuted"])
-def test_cached_conditional_equals_full_forward_pass(name, make_model):
+def test_cached_conditional_equals_full_forward_pass(name, make_model, helpers):
     model = make_model(name)
-    vs = _random_vstate(model, n_samples=16, seed=3)
+    vs = helpers["perturbed_vstate"](model, CONFIG, n_samples=16, seed=3)
     net = vs.model
     x = jnp.asarray(vs.samples.reshape(-1, model.n_qubits))
     variables = {"params": vs.parameters}
@@ -73,7 +62,7 @@ def test_sampling_frequencies_follow_psi_squared(make_model, helpers):
     from scipy.stats import chisquare
 
     model = make_model("hubbard_numbers")
-    vs = _random_vstate(model, n_samples=4000, seed=5)
+    vs = helpers["perturbed_vstate"](model, CONFIG, n_samples=4000, seed=5)
     bits = helpers["all_bits"](model.n_qubits)[helpers["satisfied"](model, helpers["all_bits"](8))]
     prob = np.exp(2 * np.real(np.asarray(vs.log_value(jnp.asarray(bits)))))
     samples = np.asarray(vs.samples).reshape(-1, model.n_qubits).astype(int)
@@ -89,12 +78,12 @@ def test_network_without_constraints_has_no_automaton(helpers):
 
 
 @pytest.mark.parametrize("name", ["heisenberg_sz", "toy_overlapping_permuted"])
-def test_log_psi_flipped_equals_full_passes(name, make_model):
+def test_log_psi_flipped_equals_full_passes(name, make_model, helpers):
     """Copies evaluated from their first flipped position (prefix keys/values reused) against full
     forward passes, for groups that start anywhere, including a last-position-only flip (no pass)."""
     model = make_model(name)
     n = model.n_qubits
-    vs = _random_vstate(model, n_samples=16, seed=4)
+    vs = helpers["perturbed_vstate"](model, CONFIG, n_samples=16, seed=4)
     net, x = vs.model, np.asarray(vs.samples).reshape(-1, n)
     rng = np.random.default_rng(0)
     groups = []
