@@ -344,7 +344,7 @@ def _weighted_minsr(
     )
     # centred here by a contraction: NetKet's centring (x - sum(pdf x)) of a chunked float32
     # complex-mode Jacobian came out wrong on CPU at d_model 32 (jax 0.10.2, NetKet 3.23: the
-    # imaginary rows got the real rows' mean; tests/vmc/test_operators.py)
+    # imaginary rows got the real rows' mean; tests/vmc/test_sr_update.py)
     jacobians = jacobians - jnp.einsum("i,i...->...", mass, jacobians)[None]
     o_l, dv = _prepare_input(jacobians, local_energies, mode=mode, scaling_factor=mass)
     if old_updates is None and momentum is not None:
