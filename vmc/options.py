@@ -81,8 +81,8 @@ def auto_options(problem) -> dict:
     iterations: 4x4 torus 7.9e-4 against 1.70e-3 with 512 (991 against 646 CPU s, 630 s wall at
     load 0.8-1.8, 1.61 iterations per second), open 2x4 Hubbard 1.73e-2 against 3.23e-2 (1131 CPU
     s); the SR update of 512 samples was dominated by their noise. With 1024 samples 900
-    iterations suffice on the 4x4 torus: 8.26e-4 (seed 0) and 8.57e-4 (seed 1), about 570 s wall
-    idle at the measured rate. SPRING momentum 0.9 with ``learning_rate`` 0.02 gains a little on the 4x4 torus (below)
+    iterations suffice on the 4x4 torus: 8.26e-4 (seed 0) and 8.57e-4 (seed 1), 625 s wall idle
+    (982 s CPU; 1.46 iterations per second against the 1000-iteration run's 1.61). SPRING momentum 0.9 with ``learning_rate`` 0.02 gains a little on the 4x4 torus (below)
     but is not a default: on a small Z2 gauge model (3x2 open, ``Z2Gauge(3, 2, h=0.5, charges=[0,
     2])``, 60 iterations, seed 1) it ended 0.79 relative error away from exact against 2.9e-5 with
     plain SR.
