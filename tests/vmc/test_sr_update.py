@@ -163,3 +163,25 @@ def test_float32_jacobian_chunks_give_the_float64_sr_update(helpers):
         for dtype, chunk in ((None, None), (driver.JACOBIAN_DTYPE, 16))
     ]
     assert np.linalg.norm(updates[1] - updates[0]) < 1e-3 * np.linalg.norm(updates[0])
+
+
+def test_dense_jacobian_budget_counts_precision_and_mode(monkeypatch, helpers):
+    """sr_driver keeps the explicit Jacobian while samples x parameters x bytes per entry (twice in
+    NetKet's complex mode) fit DENSE_JACOBIAN_BYTES: 4 bytes in JACOBIAN_DTYPE, 8 in float64."""
+    model = Heisenberg(Chain(6))
+    rule = sign_rule(model.problem, "auto").to_dict()
+    states = {
+        None: helpers["perturbed_vstate"](model, {"d_model": 8, "n_layers": 1}),  # a learned phase
+        "real": make_vstate(
+            model, {"n_qubits": 6, "d_model": 8, "n_heads": 2, "n_layers": 1, "sign_rule": rule}, 64, 0
+        ),
+    }
+    for mode, vs in states.items():
+        hamiltonian = to_pauli_strings(model.qubit_hamiltonian, model.n_qubits, vs.hilbert)
+        assert jacobian_mode(vs, hamiltonian) == mode and vs.n_parameters > vs.n_samples
+        entries = vs.n_samples * vs.n_parameters * (1 if mode == "real" else 2)
+        for dtype, itemsize in ((driver.JACOBIAN_DTYPE, 4), (None, 8)):
+            for budget, on_the_fly in ((entries * itemsize, False), (entries * itemsize - 1, True)):
+                monkeypatch.setattr(driver, "DENSE_JACOBIAN_BYTES", budget)
+                sr = sr_driver(vs, hamiltonian, optax.sgd(0.01), 1e-3, jacobian_dtype=dtype)
+                assert sr.on_the_fly == on_the_fly, (mode, dtype, budget)
