@@ -52,7 +52,13 @@ from netket._src.ngd.srt import _compute_srt_update
 from netket.utils import struct
 
 from manybody.io import atomic_write
-from manybody.vmc.operators import CACHE_FLOATS, _local_precision, batch_local_values, equal_chunks
+from manybody.vmc.operators import (
+    CACHE_FLOATS,
+    _local_precision,
+    batch_local_values,
+    equal_chunks,
+    pass_dtype,
+)
 from manybody.vmc.phase import amplitude_of
 
 __all__ = [
@@ -464,8 +470,7 @@ def sr_driver(
     """
     use_ntk = vstate.n_parameters > vstate.n_samples
     mode = jacobian_mode(vstate, hamiltonian)
-    lower = amplitude_of(_local_precision(vstate.model, {}, jacobian_dtype)[0])
-    row_bytes = vstate.n_parameters * jnp.finfo(getattr(lower, "param_dtype", jnp.float64)).bits // 8
+    row_bytes = vstate.n_parameters * jnp.finfo(pass_dtype(vstate.model, jacobian_dtype)).bits // 8
     on_the_fly = (
         use_ntk and vstate.n_samples * (1 if mode == "real" else 2) * row_bytes > DENSE_JACOBIAN_BYTES
     )

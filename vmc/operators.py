@@ -245,6 +245,12 @@ def _local_precision(model, variables, dtype):
     )
 
 
+def pass_dtype(model, dtype):
+    """The parameter precision of ``model``'s network passes in ``dtype`` (None: its own), as
+    :func:`_local_precision` runs them; float64 for a model that declares none."""
+    return getattr(amplitude_of(_local_precision(model, {}, dtype)[0]), "param_dtype", jnp.float64)
+
+
 def _local_values(model, plan: FlipPlan, variables, samples):
     """``O_loc`` (batch, n_operators) of every operator of ``plan`` (network passes in ``plan.dtype``)."""
     model, variables = _local_precision(model, variables, plan.dtype)
@@ -278,8 +284,7 @@ def _position_budget(model, plan: FlipPlan) -> int:
     """How many positions of the network's MLP (``4 d_model`` floats each) fit the budget:
     ``CACHE_FLOATS`` on CPU, ``MEMORY_FLOATS`` on accelerators, twice the floats in float32."""
     width = 4 * getattr(amplitude_of(model), "d_model", 16)
-    lower = amplitude_of(_local_precision(model, {}, plan.dtype)[0])
-    itemsize = jnp.dtype(getattr(lower, "param_dtype", "float64")).itemsize
+    itemsize = jnp.dtype(pass_dtype(model, plan.dtype)).itemsize
     budget = (CACHE_FLOATS if jax.default_backend() == "cpu" else MEMORY_FLOATS) * 8 // itemsize
     return budget // width
 

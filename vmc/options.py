@@ -82,8 +82,9 @@ def auto_options(problem) -> dict:
     load 0.8-1.8, 1.61 iterations per second), open 2x4 Hubbard 1.73e-2 against 3.23e-2 (1131 CPU
     s); the SR update of 512 samples was dominated by their noise. With 1024 samples 900
     iterations suffice on the 4x4 torus: 8.26e-4 (seed 0) and 8.57e-4 (seed 1), 625 s wall idle
-    (982 s CPU; 1.46 iterations per second against the 1000-iteration run's 1.61). SPRING momentum 0.9 with ``learning_rate`` 0.02 gains a little on the 4x4 torus (below)
-    but is not a default: on a small Z2 gauge model (3x2 open, ``Z2Gauge(3, 2, h=0.5, charges=[0,
+    (982 s CPU; 1.46 iterations per second against the 1000-iteration run's 1.61). SPRING
+    momentum 0.9 with ``learning_rate`` 0.02 gains a little on the 4x4 torus (below) but is not a
+    default: on a small Z2 gauge model (3x2 open, ``Z2Gauge(3, 2, h=0.5, charges=[0,
     2])``, 60 iterations, seed 1) it ended 0.79 relative error away from exact against 2.9e-5 with
     plain SR.
 
@@ -100,7 +101,8 @@ def auto_options(problem) -> dict:
     3.7e-3 at the end, 328 s; momentum 0.9 with ``learning_rate`` 0.05: 6.4e-3 at 200. Estimates
     only: 650 iterations 3.0e-3 in 295 s; 1024 samples 2.6e-3 in 459 s (a SR iteration costs 2.6x
     that of 512 samples); d_model 32 and 4 heads, 300 iterations, 2.2e-3 in 346 s. With 512
-    samples 1e-3 in 10 minutes was not reached; the wider network with 1024 samples reaches it.
+    samples 1e-3 was not reached; the wider network with 1024 samples reaches it, in 625 s wall
+    idle (the 10-minute budget missed by 4 %).
     Returns
     ``{"n_iter", "n_samples", "d_model", "n_heads", "n_layers", "learning_rate", "momentum",
     "cut_width"}``.
