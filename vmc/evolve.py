@@ -243,7 +243,11 @@ def fit_state(vstate, configs, amplitudes, infidelity: float, max_steps: int) ->
     target = jnp.asarray(np.conj(amplitudes))
     rest = {k: v for k, v in vstate.variables.items() if k != "params"}
     params = vstate.parameters
-    opt_state = _FIT_OPTIMIZER.init(params)
+    # strong-typed like the state _fit_step returns (optax's init has weak-typed line-search
+    # counters), else the second step compiles _fit_step again
+    opt_state = jax.tree_util.tree_map(
+        lambda x: jnp.asarray(x, jnp.result_type(x)), _FIT_OPTIMIZER.init(params)
+    )
     reached, steps = float(jnp.exp(-_fit_loss(params, vstate.model, rest, x, target))), 0
     while 1.0 - reached > infidelity and steps < max_steps:
         new, opt_state, value = _fit_step(params, opt_state, vstate.model, rest, x, target)
