@@ -1,0 +1,25 @@
+"""One share of the cores per test process: BLAS/OpenMP threads of ``pytest -n N`` workers.
+
+``pytest -n 2`` on the 2-core CI machine runs two worker processes, and each would otherwise start
+a BLAS (OpenBLAS) and OpenMP (Aer) thread per core: four busy threads on two cores, whose
+spin-waiting costs more CPU than the threads gain (tests/tensornet and tests/models at load 6:
+114.6 s wall, 108.7 s CPU unpinned against 43.6 s and 38.5 s with one thread per process). Each
+worker gets ``cores // workers`` threads (at least 1): the environment variables reach the
+libraries loaded later (SciPy's own OpenBLAS, the notebooks' kernels, which inherit them);
+threadpoolctl caps the BLAS already loaded (NumPy's, imported by a plugin before this file).
+Variables set by the user are kept; a single process (plain ``pytest``) is not capped.
+"""
+
+from __future__ import annotations
+
+import os
+
+_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+
+if _WORKERS > 1:
+    _THREADS = max(1, (os.cpu_count() or 1) // _WORKERS)
+    for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(_name, str(_THREADS))
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(int(os.environ["OPENBLAS_NUM_THREADS"]))
