@@ -72,47 +72,33 @@ def auto_options(problem) -> dict:
     """The options for ``problem`` (a ``CompiledProblem``) that ``"auto"`` stands for: the sizes
     and the SR step.
 
-    Chains and other models of cut width at most ``WIDE`` (:func:`cut_width`) keep the network
-    and schedule measured on chains (Heisenberg L=12 1.6e-5, Hubbard L=8 7.5e-4 relative error
-    in 200 iterations; plain SR, ``learning_rate`` 0.05); wider models (2D lattices, the 2D gauge
-    theories, Hubbard clusters and rings, SYK(12)) get a transformer twice as wide (``d_model`` 32, 4 heads,
-    2 layers: 3.8x the parameters), 900 iterations and 1024 samples, with plain SR at 0.05. The
-    1024 samples (since the float32 SR Jacobian made them affordable), summed exactly, seed 0, 1000
-    iterations: 4x4 torus 7.9e-4 against 1.70e-3 with 512 (991 against 646 CPU s, 630 s wall at
-    load 0.8-1.8, 1.61 iterations per second), open 2x4 Hubbard 1.73e-2 against 3.23e-2 (1131 CPU
-    s); the SR update of 512 samples was dominated by their noise. With 1024 samples 900
-    iterations suffice on the 4x4 torus: 8.26e-4 (seed 0) and 8.57e-4 (seed 1), 625 s wall idle
-    (982 s CPU; 1.46 iterations per second against the 1000-iteration run's 1.61). SPRING
-    momentum 0.9 with ``learning_rate`` 0.02 gains a little on the 4x4 torus (below) but is not a
-    default: on a small Z2 gauge model (3x2 open, ``Z2Gauge(3, 2, h=0.5, charges=[0,
-    2])``, 60 iterations, seed 1) it ended 0.79 relative error away from exact against 2.9e-5 with
-    plain SR.
+    Models of cut width at most ``WIDE`` (:func:`cut_width`: chains, Hubbard chains, the
+    Schwinger model) get 200 iterations, 512 samples, ``d_model`` 16, 2 heads, 2 layers and
+    plain SR at ``learning_rate`` 0.05 (measured on chains: Heisenberg L=12 1.6e-5, Hubbard L=8
+    7.5e-4 relative error). Wider models (2D lattices, the 2D gauge theories, Hubbard clusters
+    and rings, SYK(12)) get a transformer twice as wide (``d_model`` 32, 4 heads, 2 layers: 3.8x
+    the parameters), 800 iterations and 1024 samples, with the same step. On the 4x4 Heisenberg
+    torus (the trained network's energy summed exactly over the sector) that is 8.65e-4
+    (seed 0) and 8.56e-4 (seed 1).
 
-    Measured on the 4x4 Heisenberg torus (seed 0; the network's energy summed exactly over the
-    S^z = 0 sector; process CPU seconds at the load average given). The wide sizes: 9.3e-3, 6.5e-3,
-    4.6e-3, 4.0e-3, 2.9e-3, 2.5e-3, 2.1e-3, 1.8e-3, 1.7e-3 after 100, 200, ..., 900 iterations and
-    1.65e-3 at the end (the Monte Carlo estimate of the final evaluation: 9.0e-4 +- 3.7e-4), 1441 s
-    at load 4-10; an iteration costs 2.3x that of the chain sizes (1.27 against 0.55 CPU s, side
-    by side in one process at load 4-7; 1.16 against 0.72 s, 1.6x, after the distinct-row buckets
-    of the SR step), so 0.7-1.0 s idle (0.42 s with the chain sizes), and a default run 700-1000 s. Before (the chain network, 400 iterations): 7.5e-3 after 200
-    iterations, 4.3e-3 at the end (estimate 2.8e-3), 341 s at load 8-10; the same with
-    ``learning_rate`` 0.15 (7.8e-3 at 200), ``diag_shift`` 1e-3 -> 1e-5 (1.2e-2 at 150) or 1e-1 ->
-    1e-3 (1.1e-2 at 150): no gain; SPRING momentum 0.9 with ``learning_rate`` 0.02: 5.0e-3 at 200,
-    3.7e-3 at the end, 328 s; momentum 0.9 with ``learning_rate`` 0.05: 6.4e-3 at 200. Estimates
-    only: 650 iterations 3.0e-3 in 295 s; 1024 samples 2.6e-3 in 459 s (a SR iteration costs 2.6x
-    that of 512 samples); d_model 32 and 4 heads, 300 iterations, 2.2e-3 in 346 s. With 512
-    samples 1e-3 was not reached; the wider network with 1024 samples reaches it, in 625 s wall
-    idle (the 10-minute budget missed by 4 %).
+    Measured and not made defaults (figures in the README, *Defaults that scale*): 512 samples
+    (1.7e-3 on the 4x4 torus: the SR update is dominated by sample noise); a larger step or
+    another diagonal shift (no gain); SPRING momentum 0.9 at step 0.02 (a little better on the
+    4x4 torus, but a small Z2 gauge model ended 0.79 away from exact, against 2.9e-5 with plain
+    SR); 2048 samples (open 2x4 Hubbard 1e-2 instead of 1.7e-2, at 2.4x the cost).
+
     Returns
-    ``{"n_iter", "n_samples", "d_model", "n_heads", "n_layers", "learning_rate", "momentum",
-    "cut_width"}``.
+    -------
+    dict
+        ``{"n_iter", "n_samples", "d_model", "n_heads", "n_layers", "learning_rate",
+        "momentum", "cut_width"}``.
     """
     width = cut_width(problem)
     chosen = dict(
         n_iter=200, n_samples=512, d_model=16, n_heads=2, n_layers=2, learning_rate=0.05, momentum=None
     )
     if width > WIDE:
-        chosen.update(n_iter=900, n_samples=1024, d_model=32, n_heads=4)
+        chosen.update(n_iter=800, n_samples=1024, d_model=32, n_heads=4)
     return {**chosen, "cut_width": width}
 
 
@@ -166,8 +152,8 @@ class VMCOptions:
         ``"auto"`` (the default of these five size options, and of ``learning_rate`` and
         ``momentum``) is resolved from the model when the run starts (:func:`auto_options`: by
         the cut width of the sampling order: 200 iterations, 512 samples, d_model 16, 2 heads,
-        2 layers on chains; 1000 iterations, d_model 32 and 4 heads on 2D lattices and other
-        models of cut width above ``WIDE``; an automatic ``d_model`` is a multiple of a given
+        2 layers on chains; 800 iterations, 1024 samples, d_model 32 and 4 heads on 2D lattices
+        and other models of cut width above ``WIDE``; an automatic ``d_model`` is a multiple of a given
         ``n_heads``, automatic heads divide a given ``d_model``); ``info["resolved"]`` reports the values used.
     sign_rule : str
         A sign structure built into the wave function (:mod:`manybody.vmc.signs`): ``"auto"``

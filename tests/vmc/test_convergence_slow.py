@@ -7,7 +7,8 @@ QuantumLink1D(6, m=0.5) 5.5e-13 (116 s); Z2Gauge 3x3 torus, h=0.5, 5.1e-3 (204 s
 J2=0.5 with the Marshall sign 8.0e-6 (100 iterations). The convergence verdict is checked against the
 exact error on runs that fail (J1-J2 2x3 without a rule 2.3e-2, SYK(8) 0.37) and one that converges.
 The whole file took about 30 minutes with the former wide-model defaults (400 iterations, d_model
-16); the 1000-iteration, 32-wide defaults make the four default-size cases several times longer.
+16); the wide defaults since 0.8.0 (800 iterations, 1024 samples, d_model 32) make the default-size
+2D and SYK(12) cases several times longer (SYK(12): 217 s at load 6, one XLA thread).
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ pytestmark = pytest.mark.slow
 CASES = [
     # (id, model factory, options, relative error bound)
     ("heisenberg_chain_L12", lambda: Heisenberg(Chain(12)), {}, 1e-3),
-    # the defaults: 1000 iterations of a 32-wide network on this 2D lattice (cut width 8; 1.64e-3 summed exactly)
+    # the defaults: 800 iterations, 1024 samples of a 32-wide network on this 2D lattice (cut width 8;
+    # 8.65e-4 summed exactly, benchmarks/vmc_2d.py)
     ("heisenberg_square_4x4", lambda: Heisenberg(Square(4, 4, pbc=True)), {}, 1e-2),
     ("hubbard_chain_L8_U4", lambda: Hubbard(Chain(8), U=4.0), {}, 3e-3),
     # periodic with even n_up: the hubbard_chain rule is approximate (boundary hopping), so "auto"
@@ -43,8 +45,8 @@ CASES = [
     ),
     # weak couplings, converging through the step factor; measured 5.6e-3 and 5.4e-5 (README, vmc signs)
     ("syk8_defaults_100_iterations", lambda: SYK(8, seed=1), {"n_iter": 100}, 1e-2),
-    # issue 13's target with the defaults (now 1000 iterations, d_model 32: all-to-all couplings, cut width 5);
-    # measured 3.0e-4 with the former 400 iterations, d_model 16 (benchmarks/vmc_signs.py)
+    # issue 13's target with the defaults (the wide network: all-to-all couplings, cut width 5);
+    # measured 4.7e-8 with 900 iterations, 3.0e-4 with the former 400 iterations of d_model 16
     ("syk12_defaults", lambda: SYK(12, seed=0), {}, 1e-2),
     (
         "syk8_matrix_network_lr_0.2",
