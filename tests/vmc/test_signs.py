@@ -249,11 +249,8 @@ def test_learned_phases_keep_the_distribution_and_the_fast_local_energies(phase,
     """|psi|^2 is the transformer's normalised distribution, and the prefix-reusing local energies
     (PauliSum) equal NetKet's full-pass kernel for the wrapped network (random parameters)."""
     model = Hubbard(Square(2, 2, pbc=False), U=4.0, n_up=2, n_down=n_down)
-    vs = make_vstate(model, {**SMALL_NET, "n_qubits": model.n_qubits, "phase": phase}, 64, 0)
-    leaves, tree = jax.tree_util.tree_flatten(vs.parameters)
-    keys = jax.random.split(jax.random.PRNGKey(3), len(leaves))
-    vs.parameters = jax.tree_util.tree_unflatten(
-        tree, [x + 0.5 * jax.random.normal(k, x.shape, x.dtype) for x, k in zip(leaves, keys)]
+    vs = helpers["perturb"](
+        make_vstate(model, {**SMALL_NET, "n_qubits": model.n_qubits, "phase": phase}, 64, 0), 3
     )
     bits = helpers["all_bits"](model.n_qubits)
     bits = bits[helpers["satisfied"](model, bits)]
