@@ -6,6 +6,8 @@ follows the infinite-temperature energy variance. Slow: the issue-13 targets aga
 
 from __future__ import annotations
 
+from functools import partial
+
 import jax
 import jax.numpy as jnp
 import netket as nk
@@ -102,12 +104,13 @@ def test_network_phase_is_the_rule_when_the_phase_head_is_zero(model, helpers):
         {"d_model": 8, "n_heads": 2, "n_layers": 1, "sign_rule": rule.to_dict(), "n_qubits": model.n_qubits},
     )
     bits = helpers["all_bits"](model.n_qubits)
-    params = net.init(jax.random.PRNGKey(0), jnp.asarray(bits))["params"]
+    # jitted: op by op, init and apply compiled ~100 small kernels each
+    params = jax.jit(net.init)(jax.random.PRNGKey(0), jnp.asarray(bits))["params"]
     params = jax.tree_util.tree_map_with_path(
         lambda path, x: jnp.zeros_like(x) if "phase_head" in jax.tree_util.keystr(path) else x, params
     )
     inside = helpers["satisfied"](model, bits)
-    log_psi = np.asarray(net.apply({"params": params}, jnp.asarray(bits[inside])))
+    log_psi = np.asarray(jax.jit(net.apply)({"params": params}, jnp.asarray(bits[inside])))
     np.testing.assert_allclose(np.exp(1j * log_psi.imag), rule.sign(bits[inside]), atol=1e-12)
 
 
@@ -162,8 +165,9 @@ def test_slater_phase_at_u0_is_the_sign_of_the_exact_ground_state(model):
     psi, bits = vecs[:, 0], basis.bits()
     net = build_network(model, {**SMALL_NET, "n_qubits": model.n_qubits, "phase": "slater"})
     net = net.clone(init_scale=0.0)
-    params = net.init(jax.random.PRNGKey(0), jnp.asarray(bits))["params"]
-    theta = np.asarray(net.apply({"params": params}, jnp.asarray(bits), method=net._phase))
+    # jitted: op by op, init and apply compiled ~100 small kernels each
+    params = jax.jit(net.init)(jax.random.PRNGKey(0), jnp.asarray(bits))["params"]
+    theta = np.asarray(jax.jit(partial(net.apply, method=net._phase))({"params": params}, jnp.asarray(bits)))
     relative = np.exp(1j * theta) * np.sign(psi)
     weight = np.abs(psi) > 1e-8
     np.testing.assert_allclose(relative[weight], relative[weight][0], atol=1e-10)
@@ -224,9 +228,10 @@ def test_hartree_fock_sign_of_the_open_2x4_hubbard_ground_state():
     energies, vecs = scipy.sparse.linalg.eigsh(h, k=1, which="SA")
     bits = basis.bits()
     net = build_network(model, {**SMALL_NET, "n_qubits": model.n_qubits, "phase": "hartree_fock"})
-    params = net.init(jax.random.PRNGKey(0), jnp.asarray(bits[:2]))["params"]
+    # jitted: op by op, init and apply compiled ~100 small kernels each
+    params = jax.jit(net.init)(jax.random.PRNGKey(0), jnp.asarray(bits[:2]))["params"]
     assert set(params) == {"amplitude"}
-    theta = np.asarray(net.apply({"params": params}, jnp.asarray(bits)).imag)
+    theta = np.asarray(jax.jit(net.apply)({"params": params}, jnp.asarray(bits)).imag)
     psi = np.abs(vecs[:, 0]) * np.exp(1j * theta)
     energy = np.vdot(psi, h @ psi).real / np.vdot(psi, psi).real
     assert energies[0] < energy < energies[0] + 1e-2 * abs(energies[0])
