@@ -544,6 +544,10 @@ def _run_tasks(store, sweep, run, scheduler, tasks, ids, report, progress):
                         fail(
                             points, f"{error}: {type(e).__name__}: {e}", e, bar, cause, died, retry_now=False
                         )
+            # points a worker saved before the pool broke: their outcomes were lost with it
+            saved = [p for t in broken for p in t if p.id in ids and store.state(p.id) == "done"]
+            finish([{"id": p.id, "status": "done"} for p in saved], bar)
+            ids.difference_update(p.id for p in saved)
             held = store.running()
             if broken and not any(p.id in held for t in broken for p in t):
                 # the workers died before running any point (startup, a plugin): no retry helps

@@ -67,6 +67,22 @@ def test_point_whose_worker_died_once_is_retried_and_its_neighbour_is_not_failed
         assert store.load(p.id).energy == pytest.approx(exact_energy(p.params["J2"]), abs=1e-10)
 
 
+def test_points_saved_before_their_worker_died_are_reported_as_succeeded(write_sweep, tmp_path):
+    # one warm-start line runs J2 = 0.0, 0.1, 0.2 in one worker: 0.0 is saved, then the worker
+    # dies at 0.1 and the line's outcomes are lost with the pool; the report must still count 0.0
+    marker = tmp_path / "crashed-once"
+    sweep = probe_sweep(write_sweep, f'warm_start = "J2"\ncrash_J2 = 0.1\ncrash_once = "{marker}"')
+    out = tmp_path / "res"
+    report = run_sweep(sweep, out, workers=1, progress=False)
+    store = Store(out)
+    assert marker.exists()
+    ids = sorted(p.id for p in store.points())
+    assert sorted(report.succeeded) == ids and not report.failed
+    assert by_j2(store, "done") == [0.0, 0.1, 0.2]
+    for p in store.points():
+        assert store.load(p.id).energy == pytest.approx(exact_energy(p.params["J2"]), abs=1e-10)
+
+
 @pytest.mark.slow
 def test_point_that_always_kills_its_worker_gives_up_after_the_retries(write_sweep, tmp_path):
     sweep = probe_sweep(write_sweep, "crash_J2 = 0.1\nsleep = 0.2", run="worker_retries = 1")
