@@ -48,7 +48,6 @@ import numpy as np
 import optax
 from jax.flatten_util import ravel_pytree
 from netket._src.ngd.sr_srt_common import _prepare_input
-from netket._src.ngd.srt import _compute_srt_update
 from netket.utils import struct
 
 from manybody.io import atomic_write
@@ -361,17 +360,53 @@ def _weighted_minsr(
         old_updates = jnp.zeros(jacobians.shape[-1], dtype=jacobians.dtype)
     if o_l.dtype != dv.dtype:
         solver_fn = partial(_solve_in, dv.dtype, solver_fn)
-    updates, old_updates, info = _compute_srt_update(
-        o_l,
-        dv,
-        diag_shift=diag_shift,
-        solver_fn=solver_fn,
-        mode=mode,
-        momentum=momentum,
-        old_updates=old_updates,
-        params_structure=jax.tree_util.tree_map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype), parameters),
+    updates, old_updates, info = _minsr_update(
+        o_l, dv, diag_shift, solver_fn, momentum, old_updates, mode == "complex" and jnp.iscomplexobj(flat)
     )
     return unravel(updates.astype(flat.dtype)), old_updates, info
+
+
+def _minsr_update(o_l, dv, diag_shift, solver_fn, momentum, old_updates, complex_parameters):
+    """NetKet's minSR update (``netket._src.ngd.srt._compute_srt_update``) from ``O_L`` (rows,
+    parameters) and ``dv``: ``O_L^T (O_L O_L^T + diag_shift)^-1 dv``, with SPRING ``momentum``.
+
+    Two changes that matter on CPU (4x4 torus, 1024 rows, 26212 float32 parameters, one thread):
+    the kernel from its lower-triangular blocks (:func:`gram`: 0.74 -> 0.46 s) and the update as
+    ``aus @ O_L`` (0.02 s) instead of ``O_L.T @ aus`` (0.19 s: XLA copied the transpose). The
+    sharding constraints of NetKet's version are left to XLA (sample-sharded ``O_L``).
+    """
+    if momentum is not None:
+        dv = dv - momentum * (o_l @ old_updates)
+    kernel = gram(o_l)
+    aus = solver_fn(kernel + diag_shift * jnp.eye(kernel.shape[0], dtype=kernel.dtype), dv)
+    aus, info = aus if isinstance(aus, tuple) else (aus, None)
+    updates = aus @ o_l
+    if momentum is not None:
+        updates = updates + momentum * old_updates
+        old_updates = updates
+    if complex_parameters:  # NetKet's complex mode stacks the real and imaginary parts
+        half = updates.shape[-1] // 2
+        updates = updates[:half] + 1j * updates[half:]
+    return updates, old_updates, info or {}
+
+
+GRAM_BLOCK = 128
+"""Rows per block of :func:`gram` on CPU."""
+
+
+def gram(x):
+    """``x @ x.T`` (real ``x``, shape (n, p)). On CPU, for ``n`` a multiple of ``GRAM_BLOCK`` and
+    at least 4 blocks, from the products of the blocks of rows on and below the diagonal (the
+    others are their transposes): ``k (k + 1) / 2`` of the ``k^2`` products. Measured at 26212
+    float32 columns, one thread: 1024 rows 0.74 -> 0.46 s, 512 rows 0.163 -> 0.145 s; no gain at 384."""
+    n, b = x.shape[0], GRAM_BLOCK
+    if jax.default_backend() != "cpu" or n % b or n < 4 * b:
+        return x @ x.T
+    blocks = x.reshape(n // b, b, x.shape[1])
+    lower = {(i, j): blocks[i] @ blocks[j].T for i in range(n // b) for j in range(i + 1)}
+    return jnp.block(
+        [[lower[i, j] if j <= i else lower[j, i].T for j in range(n // b)] for i in range(n // b)]
+    )
 
 
 def _solve_in(dtype, solver_fn, matrix, vector):

@@ -332,7 +332,7 @@ class SampleSpaceTDVP(nkx.TDVP):
     With ``X`` the centred Jacobian rows ``sqrt(p_s) (O_s - <O>)`` (real and imaginary parts
     as separate rows, ``2 R`` of them for ``R`` samples), ``Re[S] = X^T X`` and
     ``Im[F] = X^T e`` with ``e`` the rows of ``-i sqrt(p_s) (E_loc - <E>)``, so the solution is
-    ``X^T g(X X^T) e``: NetKet's minSR update (``_compute_srt_update``) given the local energies
+    ``X^T g(X X^T) e``: the minSR update (:func:`~manybody.vmc.driver._minsr_update`) given the local energies
     times ``-i / 2``, with the same ``linear_solver`` (``pinv_smooth`` or ``cholesky``) acting
     on the ``2R x 2R`` kernel ``X X^T + diag_shift`` instead of the ``P x P`` tensor. Every
     eigenvalue of the kernel is one of the tensor (the rest of the tensor's are 0), so

@@ -186,3 +186,37 @@ def test_dense_jacobian_budget_counts_precision_and_mode(monkeypatch, helpers):
                 monkeypatch.setattr(driver, "DENSE_JACOBIAN_BYTES", budget)
                 sr = sr_driver(vs, hamiltonian, optax.sgd(0.01), 1e-3, jacobian_dtype=dtype)
                 assert sr.on_the_fly == on_the_fly, (mode, dtype, budget)
+
+
+@pytest.mark.parametrize("rows", [520, 640, 256])
+def test_gram_from_lower_blocks_is_the_full_product(rows):
+    """driver.gram (the minSR kernel from its lower-triangular blocks of GRAM_BLOCK rows on CPU; a
+    plain product for other row counts) equals x x^T."""
+    x = np.random.default_rng(rows).normal(size=(rows, 300))
+    np.testing.assert_allclose(np.asarray(jax.jit(driver.gram)(jnp.asarray(x))), x @ x.T, atol=1e-11)
+
+
+@pytest.mark.parametrize("complex_parameters", [False, True])
+def test_minsr_update_is_netkets(complex_parameters):
+    """driver._minsr_update (blocked kernel, update as a row-vector product) gives NetKet's
+    ``_compute_srt_update``, SPRING momentum included, on 512 rows (4 kernel blocks)."""
+    from netket._src.ngd.srt import _compute_srt_update
+
+    rng = np.random.default_rng(1)
+    o_l, dv = jnp.asarray(rng.normal(size=(512, 600))), jnp.asarray(rng.normal(size=512))
+    old = jnp.asarray(rng.normal(size=600))
+    structure = {"w": jax.ShapeDtypeStruct((300,), complex if complex_parameters else float)}
+    solver = nk.optimizer.solver.cholesky
+    ours = driver._minsr_update(o_l, dv, 1e-2, solver, 0.9, old, complex_parameters)
+    ref = _compute_srt_update(
+        o_l,
+        dv,
+        diag_shift=1e-2,
+        solver_fn=solver,
+        mode="complex",
+        momentum=0.9,
+        old_updates=old,
+        params_structure=structure,
+    )
+    for a, b in zip(ours[:2], ref[:2]):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-10)
