@@ -81,12 +81,12 @@ def auto_options(problem) -> dict:
     torus (the trained network's energy summed exactly over the sector) that is 8.65e-4
     (seed 0, 576 s wall on an idle 2-core machine) and 8.56e-4 (seed 1).
 
-    Measured and not made defaults (figures in the README, *Defaults that scale*): 512 samples
-    (1.7e-3 on the 4x4 torus: the SR update is dominated by sample noise); a larger step or
-    another diagonal shift (no gain); SPRING momentum 0.9 at step 0.02 (a little better on the
-    4x4 torus, but a small Z2 gauge model ended 0.79 away from exact, against 2.9e-5 with plain
-    SR); 2048 samples (open 2x4 Hubbard 1.05e-2 and 8.2e-3 on two seeds instead of 1.7e-2, at
-    2.4x the cost).
+    Measured and not made defaults (figures in ``benchmarks/README.md``, *Defaults that scale:
+    the runs behind them*): 512 samples (1.7e-3 on the 4x4 torus: the SR update is dominated by
+    sample noise); a larger step or another diagonal shift (no gain); SPRING momentum 0.9 at step
+    0.02 (a little better on the 4x4 torus, but a small Z2 gauge model ended 0.79 away from exact,
+    against 2.9e-5 with plain SR); 2048 samples (open 2x4 Hubbard 1.05e-2 and 8.2e-3 on two seeds
+    instead of 1.7e-2, at 2.4x the cost).
 
     Returns
     -------

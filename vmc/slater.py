@@ -45,12 +45,13 @@ Measured in VMC (seed 0, defaults otherwise, relative error of the energy): open
 U=4, half filling, 60 iterations: 3.0e-2 against 0.69 without a sign; open 2x4, 100 iterations:
 6.5e-2 against 0.75 without and 0.52 with the two-body phase; open 2x4 with the default 400
 iterations: 4.5e-2 (noise 0.01), 3.6e-2 (noise 0.1); with the wide defaults (d_model 32, 1000
-iterations) 3.2e-2, limited by the noise of the 512-sample SR update (README). The fixed
+iterations) 3.2e-2, limited by the noise of the 512-sample SR update (``benchmarks/README.md``). The fixed
 Hartree-Fock sign with the defaults:
 open 2x4 5.6e-2 (the phase stays at 3.3e-3, the modulus gives 5.8e-2 with the exact phase),
 periodic L=8 6.3e-3 / 9.9e-3, seeds 0 / 1, with SPRING momentum 0.9 at step 0.02 (the Slater phase,
 plain SR at 0.05: 8.7e-3 / 7.2e-3): the
-modulus limits both, so "auto" keeps the Slater phase (``benchmarks/vmc_signs.py``, README).
+modulus limits both, so "auto" keeps the Slater phase (``benchmarks/vmc_signs.py``,
+``benchmarks/README.md``).
 """
 
 from __future__ import annotations

@@ -43,7 +43,7 @@ CASES = [
         {"n_iter": 100, "sign_rule": "marshall"},
         1e-3,
     ),
-    # weak couplings, converging through the step factor; measured 5.6e-3 and 5.4e-5 (README, vmc signs)
+    # weak couplings, converging through the step factor; measured 5.6e-3 and 5.4e-5 (benchmarks/README.md, Signs)
     ("syk8_defaults_100_iterations", lambda: SYK(8, seed=1), {"n_iter": 100}, 1e-2),
     # issue 13's target with the defaults (the wide network: all-to-all couplings, cut width 5);
     # measured 4.7e-8 with 900 iterations, 3.0e-4 with the former 400 iterations of d_model 16
