@@ -8,11 +8,29 @@ worker gets ``cores // workers`` threads (at least 1): the environment variables
 libraries loaded later (SciPy's own OpenBLAS, the notebooks' kernels, which inherit them);
 threadpoolctl caps the BLAS already loaded (NumPy's, imported by a plugin before this file).
 Variables set by the user are kept; a single process (plain ``pytest``) is not capped.
+
+One on-disk XLA compilation cache per test session (``MANYBODY_COMPILATION_CACHE``, see
+``manybody.vmc.driver.enable_compilation_cache``): a fresh temporary folder, made by the process
+that imports this file first (``pytest`` itself, before it starts the xdist workers), which the
+workers and the notebooks' kernels inherit through the environment; it is removed when that
+process exits, so nothing is left in the repository or the home folder. The vmc tests and
+notebooks compile the same kernels again in every worker, every notebook kernel and, after
+``tests/conftest.py`` releases the compiled code, every test module: those compilations of at
+least 0.2 s are then read back from the cache. A cache the user chose (``MANYBODY_COMPILATION_CACHE``
+or ``JAX_COMPILATION_CACHE_DIR`` set, ``MANYBODY_COMPILATION_CACHE=0`` for none) is kept.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
+
+if "MANYBODY_COMPILATION_CACHE" not in os.environ and "JAX_COMPILATION_CACHE_DIR" not in os.environ:
+    _CACHE = tempfile.mkdtemp(prefix="manybody-test-xla-")
+    os.environ["MANYBODY_COMPILATION_CACHE"] = _CACHE
+    atexit.register(shutil.rmtree, _CACHE, ignore_errors=True)
 
 _WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
 
