@@ -371,7 +371,7 @@ def _minsr_update(o_l, dv, diag_shift, solver_fn, momentum, old_updates, complex
     parameters) and ``dv``: ``O_L^T (O_L O_L^T + diag_shift)^-1 dv``, with SPRING ``momentum``.
 
     Two changes that matter on CPU (4x4 torus, 1024 rows, 26212 float32 parameters, one thread):
-    the kernel from its lower-triangular blocks (:func:`gram`: 0.74 -> 0.46 s) and the update as
+    the kernel from its lower-triangular blocks (:func:`gram`: 0.79 -> 0.57 s) and the update as
     ``aus @ O_L`` (0.02 s) instead of ``O_L.T @ aus`` (0.19 s: XLA copied the transpose). The
     sharding constraints of NetKet's version are left to XLA (sample-sharded ``O_L``).
     """
@@ -398,7 +398,8 @@ def gram(x):
     """``x @ x.T`` (real ``x``, shape (n, p)). On CPU, for ``n`` a multiple of ``GRAM_BLOCK`` and
     at least 4 blocks, from the products of the blocks of rows on and below the diagonal (the
     others are their transposes): ``k (k + 1) / 2`` of the ``k^2`` products. Measured at 26212
-    float32 columns, one thread: 1024 rows 0.74 -> 0.46 s, 512 rows 0.163 -> 0.145 s; no gain at 384."""
+    float32 columns, one thread, interleaved (minimum CPU s): 512 rows 0.173 -> 0.160, 768 rows
+    0.412 -> 0.319, 1024 rows 0.792 -> 0.570; no gain at 384 rows."""
     n, b = x.shape[0], GRAM_BLOCK
     if jax.default_backend() != "cpu" or n % b or n < 4 * b:
         return x @ x.T
