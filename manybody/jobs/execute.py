@@ -508,6 +508,13 @@ def _run_tasks(store, sweep, run, scheduler, tasks, ids, report, progress):
         finish(final, bar)
         return again
 
+    def report_saved(lost, bar):
+        """Report the points of the tasks ``lost`` that a worker saved before the task's outcome
+        was lost (a broken pool, a killed Dask worker) as succeeded."""
+        saved = [p for t in lost for p in t if p.id in ids and store.state(p.id) == "done"]
+        finish([{"id": p.id, "status": "done"} for p in saved], bar)
+        ids.difference_update(p.id for p in saved)
+
     normal, isolated = list(tasks), []
     with tqdm(total=len(ids), unit="point", desc=sweep.name, disable=not progress) as bar:
         while normal or isolated:
@@ -539,15 +546,18 @@ def _run_tasks(store, sweep, run, scheduler, tasks, ids, report, progress):
                     except Exception as e:  # noqa: BLE001 - e.g. a Dask worker killed repeatedly
                         died = type(e).__name__ == "KilledWorker"  # Dask has retried already
                         error = _DIED if died else "the task of this point failed outside the point"
-                        points = [p for p in futures[fut] if store.state(p.id) != "done"]
+                        report_saved([futures[fut]], bar)
                         cause = "worker_died" if died else "error"
                         fail(
-                            points, f"{error}: {type(e).__name__}: {e}", e, bar, cause, died, retry_now=False
+                            futures[fut],
+                            f"{error}: {type(e).__name__}: {e}",
+                            e,
+                            bar,
+                            cause,
+                            died,
+                            retry_now=False,
                         )
-            # points a worker saved before the pool broke: their outcomes were lost with it
-            saved = [p for t in broken for p in t if p.id in ids and store.state(p.id) == "done"]
-            finish([{"id": p.id, "status": "done"} for p in saved], bar)
-            ids.difference_update(p.id for p in saved)
+            report_saved(broken, bar)
             held = store.running()
             if broken and not any(p.id in held for t in broken for p in t):
                 # the workers died before running any point (startup, a plugin): no retry helps

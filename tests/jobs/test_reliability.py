@@ -29,6 +29,11 @@ def exact_energy(J2, L=6):
     return mb.solve(Heisenberg(Chain(L), J2=J2), backend="exact", observables=[]).energy
 
 
+def assert_exact_energies(store):
+    for p in store.points():
+        assert store.load(p.id).energy == pytest.approx(exact_energy(p.params["J2"]), abs=1e-10)
+
+
 def probe_sweep(write_sweep, options="", grid="J2 = [0.0, 0.1, 0.2]", run=""):
     return write_sweep(
         f"""
@@ -63,8 +68,7 @@ def test_point_whose_worker_died_once_is_retried_and_its_neighbour_is_not_failed
     store = Store(out)
     assert marker.exists()  # the worker running J2 = 0.1 did die once
     assert by_j2(store, "done") == [0.0, 0.1, 0.2] and not report.failed and len(report.succeeded) == 3
-    for p in store.points():
-        assert store.load(p.id).energy == pytest.approx(exact_energy(p.params["J2"]), abs=1e-10)
+    assert_exact_energies(store)
 
 
 def test_points_saved_before_their_worker_died_are_reported_as_succeeded(write_sweep, tmp_path):
@@ -79,8 +83,32 @@ def test_points_saved_before_their_worker_died_are_reported_as_succeeded(write_s
     ids = sorted(p.id for p in store.points())
     assert sorted(report.succeeded) == ids and not report.failed
     assert by_j2(store, "done") == [0.0, 0.1, 0.2]
-    for p in store.points():
-        assert store.load(p.id).energy == pytest.approx(exact_energy(p.params["J2"]), abs=1e-10)
+    assert_exact_energies(store)
+
+
+def test_points_saved_before_dask_gave_up_on_their_task_are_reported(write_sweep, tmp_path, monkeypatch):
+    # a warm-start line whose task saves J2 = 0.0 and then ends in Dask's KilledWorker (run in this
+    # process: the task raises an exception of that name after its first point)
+    from manybody.jobs import execute
+
+    class KilledWorker(Exception):
+        pass
+
+    run_task = execute.run_task
+
+    def killed_after_the_first_point(task):
+        run_task({**task, "points": task["points"][:1]})
+        raise KilledWorker("the worker running this task died 3 times")
+
+    monkeypatch.setattr(execute, "run_task", killed_after_the_first_point)
+    sweep = probe_sweep(write_sweep, 'warm_start = "J2"')
+    out = tmp_path / "res"
+    report = run_sweep(sweep, out, workers=0, progress=False)
+    store = Store(out)
+    assert by_j2(store, "done") == [0.0] and by_j2(store, "failed") == [0.1, 0.2]
+    assert report.succeeded == [p.id for p in store.status()["done"]]
+    assert sorted(report.failed) == sorted(p.id for p in store.status()["failed"])
+    assert {store.failure(p.id)["cause"] for p in store.status()["failed"]} == {"worker_died"}
 
 
 @pytest.mark.slow
