@@ -73,6 +73,30 @@ def test_save_load_expect_reproduces(trained, tmp_path):
     ]
 
 
+def test_evaluation_samples_are_fresh_draws_of_the_networks_distribution(trained, chain):
+    """The evaluation's ``n_eval_samples`` come in draws of the training's ``n_samples`` (the
+    sampler it compiled), the last one cut: every draw is new, and the frequencies follow the
+    trained network's own |psi|^2, summed exactly over the S^z = 0 sector (70 configurations)."""
+    import dataclasses
+
+    from manybody.backends import get_backend
+    from manybody.exact import sector_hamiltonian
+
+    backend = get_backend("vmc")
+    state = dataclasses.replace(trained.state, n_eval_samples=1000, _vstate=None, _samples=None)
+    samples = backend._eval_samples(state, chain)
+    assert samples.shape == (1000, chain.n_qubits) and state._vstate.n_samples == SMALL["n_samples"]
+    draws = samples[:768].reshape(3, SMALL["n_samples"], -1)
+    assert not np.array_equal(draws[0], draws[1]) and not np.array_equal(draws[1], draws[2])
+    sector = sector_hamiltonian(chain)[1].bits()
+    log_psi = np.asarray(state._vstate.log_value(sector))
+    p = np.exp(2 * log_psi.real)
+    assert p.sum() == pytest.approx(1.0, abs=1e-10)
+    index = {row.tobytes(): i for i, row in enumerate(sector.astype(samples.dtype))}
+    frequency = np.bincount([index[row.tobytes()] for row in samples], minlength=len(p)) / len(samples)
+    np.testing.assert_array_less(np.abs(frequency - p), 5 * np.sqrt(p * (1 - p) / len(samples)) + 1e-3)
+
+
 def test_warm_start_keeps_the_parameters(trained, chain, tmp_path):
     trained.save(tmp_path / "run")
     # sizes left "auto" (n_layers 2 on a chain): the saved network (n_layers 1) runs and is reported
