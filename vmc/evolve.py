@@ -451,6 +451,7 @@ def evolve(model, initial, times, options: VMCEvolveOptions):
             seed=options.seed + 1000 * (index + 1),
             n_eval_samples=options.n_eval_samples,
             chunk_size=options.chunk_size,
+            n_samples=options.n_samples,
         )
         info = {
             "steps": accepted,
@@ -465,8 +466,8 @@ def evolve(model, initial, times, options: VMCEvolveOptions):
         if x0_log_psi is not None:
             info["loschmidt_echo"] = float(jnp.exp(2.0 * jnp.real(x0_log_psi(snapshot.parameters)[0])))
         if gauss is not None:
-            evs = VMCBackend()._eval_vstate(state, model)
-            samples = np.asarray(evs.samples).reshape(-1, problem.n_qubits)
+            backend = VMCBackend()
+            evs, samples = backend._eval_vstate(state, model), backend._eval_samples(state, model)
             info["constraint_violation"] = float(np.mean(local_values(evs, samples, [gauss]).real))
         yield Snapshot(float(t), state, info)
     if bar is not None:
