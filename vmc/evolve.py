@@ -101,7 +101,7 @@ from manybody.evolution import Snapshot
 from manybody.vmc.backend import VMCBackend, VMCState, make_vstate
 from manybody.vmc.compiled import release_compiled_code
 from manybody.vmc.driver import _weighted_minsr, distinct_size, jacobian_chunk_size, weighted_local_energies
-from manybody.vmc.operators import FlipPlan, local_values, to_pauli_strings
+from manybody.vmc.operators import FlipPlan, to_pauli_strings
 from manybody.vmc.options import INTEGRATORS, VMCEvolveOptions
 
 __all__ = ["evolve", "fit_state", "ShortTimeState", "SHORT_TIME_ORDER", "SampleSpaceTDVP"]
@@ -466,9 +466,9 @@ def evolve(model, initial, times, options: VMCEvolveOptions):
         if x0_log_psi is not None:
             info["loschmidt_echo"] = float(jnp.exp(2.0 * jnp.real(x0_log_psi(snapshot.parameters)[0])))
         if gauss is not None:
-            backend = VMCBackend()
-            evs, samples = backend._eval_vstate(state, model), backend._eval_samples(state, model)
-            info["constraint_violation"] = float(np.mean(local_values(evs, samples, [gauss]).real))
+            info["constraint_violation"] = float(
+                np.mean(VMCBackend()._eval_values(state, model, [gauss]).real)
+            )
         yield Snapshot(float(t), state, info)
     if bar is not None:
         bar.n = float(times[-1])
