@@ -190,14 +190,27 @@ class ShortTimeState:
         return psi / np.linalg.norm(psi)
 
     def time_at_fidelity(self, fidelity: float) -> float:
-        """The first time ``t`` with ``|<bits|psi(t)>|^2 = fidelity`` (``scipy.optimize.brentq``); 0 for an eigenstate."""
+        """The first time ``t`` with ``|<bits|psi(t)>|^2 = fidelity`` (``scipy.optimize.brentq``); 0 for an eigenstate.
+
+        Searched up to twice the first-order time (the echo is ``1 - (sigma t)^2 + ...``), where
+        the short-time state holds. A ``ValueError`` naming ``initial_fidelity`` when the echo stays
+        above ``fidelity`` there (a state close to an eigenstate, e.g. a two-level system).
+        """
         if self.sigma == 0.0:
             return 0.0
-        # the echo 1 - (sigma t)^2 + ... falls below `fidelity` before twice the first-order time
         first_order = float(np.sqrt(1.0 / fidelity - 1.0)) / self.sigma
+        grid = np.linspace(0.0, 2.0 * first_order, 33)
+        excess = np.array([abs(self.amplitudes(t)[0]) ** 2 - fidelity for t in grid])
+        below = np.flatnonzero(excess < 0)
+        if not below.size:
+            raise ValueError(
+                f"initial_fidelity={fidelity}: the echo |<initial|psi(t)>|^2 stays at or above "
+                f"{fidelity + excess.min():.4g} up to t={grid[-1]:.3g}; pass an initial_fidelity above that"
+            )
+        k = below[0]
         return float(
             scipy.optimize.brentq(
-                lambda t: abs(self.amplitudes(t)[0]) ** 2 - fidelity, 0.0, 2.0 * first_order, xtol=1e-12
+                lambda t: abs(self.amplitudes(t)[0]) ** 2 - fidelity, grid[k - 1], grid[k], xtol=1e-12
             )
         )
 

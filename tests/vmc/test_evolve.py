@@ -8,7 +8,7 @@ import pytest
 
 import manybody as mb
 from manybody.lattice import Chain
-from manybody.models import Heisenberg, Schwinger
+from manybody.models import Heisenberg, Schwinger, Z2Gauge
 from manybody.operators import of
 
 
@@ -47,6 +47,24 @@ def test_bad_options_are_refused_fast(option, value):
     with pytest.raises(ValueError, match=option):
         mb.evolve(Heisenberg(Chain(4)), "neel", [0, 1], backend="vmc", **{option: value})
     assert time.perf_counter() - start < 1.0
+
+
+def test_initial_state_whose_echo_stays_above_the_fidelity_is_refused_by_name():
+    """Z2 gauge theory on one open plaquette: a two-level sector, where the echo of |0000> never
+    falls below (|c0|^2 - |c1|^2)^2 (c: its overlaps with the two eigenstates, exact
+    diagonalisation), above the default initial_fidelity 0.9."""
+    from manybody.exact import sector_hamiltonian
+
+    model = Z2Gauge(2, 2, pbc=False)
+    h, basis = sector_hamiltonian(model)
+    start = [row.tolist() for row in basis.bits()].index([0, 0, 0, 0])
+    weights = np.abs(np.linalg.eigh(h.toarray())[1][start]) ** 2
+    floor = (weights[0] - weights[1]) ** 2
+    assert len(weights) == 2 and floor > 0.9
+    with pytest.raises(ValueError, match=r"initial_fidelity=0.9: .* stays at or above") as error:
+        mb.evolve(model, [0, 0, 0, 0], [0, 1], backend="vmc")
+    reported = float(str(error.value).split("stays at or above ")[1].split(" ")[0])
+    assert floor - 1e-4 <= reported < floor + 1e-3
 
 
 def test_iterative_solvers_need_a_diagonal_shift():
