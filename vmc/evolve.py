@@ -198,21 +198,21 @@ class ShortTimeState:
         """
         if self.sigma == 0.0:
             return 0.0
+
+        def excess(t):
+            return abs(self.amplitudes(t)[0]) ** 2 - fidelity
+
         first_order = float(np.sqrt(1.0 / fidelity - 1.0)) / self.sigma
         grid = np.linspace(0.0, 2.0 * first_order, 33)
-        excess = np.array([abs(self.amplitudes(t)[0]) ** 2 - fidelity for t in grid])
-        below = np.flatnonzero(excess < 0)
+        on_grid = np.array([excess(t) for t in grid])
+        below = np.flatnonzero(on_grid < 0)
         if not below.size:
             raise ValueError(
                 f"initial_fidelity={fidelity}: the echo |<initial|psi(t)>|^2 stays at or above "
-                f"{fidelity + excess.min():.4g} up to t={grid[-1]:.3g}; pass an initial_fidelity above that"
+                f"{fidelity + on_grid.min():.4g} up to t={grid[-1]:.3g}; pass an initial_fidelity above that"
             )
         k = below[0]
-        return float(
-            scipy.optimize.brentq(
-                lambda t: abs(self.amplitudes(t)[0]) ** 2 - fidelity, grid[k - 1], grid[k], xtol=1e-12
-            )
-        )
+        return float(scipy.optimize.brentq(excess, grid[k - 1], grid[k], xtol=1e-12))
 
 
 _FIT_OPTIMIZER = optax.lbfgs()
