@@ -103,6 +103,7 @@ def build_network(model, config: dict) -> ARTransformer:
         d_model=config["d_model"],
         n_heads=config["n_heads"],
         n_layers=config["n_layers"],
+        patch=config.get("patch", 1),
         use_cache=config.get("use_cache", True),
         param_dtype=_DTYPES[config.get("dtype", "float64")],
         phase_init_scale=0.0 if rule is not None and rule.exact else PHASE_INIT_SCALE,

@@ -12,6 +12,12 @@ local state plus a learned positional embedding, ``n_layers`` pre-LayerNorm
 blocks of causal multi-head self-attention and a GELU MLP, then two heads:
 log-probability logits and phases (so amplitudes are complex).
 
+With ``patch = p > 1`` a token is ``p`` consecutive qubits of the sampling order (one of
+``2^p`` classes): the network reads ``N / p`` tokens and gives each token's ``2^p``-way
+conditional, ``psi(b) = prod_t sqrt(p(c_t | c_<t)) exp(i phi(c_t | c_<t))``; exact sampling still
+goes qubit by qubit, through the marginals of the token's conditional. Fewer, richer positions:
+cheaper passes and, on 2D lattices, a closer modulus (``benchmarks/vmc_j1j2.py``).
+
 Constraints are enforced by masking the conditionals with a
 :class:`~manybody.vmc.masking.ConstraintAutomaton`: a bit that leaves no valid
 completion gets probability exactly 0 and the remaining bits are
@@ -31,7 +37,7 @@ import jax.numpy as jnp
 import netket as nk
 import numpy as np
 
-__all__ = ["ARTransformer", "MASKED_LOGP", "PHASE_INIT_SCALE", "initial_variables"]
+__all__ = ["ARTransformer", "MASKED_LOGP", "PHASE_INIT_SCALE", "initial_variables", "patch_classes"]
 
 MASKED_LOGP = -1.0e5
 """Log-probability given to a masked bit: exp(MASKED_LOGP) is exactly 0 in float64 and float32."""
@@ -42,7 +48,27 @@ Measured (relative error of the energy, seed 0): Hubbard chain L=4, U=4 without 
 150 iterations: 0.67 from a zero phase head, 0.14 with 0.1, 0.03-0.16 with 0.5 (network sizes
 differ), 0.44 with 1.5; QuantumLink1D(6, m=0.5), 80 iterations: 2e-5 (zero), 1.4e-6 (0.1), 4e-2 (0.5)."""
 
-_BOS = 2
+
+def patch_classes(patch: int) -> np.ndarray:
+    """The bits (2^patch, patch) of each token class: class ``c`` has bit ``j`` = ``(c >> j) & 1``."""
+    return (np.arange(2**patch)[:, None] >> np.arange(patch)) & 1
+
+
+def patch_transitions(transitions: np.ndarray, patch: int) -> np.ndarray:
+    """An automaton's transitions (N, S, 2) per token of ``patch`` qubits: (N / patch, S, 2^patch),
+    the state after each class from each state at the token's start (-1: a bit of the class is
+    forbidden)."""
+    if patch == 1:
+        return transitions
+    classes, n_states = patch_classes(patch), transitions.shape[1]
+    out = []
+    for t in range(transitions.shape[0] // patch):
+        state = np.broadcast_to(np.arange(n_states)[:, None], (n_states, 2**patch))
+        for j in range(patch):
+            nxt = transitions[t * patch + j][np.maximum(state, 0), classes[None, :, j]]
+            state = np.where(state >= 0, nxt, -1)
+        out.append(state)
+    return np.stack(out).astype(np.int32)
 
 
 def _split_heads(qkv, n_heads: int):
@@ -121,7 +147,8 @@ class _Block(nn.Module):
 
 
 class ARTransformer(nk.models.AbstractARNN):
-    """Autoregressive transformer over qubits with masked (constrained) conditionals.
+    """Autoregressive transformer over qubits (or tokens of ``patch`` qubits) with masked
+    (constrained) conditionals.
 
     Attributes
     ----------
@@ -142,6 +169,10 @@ class ARTransformer(nk.models.AbstractARNN):
         vanishes at a state with real positive amplitudes, which would never learn its signs.
     d_model, n_heads, n_layers : int
         Width, attention heads and number of blocks.
+    patch : int
+        Qubits per token: token ``t`` is the qubits at sampling positions ``t p .. t p + p - 1``,
+        its class ``sum_j b_{t p + j} 2^j`` (:func:`patch_classes`); must divide N. 1: a token
+        per qubit.
     use_cache : bool
         Key/value cache in ``conditional`` (True) or a full forward pass per site (False).
     """
@@ -153,6 +184,7 @@ class ARTransformer(nk.models.AbstractARNN):
     d_model: int = 32
     n_heads: int = 4
     n_layers: int = 2
+    patch: int = 1
     use_cache: bool = True
     phase_init_scale: float = PHASE_INIT_SCALE
     param_dtype: type = jnp.float64
@@ -162,18 +194,23 @@ class ARTransformer(nk.models.AbstractARNN):
         n = self.hilbert.size
         if self.d_model % self.n_heads:
             raise ValueError(f"d_model={self.d_model} must be a multiple of n_heads={self.n_heads}")
-        self.embed = nn.Embed(3, self.d_model, param_dtype=self.param_dtype)
+        if self.patch < 1 or n % self.patch:
+            raise ValueError(f"patch={self.patch} must be a positive divisor of the {n} qubits")
+        classes = 2**self.patch
+        self.embed = nn.Embed(classes + 1, self.d_model, param_dtype=self.param_dtype)
         self.position = self.param(
-            "position", nn.initializers.normal(0.02, self.param_dtype), (n, self.d_model)
+            "position", nn.initializers.normal(0.02, self.param_dtype), (n // self.patch, self.d_model)
         )
         self.blocks = [
-            _Block(self.d_model, self.n_heads, n, self.param_dtype, name=f"block_{i}")
+            _Block(self.d_model, self.n_heads, n // self.patch, self.param_dtype, name=f"block_{i}")
             for i in range(self.n_layers)
         ]
         self.ln_out = nn.LayerNorm(param_dtype=self.param_dtype)
         dense = dict(param_dtype=self.param_dtype, dtype=self.param_dtype)
-        self.logit_head = nn.Dense(2, kernel_init=nn.initializers.zeros, **dense)
-        self.phase_head = nn.Dense(2, kernel_init=nn.initializers.normal(self.phase_init_scale), **dense)
+        self.logit_head = nn.Dense(classes, kernel_init=nn.initializers.zeros, **dense)
+        self.phase_head = nn.Dense(
+            classes, kernel_init=nn.initializers.normal(self.phase_init_scale), **dense
+        )
 
     # -- orders ------------------------------------------------------------------
 
@@ -189,10 +226,25 @@ class ARTransformer(nk.models.AbstractARNN):
     def inverse_reorder(self, inputs, axis: int = 0):
         return jnp.take(inputs, self._inverse_order(), axis=axis)
 
+    # -- tokens ------------------------------------------------------------------
+
+    def _tokens(self, bits):
+        """Token classes (..., N / patch) of ``bits`` (..., N) in sampling order."""
+        grouped = bits.reshape(*bits.shape[:-1], -1, self.patch)
+        return jnp.sum(grouped << jnp.arange(self.patch, dtype=grouped.dtype), axis=-1, dtype=grouped.dtype)
+
+    def _shifted(self, tokens):
+        """The network's inputs: ``(BOS, c_0, ..., c_{T-2})``, BOS being class ``2^patch``."""
+        return jnp.concatenate([jnp.full_like(tokens[..., :1], 2**self.patch), tokens[..., :-1]], axis=-1)
+
+    def _first_token(self, start: int) -> int:
+        """The first token whose output a flip at sampling position ``start - 1`` or later changes."""
+        return (start - 1) // self.patch + 1
+
     # -- pieces ------------------------------------------------------------------
 
     def _outputs(self, h):
-        """Logits and phases, each (batch, seq, 2), from the last hidden states."""
+        """Logits and phases, each (batch, seq, 2^patch), from the last hidden states."""
         h = self.ln_out(h)
         return self.logit_head(h), self.phase_head(h)
 
@@ -200,29 +252,35 @@ class ARTransformer(nk.models.AbstractARNN):
         logits = jnp.where(allowed, logits, -jnp.inf)
         return jnp.where(allowed, jax.nn.log_softmax(logits, axis=-1), MASKED_LOGP)
 
-    def _allowed(self, t, state):
-        """Allowed bits (batch, 2) at step ``t`` for automaton states ``state`` (batch,)."""
+    def _automaton(self):
+        """The constraint automaton per token (:func:`patch_transitions`), None without constraint."""
         if self.transitions is None:
-            return jnp.ones((state.shape[0], 2), dtype=bool)
-        row = jnp.asarray(np.asarray(self.transitions))[t][jnp.maximum(state, 0)]
+            return None
+        return jnp.asarray(patch_transitions(np.asarray(self.transitions), self.patch))
+
+    def _allowed(self, table, t, state):
+        """Allowed classes (batch, 2^patch) of token ``t`` for automaton states ``state`` (batch,)."""
+        if table is None:
+            return jnp.ones((state.shape[0], 2**self.patch), dtype=bool)
+        row = table[t][jnp.maximum(state, 0)]
         return jnp.where((state >= 0)[:, None], row >= 0, True)
 
-    def _advance(self, t, state, bit):
-        if self.transitions is None:
+    def _advance(self, table, t, state, token):
+        if table is None:
             return state
-        row = jnp.asarray(np.asarray(self.transitions))[t][jnp.maximum(state, 0)]
-        nxt = jnp.take_along_axis(row, bit[:, None], axis=1)[:, 0]
+        row = table[t][jnp.maximum(state, 0)]
+        nxt = jnp.take_along_axis(row, token[:, None], axis=1)[:, 0]
         return jnp.where(state >= 0, nxt, -1)
 
-    def _sign_phase(self, bits):
-        """Phase (batch, N, 2) of the fixed sign rule: pi * (c_t + sum_{s<t} P_ts b_s) for bit 1."""
-        phase = jnp.zeros(bits.shape, dtype=self.param_dtype)
+    def _sign_angle(self, bits):
+        """Angle (batch, N) of bit 1 under the fixed sign rule: pi * (c_t + sum_{s<t} P_ts b_s)."""
+        angle = jnp.zeros(bits.shape, dtype=self.param_dtype)
         if self.sign_linear is not None:
-            phase = phase + jnp.asarray(np.asarray(self.sign_linear), dtype=self.param_dtype)
+            angle = angle + jnp.asarray(np.asarray(self.sign_linear), dtype=self.param_dtype)
         if self.sign_pairs is not None:
             earlier = np.tril(np.asarray(self.sign_pairs), k=-1)
-            phase = phase + bits.astype(self.param_dtype) @ jnp.asarray(earlier.T, dtype=self.param_dtype)
-        return jnp.stack([jnp.zeros_like(phase), jnp.pi * phase], axis=-1)
+            angle = angle + bits.astype(self.param_dtype) @ jnp.asarray(earlier.T, dtype=self.param_dtype)
+        return jnp.pi * angle
 
     def _trunk(self, tokens, start: int = 0, prefix=None):
         """Head outputs (logits, phases) of positions ``start ..`` and each layer's keys/values.
@@ -237,30 +295,76 @@ class ARTransformer(nk.models.AbstractARNN):
             kv.append(layer_kv)
         return (*self._outputs(h), kv)
 
-    def _log_conditionals(self, bits, logits, phase):
-        """Log conditional amplitudes (batch, N, 2), sampling order, from the head outputs."""
+    def _log_amplitudes(self, tokens, logits, phase):
+        """Log conditional amplitudes (batch, T, 2^patch) of every class of every token."""
+        table = self._automaton()
 
         def step(state, t):
-            allowed = self._allowed(t, state)
-            return self._advance(t, state, bits[:, t]), allowed
+            return self._advance(table, t, state, tokens[:, t]), self._allowed(table, t, state)
 
-        _, allowed = jax.lax.scan(step, jnp.zeros_like(bits[:, 0]), jnp.arange(bits.shape[1]))
-        log_p = self._masked_log_prob(logits, jnp.swapaxes(allowed, 0, 1))
-        return 0.5 * log_p + 1j * (phase + self._sign_phase(bits))
+        _, allowed = jax.lax.scan(step, jnp.zeros_like(tokens[:, 0]), jnp.arange(tokens.shape[1]))
+        return 0.5 * self._masked_log_prob(logits, jnp.swapaxes(allowed, 0, 1)) + 1j * phase
+
+    def _bit_log_marginals(self, log_p, patch_bits, j):
+        """log P(bits of the token before ``j``, bit ``j`` = v) for v = 0, 1, shape (..., 2), from the
+        log-probabilities ``log_p`` (..., 2^patch) of the token's classes and its bits (..., patch)."""
+        classes = jnp.asarray(patch_classes(self.patch))
+        before = jnp.arange(self.patch) < j
+        agree = jnp.all((classes == patch_bits[..., None, :]) | ~before, axis=-1)
+        bit_j = jnp.take(classes, j, axis=1)
+        return jnp.stack(
+            [jax.nn.logsumexp(jnp.where(agree & (bit_j == v), log_p, -jnp.inf), axis=-1) for v in (0, 1)],
+            axis=-1,
+        )
+
+    def _qubit_conditionals(self, bits, amplitudes):
+        """Log conditional amplitudes (batch, N, 2) of the qubits from those of the tokens: bit ``j``
+        of a token gets the marginal of its classes given the token's earlier bits, and the
+        token's phase goes to its last bit (which fixes the class)."""
+        if self.patch == 1:
+            return amplitudes
+        p = self.patch
+        grouped = bits.reshape(*bits.shape[:-1], -1, p)
+        log_p = 2 * amplitudes.real
+        out = []
+        for j in range(p):
+            joint = self._bit_log_marginals(log_p, grouped, j)
+            cond = 0.5 * (joint - jax.nn.logsumexp(joint, axis=-1, keepdims=True))
+            if j == p - 1:
+                head = jnp.sum(
+                    grouped[..., :-1] << jnp.arange(p - 1, dtype=grouped.dtype), axis=-1, dtype=grouped.dtype
+                )
+                classes = head[..., None] + jnp.array([0, 2 ** (p - 1)], dtype=head.dtype)
+                cond = cond + 1j * jnp.take_along_axis(amplitudes.imag, classes, axis=-1)
+            out.append(cond)
+        return jnp.stack(out, axis=-2).reshape(*bits.shape, 2)
 
     def _log_psi_ordered(self, bits, logits, phase):
         """log psi (batch,) of ``bits`` (batch, N) in sampling order, from the head outputs."""
-        cond = self._log_conditionals(bits, logits, phase)
-        return jnp.take_along_axis(cond, bits[..., None], axis=-1)[..., 0].sum(axis=-1)
+        tokens = self._tokens(bits)
+        amplitudes = self._log_amplitudes(tokens, logits, phase)
+        log_psi = jnp.take_along_axis(amplitudes, tokens[..., None], axis=-1)[..., 0].sum(axis=-1)
+        if self.sign_linear is None and self.sign_pairs is None:
+            return log_psi
+        return log_psi + 1j * jnp.sum(bits * self._sign_angle(bits), axis=-1)
 
     # -- AbstractARNN interface ----------------------------------------------------
+
+    def __call__(self, inputs):
+        """log psi (batch,) of configurations (batch, N) in qubit layout."""
+        if inputs.ndim == 1:
+            inputs = inputs[None]
+        return self.prefix_cache(inputs)[0]
 
     def conditionals_log_psi(self, inputs):
         """Log conditional amplitudes (batch, N, 2) in qubit (unordered) layout."""
         bits = self.reorder(jnp.asarray(inputs, dtype=jnp.int32), axis=1)
-        tokens = jnp.concatenate([jnp.full_like(bits[:, :1], _BOS), bits[:, :-1]], axis=1)
-        logits, phase, _ = self._trunk(tokens)
-        return self.inverse_reorder(self._log_conditionals(bits, logits, phase), axis=1)
+        tokens = self._tokens(bits)
+        logits, phase, _ = self._trunk(self._shifted(tokens))
+        cond = self._qubit_conditionals(bits, self._log_amplitudes(tokens, logits, phase))
+        angle = self._sign_angle(bits)
+        cond = cond + 1j * jnp.stack([jnp.zeros_like(angle), angle], axis=-1)
+        return self.inverse_reorder(cond, axis=1)
 
     def conditional(self, inputs, index):
         """Probabilities (batch, 2) of qubit ``index`` given the already sampled qubits."""
@@ -268,18 +372,26 @@ class ARTransformer(nk.models.AbstractARNN):
             return super().conditional(inputs, index)
         if inputs.ndim == 1:
             inputs = inputs[None]
+        p = self.patch
         bits = self.reorder(jnp.asarray(inputs, dtype=jnp.int32), axis=1)
-        t = self._inverse_order()[index]
-        prev = jnp.take(bits, jnp.maximum(t - 1, 0), axis=1)
-        token = jnp.where(t == 0, _BOS, prev)
+        t = self._inverse_order()[index] // p  # the qubit's token; its bit j = position - t p
+        tokens = self._tokens(bits)
+        prev = jnp.take(tokens, jnp.maximum(t - 1, 0), axis=1)
+        token = jnp.where(t == 0, 2**p, prev)
         h = self.embed(token)[:, None, :] + self.position[t][None, None, :]
-        for block in self.blocks:
+        for block in self.blocks:  # the first bit of a token writes its keys/values, later bits rewrite them
             h, _ = block(h, cache_index=t)
         logits, _ = self._outputs(h[:, 0])
+        table = self._automaton()
         state = jax.lax.fori_loop(
-            0, t, lambda s, st: self._advance(s, st, bits[:, s]), jnp.zeros_like(bits[:, 0])
+            0, t, lambda s, st: self._advance(table, s, st, tokens[:, s]), jnp.zeros_like(tokens[:, 0])
         )
-        return jnp.exp(self._masked_log_prob(logits, self._allowed(t, state)))
+        log_p = self._masked_log_prob(logits, self._allowed(table, t, state))
+        if p == 1:
+            return jnp.exp(log_p)
+        patch_bits = jax.lax.dynamic_slice_in_dim(bits, t * p, p, axis=1)
+        joint = self._bit_log_marginals(log_p, patch_bits, self._inverse_order()[index] - t * p)
+        return jax.nn.softmax(joint, axis=-1)
 
     # -- local estimators ------------------------------------------------------------
 
@@ -290,12 +402,12 @@ class ARTransformer(nk.models.AbstractARNN):
         -------
         log_psi : array (batch,)
         cache : tuple
-            ``(bits, logits, phases, kv)``: the bits (batch, N) and head outputs (batch, N, 2) in
-            sampling order and each layer's keys and values (batch, heads, N, dh).
+            ``(bits, logits, phases, kv)``: the bits (batch, N) in sampling order, the head outputs
+            (batch, T, 2^patch) of the T tokens and each layer's keys and values
+            (batch, heads, T, dh).
         """
         bits = self.reorder(jnp.asarray(inputs, dtype=jnp.int32), axis=1)
-        tokens = jnp.concatenate([jnp.full_like(bits[:, :1], _BOS), bits[:, :-1]], axis=1)
-        logits, phase, kv = self._trunk(tokens)
+        logits, phase, kv = self._trunk(self._shifted(self._tokens(bits)))
         return self._log_psi_ordered(bits, logits, phase), (bits, logits, phase, kv)
 
     def _log_psi_from(self, cache, flipped, start: int):
@@ -303,27 +415,32 @@ class ARTransformer(nk.models.AbstractARNN):
         (:meth:`prefix_cache`, batch b) before position ``start - 1``."""
         _, logits, phase, kv = cache
         b, m, n = flipped.shape
-        outputs = [jnp.broadcast_to(x[:, None, :start], (b, m, start, 2)) for x in (logits, phase)]
-        if start < n:
-            prefix = [(k[:, :, :start], v[:, :, :start]) for k, v in kv]
-            new = self._trunk(flipped[:, :, start - 1 : n - 1], start, prefix)[:2]
+        n_tokens, classes = n // self.patch, logits.shape[-1]
+        first = self._first_token(start)
+        outputs = [jnp.broadcast_to(x[:, None, :first], (b, m, first, classes)) for x in (logits, phase)]
+        if first < n_tokens:
+            prefix = [(k[:, :, :first], v[:, :, :first]) for k, v in kv]
+            tokens = self._tokens(flipped)[:, :, first - 1 : n_tokens - 1]
+            new = self._trunk(tokens, first, prefix)[:2]
             outputs = [jnp.concatenate([a, c], axis=2) for a, c in zip(outputs, new)]
-        logits_f, phase_f = (x.reshape(-1, n, 2) for x in outputs)
+        logits_f, phase_f = (x.reshape(-1, n_tokens, classes) for x in outputs)
         return self._log_psi_ordered(flipped.reshape(-1, n), logits_f, phase_f).reshape(b, m)
 
     def log_psi_pairs(self, cache, rows, masks, start: int):
         """log psi (P,) of cached configurations ``rows`` (P,) with ``masks`` (P, N) flipped.
 
         ``cache`` is a :meth:`prefix_cache` output; ``masks`` are 0/1 in **sampling order** and
-        flip no position before ``start - 1`` (static, ``1 <= start <= N``): only positions
-        ``start ..`` are evaluated, on the keys and values of row ``rows[p]`` before them.
+        flip no position before ``start - 1`` (static, ``1 <= start <= N``): only the tokens
+        from the one holding position ``start - 1`` on are evaluated, on the keys and values of
+        row ``rows[p]`` before them.
         """
         bits, logits, phase, kv = cache
+        first = self._first_token(start)
         prefix = (
             bits,
-            logits[:, :start],
-            phase[:, :start],
-            [(k[:, :, :start], v[:, :, :start]) for k, v in kv],
+            logits[:, :first],
+            phase[:, :first],
+            [(k[:, :, :first], v[:, :, :first]) for k, v in kv],
         )
         gathered = jax.tree_util.tree_map(lambda x: jnp.take(x, rows, axis=0), prefix)  # only what is reused
         flipped = gathered[0] ^ jnp.asarray(masks, dtype=jnp.int32)

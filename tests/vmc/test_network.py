@@ -23,12 +23,21 @@ NAMES = [
 ]
 
 
+PATCHES = [("heisenberg_sz", 4), ("hubbard_numbers", 2), ("syk_parity", 3), ("toy_overlapping_permuted", 7)]
+"""Models with tokens of several qubits (``patch``): two tokens of 4 spins; a token per Hubbard
+site; the parity constraint of SYK on tokens of 3; overlapping constraints, a permuted order and
+the whole configuration as one token."""
+
+
 @pytest.mark.parametrize(
-    "name, dtype, tol", [(n, "float64", 1e-10) for n in NAMES] + [("z2_gauss", "float32", 1e-5)]
+    "name, dtype, tol, patch",
+    [(n, "float64", 1e-10, 1) for n in NAMES]
+    + [("z2_gauss", "float32", 1e-5, 1)]
+    + [(n, "float64", 1e-10, p) for n, p in PATCHES],
 )
-def test_normalised_in_sector_and_zero_outside(name, dtype, tol, make_model, helpers):
+def test_normalised_in_sector_and_zero_outside(name, dtype, tol, patch, make_model, helpers):
     model = make_model(name)
-    vs = helpers["perturbed_vstate"](model, {**CONFIG, "dtype": dtype})
+    vs = helpers["perturbed_vstate"](model, {**CONFIG, "dtype": dtype, "patch": patch})
     bits = helpers["all_bits"](model.n_qubits)
     prob = np.exp(2 * np.real(np.asarray(vs.log_value(jnp.asarray(bits)))).astype(float))
     inside = helpers["satisfied"](model, bits)
@@ -39,10 +48,12 @@ def test_normalised_in_sector_and_zero_outside(name, dtype, tol, make_model, hel
     assert helpers["satisfied"](model, samples).all()
 
 
-@pytest.mark.parametrize("name", ["heisenberg_sz", "toy_overlapping_permuted"])
-def test_cached_conditional_equals_full_forward_pass(name, make_model, helpers):
+@pytest.mark.parametrize("name, patch", [("heisenberg_sz", 1), ("toy_overlapping_permuted", 1), *PATCHES])
+def test_cached_conditional_equals_full_forward_pass(name, patch, make_model, helpers):
+    """The sampler's KV-cached conditionals equal the full pass's, and their product at the
+    configuration is |psi|^2 (so direct sampling draws |psi|^2)."""
     model = make_model(name)
-    vs = helpers["perturbed_vstate"](model, CONFIG, n_samples=16, seed=3)
+    vs = helpers["perturbed_vstate"](model, {**CONFIG, "patch": patch}, n_samples=16, seed=3)
     net = vs.model
     x = jnp.asarray(vs.samples.reshape(-1, model.n_qubits))
     variables = {"params": vs.parameters}
@@ -58,6 +69,9 @@ def test_cached_conditional_equals_full_forward_pass(name, make_model, helpers):
         p, mutated = step(cache, jnp.int32(q))
         cache = mutated["cache"]
         np.testing.assert_allclose(np.asarray(p), full[:, q], atol=1e-12)
+    chosen = np.take_along_axis(full, np.asarray(x, dtype=int)[..., None], axis=-1)[..., 0]
+    psi2 = np.exp(2 * np.real(np.asarray(vs.log_value(x))))
+    np.testing.assert_allclose(np.prod(chosen, axis=1), psi2, rtol=1e-10)
 
 
 def test_sampling_frequencies_follow_psi_squared(make_model, helpers):
@@ -80,13 +94,13 @@ def test_network_without_constraints_has_no_automaton(helpers):
     assert net.transitions is None
 
 
-@pytest.mark.parametrize("name", ["heisenberg_sz", "toy_overlapping_permuted"])
-def test_log_psi_flipped_equals_full_passes(name, make_model, helpers):
+@pytest.mark.parametrize("name, patch", [("heisenberg_sz", 1), ("toy_overlapping_permuted", 1), *PATCHES])
+def test_log_psi_flipped_equals_full_passes(name, patch, make_model, helpers):
     """Copies evaluated from their first flipped position (prefix keys/values reused) against full
     forward passes, for groups that start anywhere, including a last-position-only flip (no pass)."""
     model = make_model(name)
     n = model.n_qubits
-    vs = helpers["perturbed_vstate"](model, CONFIG, n_samples=16, seed=4)
+    vs = helpers["perturbed_vstate"](model, {**CONFIG, "patch": patch}, n_samples=16, seed=4)
     net, x = vs.model, np.asarray(vs.samples).reshape(-1, n)
     rng = np.random.default_rng(0)
     groups = []
