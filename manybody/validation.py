@@ -20,16 +20,20 @@ __all__ = ["MAX_ABS", "check_int", "check_real", "check_choice", "check_bool"]
 MAX_ABS = 1e15
 
 
-def check_int(name: str, value, *, minimum: int | None = None, allow_none: bool = False) -> int | None:
-    """An integer (at least ``minimum``; None when ``allow_none``)."""
+def check_int(
+    name: str, value, *, minimum: int | None = None, maximum: int | None = None, allow_none: bool = False
+) -> int | None:
+    """An integer (at least ``minimum``, at most ``maximum``; None when ``allow_none``)."""
     if value is None and allow_none:
         return None
     bound = "" if minimum is None else f" >= {minimum}"
+    bound += "" if maximum is None else f"{' and' if bound else ''} <= {maximum}"
     none = " or None" if allow_none else ""
     if (
         isinstance(value, bool)
         or not isinstance(value, (int, np.integer))
         or (minimum is not None and value < minimum)
+        or (maximum is not None and value > maximum)
     ):
         raise ValueError(f"{name} must be an integer{bound}{none}, got {value!r}")
     return int(value)

@@ -172,6 +172,10 @@ class VMCBackend(Backend):
                 f"model {model.name!r} has {problem.n_qubits} qubit(s) and a sector of "
                 f"{problem.sector_dimension()} state(s): nothing for VMC to learn, use backend='exact'"
             )
+        if problem.n_qubits % options.patch:
+            raise ValueError(
+                f"patch={options.patch} must divide the {problem.n_qubits} qubits of model {model.name!r}"
+            )
         sign_rule(problem, options.sign_rule)
         learned_phase(problem, options.sign_rule)
         if options.warm_start is not None:
@@ -191,6 +195,7 @@ class VMCBackend(Backend):
             "d_model": options.d_model,
             "n_heads": options.n_heads,
             "n_layers": options.n_layers,
+            "patch": options.patch,
             "dtype": options.dtype,
             "sign_rule": None if rule is None else rule.to_dict(),
             "phase": learned,

@@ -15,6 +15,7 @@ __all__ = [
     "VMCEvolveOptions",
     "MIN_SAMPLES",
     "DTYPES",
+    "MAX_PATCH",
     "INTEGRATORS",
     "LINEAR_SOLVERS",
     "AUTO",
@@ -28,6 +29,9 @@ MIN_SAMPLES = 32
 (with fewer it is NaN)."""
 
 DTYPES = ("float64", "float32")
+
+MAX_PATCH = 8
+"""Most qubits per transformer token (``patch``): 256-way conditionals."""
 
 AUTO = "auto"
 """The value of an option chosen from the model at solve time by :func:`auto_options`: the sizes
@@ -149,6 +153,13 @@ class VMCOptions:
         2D gauge model: :func:`auto_options`).
     d_model, n_heads, n_layers : int or "auto"
         Transformer width, attention heads (divides d_model), blocks.
+    patch : int
+        Qubits per token of the transformer (1 to ``MAX_PATCH``; must divide the number of
+        qubits): each token is ``patch`` consecutive qubits of the model's sampling order and its
+        conditional is ``2^patch``-way (:class:`~manybody.vmc.network.ARTransformer`). With the
+        snake order of a square lattice, ``patch = Lx`` makes a token of each row. Measured on
+        the J1-J2 4x4 torus (``benchmarks/vmc_j1j2.py``): tokens of 4 spins give a closer
+        modulus at less cost per iteration; 1 (a token per qubit) stays the default.
 
         ``"auto"`` (the default of these five size options, and of ``learning_rate`` and
         ``momentum``) is resolved from the model when the run starts (:func:`auto_options`: by
@@ -196,6 +207,7 @@ class VMCOptions:
     d_model: int | str = AUTO
     n_heads: int | str = AUTO
     n_layers: int | str = AUTO
+    patch: int = 1
     sign_rule: str = "auto"
     chunk_size: int | None = None
     checkpoint_dir: str | None = None
@@ -237,6 +249,7 @@ class VMCOptions:
                 f"sign_rule must be 'auto', 'none' or the name of a sign structure the model declares, "
                 f"got {self.sign_rule!r}"
             )
+        self.patch = check_int("patch", self.patch, minimum=1, maximum=MAX_PATCH)
         self.dtype = check_choice("dtype", self.dtype, DTYPES)
         self.progress = check_bool("progress", self.progress)
         self.use_cache = check_bool("use_cache", self.use_cache)

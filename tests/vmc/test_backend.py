@@ -73,6 +73,22 @@ def test_save_load_expect_reproduces(trained, tmp_path):
     ]
 
 
+def test_tokens_of_four_spins_reach_exact_and_reload(chain, exact, tmp_path):
+    """``patch=4``: the chain as two tokens of 4 spins (16-way conditionals) trains as the qubit
+    tokens do, and the saved network is rebuilt with its tokens."""
+    res = mb.solve(
+        chain, backend="vmc", seed=1, n_iter=80, learning_rate=0.05, patch=4, observables=[], **SMALL
+    )
+    assert res.energy > exact.energy - 5 * res.energy_error
+    assert abs(res.energy - exact.energy) / abs(exact.energy) < 3e-3
+    res.save(tmp_path / "run")
+    loaded = mb.Result.load(tmp_path / "run")
+    assert loaded.state.config["patch"] == 4
+    again = loaded.expect(["spin_correlations"])["spin_correlations"]
+    ref = exact.observables["spin_correlations"]
+    assert np.all(np.abs(again.mean - ref.mean) < 5 * again.error + 0.02)
+
+
 def test_evaluation_samples_are_fresh_draws_of_the_networks_distribution(trained, chain):
     """The evaluation's ``n_eval_samples`` come in draws of the training's ``n_samples`` (the
     sampler it compiled), the last one cut: every draw is new, and the frequencies follow the
@@ -183,6 +199,8 @@ def test_nan_guard_rolls_back_and_lowers_the_learning_rate(chain, monkeypatch):
         ({"sign_rule": "maybe"}, "sign_rule"),
         ({"momentum": 1.5}, "momentum"),
         ({"warm_start": "/nonexistent"}, "warm_start"),
+        ({"patch": 3}, "patch=3 must divide the 8 qubits"),
+        ({"patch": 9}, "patch must be an integer >= 1 and <= 8"),
     ],
 )
 def test_bad_options_raise(chain, options, match):
