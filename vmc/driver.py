@@ -219,12 +219,13 @@ def jacobian_mode(vstate, hamiltonian) -> str | None:
 def jacobian_chunk_size(vstate, n_rows: int | None = None) -> int | None:
     """Samples per chunk of the SR Jacobian: the state's ``chunk_size`` if set, else on CPU the
     largest divisor of ``n_rows`` (default ``n_samples``) that keeps the per-sample backward pass
-    (``4 x 4 d_model`` floats per position and layer) within ``CACHE_FLOATS``; None (one pass)
+    (``4 x 4 d_model`` floats per position, i.e. token, and layer) within ``CACHE_FLOATS``; None (one pass)
     on accelerators."""
     if vstate.chunk_size is not None or jax.default_backend() != "cpu":
         return vstate.chunk_size
     net = amplitude_of(vstate.model)
-    per_sample = vstate.hilbert.size * 16 * getattr(net, "d_model", 16) * getattr(net, "n_layers", 2)
+    positions = vstate.hilbert.size // getattr(net, "patch", 1)
+    per_sample = positions * 16 * getattr(net, "d_model", 16) * getattr(net, "n_layers", 2)
     # NetKet's on-the-fly NTK needs equal chunks
     return equal_chunks(CACHE_FLOATS // per_sample, n_rows or vstate.n_samples, strict=True)
 

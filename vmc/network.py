@@ -452,7 +452,8 @@ class ARTransformer(nk.models.AbstractARNN):
         With causal attention a copy whose first flipped qubit (in sampling order) is ``k``
         shares every key, value and conditional before position ``k + 1`` with its
         configuration: one full pass over ``inputs`` gives those, and each copy is evaluated
-        from position ``start >= k + 1`` on only.
+        from position ``start >= k + 1`` on only (with tokens of several qubits: from the token
+        after the one holding position ``start - 1``, whose conditional is reused).
 
         Parameters
         ----------

@@ -59,28 +59,32 @@ def test_local_values_average_to_the_enumerated_expectation(make_model, helpers)
 
 
 @pytest.mark.parametrize(
-    "name, dtype, local_dtype, tol, phase, chunk_size",
+    "name, dtype, local_dtype, tol, phase, chunk_size, patch",
     [
-        ("heisenberg_sz", "float64", None, 1e-10, None, 24),
-        ("toy_overlapping_permuted", "float64", None, 1e-10, None, None),
-        ("syk_parity", "float64", None, 1e-10, None, None),
-        ("unconstrained_permuted", "float64", None, 1e-10, None, None),
-        ("heisenberg_sz", "float32", None, 2e-4, None, None),
+        ("heisenberg_sz", "float64", None, 1e-10, None, 24, 1),
+        ("toy_overlapping_permuted", "float64", None, 1e-10, None, None, 1),
+        ("syk_parity", "float64", None, 1e-10, None, None, 1),
+        ("unconstrained_permuted", "float64", None, 1e-10, None, None, 1),
+        ("heisenberg_sz", "float32", None, 2e-4, None, None, 1),
         # float64 parameters, float32 local-energy passes (operators.LOCAL_DTYPE, what mb.solve uses)
-        ("heisenberg_sz", "float64", "float32", 2e-5, None, 24),
+        ("heisenberg_sz", "float64", "float32", 2e-5, None, 24, 1),
         # a learned phase wrapping the transformer (PhaseAR)
-        ("heisenberg_sz", "float64", None, 1e-10, "jastrow", None),
+        ("heisenberg_sz", "float64", None, 1e-10, "jastrow", None, 1),
+        # tokens of several qubits: flips inside a token reuse its conditional, not its class
+        ("heisenberg_sz", "float64", None, 1e-10, None, 24, 4),
+        ("syk_parity", "float64", None, 1e-10, "jastrow", None, 3),
     ],
 )
 def test_prefix_local_energies_equal_netkets_full_passes(
-    name, dtype, local_dtype, tol, phase, chunk_size, make_model, helpers
+    name, dtype, local_dtype, tol, phase, chunk_size, patch, make_model, helpers
 ):
     """PauliSum's kernel (copies evaluated from their first flipped position) against NetKet's
     PauliStrings kernel (every connected configuration through the whole network, float64 unless
     the network is float32)."""
     model = helpers["ToyModel"](6, [], order=[3, 0, 5, 1, 4, 2]) if name == "unconstrained_permuted" else None
     model = model or make_model(name)
-    vs = helpers["perturbed_vstate"](model, {"d_model": 8, "n_layers": 2, "dtype": dtype, "phase": phase})
+    config = {"d_model": 8, "n_layers": 2, "dtype": dtype, "phase": phase, "patch": patch}
+    vs = helpers["perturbed_vstate"](model, config)
     fast = to_pauli_strings(model.qubit_hamiltonian, model.n_qubits, local_dtype=local_dtype)
     assert fast.plan.dtype == local_dtype
     plain = nk.operator.PauliStrings(fast.hilbert, fast.operators, fast.weights)
