@@ -15,6 +15,8 @@ Figures (JSON, to compare across machines; runs unchanged on GPU):
   - ``transformer_before``: the same network with NetKet's ``PauliStrings`` kernel (every connected
     configuration through the whole network) and NetKet's default (complex) Jacobian mode, i.e. the
     code path before prefix reuse and the real mode;
+  - ``transformer_patch``: the ``transformer`` with tokens of ``--patch`` qubits (default 4: a
+    token per row of the 4x4 torus), everything else the same;
   - ``netket_ARNNDense`` (2 layers, ``d_model`` features) and ``rbm_metropolis_exchange`` (alpha 2,
     complex parameters), with NetKet's ``PauliStrings`` and NetKet's Jacobian chunking (none).
 
@@ -102,7 +104,7 @@ print("RESULT" + json.dumps(out))
 """
 
 
-def _networks(model, n_samples: int, seed: int = 0, sizes: dict | None = None) -> dict:
+def _networks(model, n_samples: int, seed: int = 0, sizes: dict | None = None, patch: int = 4) -> dict:
     """name -> (MCState, Hamiltonian, Jacobian mode, None for NetKet's choice, or "solve" for
     everything ``mb.solve`` chooses: Jacobian mode, chunks, distinct samples on small sectors)."""
     # the sizes mb.solve picks, unless given
@@ -121,6 +123,7 @@ def _networks(model, n_samples: int, seed: int = 0, sizes: dict | None = None) -
     graph = nk.graph.Graph(edges=[tuple(map(int, b)) for b in model.lattice.bonds(1)])
     return {
         "transformer": (make_vstate(model, config, n_samples, seed), fast, "solve"),
+        "transformer_patch": (make_vstate(model, {**config, "patch": patch}, n_samples, seed), fast, "solve"),
         "transformer_before": (make_vstate(model, config, n_samples, seed), plain, "complex"),
         "netket_ARNNDense": (
             nk.vqs.MCState(
@@ -153,9 +156,9 @@ def _seconds(fn) -> tuple[float, float]:
     return time.perf_counter() - wall, time.process_time() - cpu
 
 
-def throughput(model, n_samples: int, repeats: int, networks=None, sizes=None) -> dict:
+def throughput(model, n_samples: int, repeats: int, networks=None, sizes=None, patch: int = 4) -> dict:
     steps, samplers, out = {}, {}, {}
-    for name, (vs, hamiltonian, mode) in _networks(model, n_samples, sizes=sizes).items():
+    for name, (vs, hamiltonian, mode) in _networks(model, n_samples, sizes=sizes, patch=patch).items():
         if networks is not None and name not in networks:
             continue
         solve = mode == "solve"  # mb.solve's choices: distinct rows, Jacobian precision
@@ -265,6 +268,7 @@ def main(argv=None):
         help="network width for every model (default: 'auto'; also ARNNDense features)",
     )
     parser.add_argument("--n-heads", type=int, default=None, help="attention heads with --d-model")
+    parser.add_argument("--patch", type=int, default=4, help="qubits per token of transformer_patch")
     parser.add_argument("--one-thread", action="store_true", help="XLA on one CPU thread (see above)")
     parser.add_argument("--out", default="vmc_transformer.json")
     args = parser.parse_args(argv)
@@ -283,6 +287,7 @@ def main(argv=None):
         "n_samples": args.n_samples,
         "one_thread": args.one_thread,
         "sizes": sizes or "auto",
+        "patch": args.patch,
         "repeats": args.repeats,
         "load_average_start": _load(),
         "models": {},
@@ -290,7 +295,9 @@ def main(argv=None):
     for name in args.models:
         load = _load()
         report["models"][name] = {
-            "throughput": throughput(MODELS[name](), args.n_samples, args.repeats, args.networks, sizes),
+            "throughput": throughput(
+                MODELS[name](), args.n_samples, args.repeats, args.networks, sizes, args.patch
+            ),
             "load_average": [load, _load()],
         }
     if not args.no_startup:
