@@ -56,6 +56,7 @@ from manybody.vmc.operators import (
     _local_precision,
     batch_local_values,
     equal_chunks,
+    network_positions,
     pass_dtype,
 )
 from manybody.vmc.phase import amplitude_of
@@ -224,8 +225,12 @@ def jacobian_chunk_size(vstate, n_rows: int | None = None) -> int | None:
     if vstate.chunk_size is not None or jax.default_backend() != "cpu":
         return vstate.chunk_size
     net = amplitude_of(vstate.model)
-    positions = vstate.hilbert.size // getattr(net, "patch", 1)
-    per_sample = positions * 16 * getattr(net, "d_model", 16) * getattr(net, "n_layers", 2)
+    per_sample = (
+        network_positions(vstate.model, vstate.hilbert.size)
+        * 16
+        * getattr(net, "d_model", 16)
+        * getattr(net, "n_layers", 2)
+    )
     # NetKet's on-the-fly NTK needs equal chunks
     return equal_chunks(CACHE_FLOATS // per_sample, n_rows or vstate.n_samples, strict=True)
 

@@ -37,7 +37,14 @@ import jax.numpy as jnp
 import netket as nk
 import numpy as np
 
-__all__ = ["ARTransformer", "MASKED_LOGP", "PHASE_INIT_SCALE", "initial_variables", "patch_classes"]
+__all__ = [
+    "ARTransformer",
+    "MASKED_LOGP",
+    "PHASE_INIT_SCALE",
+    "initial_variables",
+    "patch_classes",
+    "first_token",
+]
 
 MASKED_LOGP = -1.0e5
 """Log-probability given to a masked bit: exp(MASKED_LOGP) is exactly 0 in float64 and float32."""
@@ -52,6 +59,12 @@ differ), 0.44 with 1.5; QuantumLink1D(6, m=0.5), 80 iterations: 2e-5 (zero), 1.4
 def patch_classes(patch: int) -> np.ndarray:
     """The bits (2^patch, patch) of each token class: class ``c`` has bit ``j`` = ``(c >> j) & 1``."""
     return (np.arange(2**patch)[:, None] >> np.arange(patch)) & 1
+
+
+def first_token(start: int, patch: int) -> int:
+    """The first token whose output a flip at sampling position ``start - 1`` or later changes
+    (tokens of ``patch`` qubits)."""
+    return (start - 1) // patch + 1
 
 
 def patch_transitions(transitions: np.ndarray, patch: int) -> np.ndarray:
@@ -238,8 +251,7 @@ class ARTransformer(nk.models.AbstractARNN):
         return jnp.concatenate([jnp.full_like(tokens[..., :1], 2**self.patch), tokens[..., :-1]], axis=-1)
 
     def _first_token(self, start: int) -> int:
-        """The first token whose output a flip at sampling position ``start - 1`` or later changes."""
-        return (start - 1) // self.patch + 1
+        return first_token(start, self.patch)
 
     # -- pieces ------------------------------------------------------------------
 

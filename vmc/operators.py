@@ -44,10 +44,12 @@ from netket.vqs.mc import get_local_kernel, get_local_kernel_arguments, local_es
 
 from manybody.observables import Estimate
 from manybody.pauli import PauliTable
+from manybody.vmc.network import first_token
 from manybody.vmc.phase import amplitude_of
 
 __all__ = [
     "FlipPlan",
+    "network_positions",
     "PauliSum",
     "to_pauli_strings",
     "default_chunk_size",
@@ -274,23 +276,20 @@ def default_chunk_size(model, plan: FlipPlan, n_samples: int) -> int:
     n = plan.n_qubits
     if hasattr(model, "log_psi_flipped") and len(plan.masks):
         groups, _ = plan.groups(np.asarray(model.order))
-        positions = n // _patch(model) + sum(
-            len(masks) * _evaluated_tokens(model, n, start) for start, masks in groups
+        positions = network_positions(model, n) + sum(
+            len(masks) * network_positions(model, n, start) for start, masks in groups
         )
     else:
         positions = (len(plan.masks) + 1) * n
     return equal_chunks(_position_budget(model, plan) // positions, n_samples)
 
 
-def _patch(model) -> int:
-    """Qubits per position of the network (:class:`~manybody.vmc.network.ARTransformer` ``patch``)."""
-    return getattr(amplitude_of(model), "patch", 1)
-
-
-def _evaluated_tokens(model, n: int, start: int) -> int:
-    """Positions of the network a flipped copy of group ``start`` is evaluated on: ``n - start``
-    qubits, or the tokens after the one holding position ``start - 1``."""
-    return n // _patch(model) - (start - 1) // _patch(model) - 1
+def network_positions(model, n: int, start: int = 0) -> int:
+    """Positions (tokens) the network evaluates for ``n`` qubits: all of them (``start`` 0), or for
+    a flipped copy of group ``start`` those after the token holding position ``start - 1``
+    (``n - start`` with a token per qubit)."""
+    patch = getattr(amplitude_of(model), "patch", 1)
+    return n // patch - (first_token(start, patch) if start else 0)
 
 
 def _position_budget(model, plan: FlipPlan) -> int:
@@ -452,7 +451,7 @@ def pair_local_values(
     values = np.zeros(n_rows, dtype=complex)
     values[:n_valid] = diagonal
     positions = _position_budget(model, plan)
-    prefix_chunk = equal_chunks(positions // (n // _patch(model)), n_rows)
+    prefix_chunk = equal_chunks(positions // network_positions(model, n), n_rows)
     log_psi, cache = _prefix_cache(model, plan.dtype, variables, rows, prefix_chunk)
     if not len(plan.masks):
         return values
@@ -468,7 +467,7 @@ def pair_local_values(
         if not len(r):
             continue
         # cache-sized chunks, but not far above a quarter of the group's possible pairs (small problems)
-        evaluated = max(_evaluated_tokens(model, n, start), 1)
+        evaluated = max(network_positions(model, n, start), 1)
         chunk = min(max(1, positions // evaluated), _power_of_two(n_rows * len(masks) / 4))
         pad = -len(r) % chunk
         r, m = np.concatenate([r, np.zeros(pad, int)]), np.concatenate([m, np.full(pad, m[0])])

@@ -153,13 +153,6 @@ class VMCOptions:
         2D gauge model: :func:`auto_options`).
     d_model, n_heads, n_layers : int or "auto"
         Transformer width, attention heads (divides d_model), blocks.
-    patch : int
-        Qubits per token of the transformer (1 to ``MAX_PATCH``; must divide the number of
-        qubits): each token is ``patch`` consecutive qubits of the model's sampling order and its
-        conditional is ``2^patch``-way (:class:`~manybody.vmc.network.ARTransformer`). With the
-        snake order of a square lattice, ``patch = Lx`` makes a token of each row. Measured on
-        the J1-J2 4x4 torus (``benchmarks/vmc_j1j2.py``): tokens of 4 spins give a closer
-        modulus at less cost per iteration; 1 (a token per qubit) stays the default.
 
         ``"auto"`` (the default of these five size options, and of ``learning_rate`` and
         ``momentum``) is resolved from the model when the run starts (:func:`auto_options`: by
@@ -167,6 +160,13 @@ class VMCOptions:
         2 layers on chains; 800 iterations, 1024 samples, d_model 32 and 4 heads on 2D lattices
         and other models of cut width above ``WIDE``; an automatic ``d_model`` is a multiple of a given
         ``n_heads``, automatic heads divide a given ``d_model``); ``info["resolved"]`` reports the values used.
+    patch : int
+        Qubits per token of the transformer (1 to ``MAX_PATCH``; must divide the number of
+        qubits): each token is ``patch`` consecutive qubits of the model's sampling order and its
+        conditional is ``2^patch``-way (:class:`~manybody.vmc.network.ARTransformer`). With the
+        snake order of a square lattice, ``patch = Lx`` makes a token of each row. Measured on
+        the J1-J2 4x4 torus (``benchmarks/vmc_j1j2.py``): tokens of 4 spins give a closer
+        modulus at less cost per iteration; 1 (a token per qubit) stays the default.
     sign_rule : str
         A sign structure built into the wave function (:mod:`manybody.vmc.signs`): ``"auto"``
         (the one the model recommends, if any: Marshall for the unfrustrated bipartite
