@@ -49,6 +49,7 @@ from manybody.vmc.network import PHASE_INIT_SCALE, ARTransformer, initial_variab
 from manybody.vmc.operators import estimates_from_local_values, local_values, to_pauli_strings
 from manybody.vmc.options import VMCEvolveOptions, VMCOptions, warm_start_folder
 from manybody.vmc.phase import amplitude_of
+from manybody.vmc.sampler import TokenSampler
 from manybody.vmc.scale import step_factor
 from manybody.vmc.signs import LEARNED, learned_phase, phase_network, sign_rule
 
@@ -113,7 +114,7 @@ def build_network(model, config: dict) -> ARTransformer:
 def make_vstate(model, config: dict, n_samples: int, seed: int, chunk_size=None, params=None):
     """An ``MCState`` of :func:`build_network` with exact autoregressive sampling (parameters if given)."""
     net = build_network(model, config)
-    sampler = nk.sampler.ARDirectSampler(net.hilbert)
+    sampler = TokenSampler(net.hilbert)
     vs = nk.vqs.MCState(
         sampler,
         net,

@@ -5,8 +5,8 @@ amplitude factorises into conditionals
 
     psi(b) = prod_t sqrt(p(b_t | b_<t)) exp(i phi(b_t | b_<t)),
 
-so ``|psi|^2`` is normalised and can be sampled exactly (NetKet's
-``ARDirectSampler``). The network reads the shifted sequence
+so ``|psi|^2`` is normalised and can be sampled exactly
+(:class:`~manybody.vmc.sampler.TokenSampler`, or NetKet's ``ARDirectSampler``). The network reads the shifted sequence
 ``(BOS, b_0, ..., b_{N-2})`` (in sampling order): a learned embedding of the
 local state plus a learned positional embedding, ``n_layers`` pre-LayerNorm
 blocks of causal multi-head self-attention and a GELU MLP, then two heads:
@@ -14,8 +14,9 @@ log-probability logits and phases (so amplitudes are complex).
 
 With ``patch = p > 1`` a token is ``p`` consecutive qubits of the sampling order (one of
 ``2^p`` classes): the network reads ``N / p`` tokens and gives each token's ``2^p``-way
-conditional, ``psi(b) = prod_t sqrt(p(c_t | c_<t)) exp(i phi(c_t | c_<t))``; exact sampling still
-goes qubit by qubit, through the marginals of the token's conditional. Fewer, richer positions:
+conditional, ``psi(b) = prod_t sqrt(p(c_t | c_<t)) exp(i phi(c_t | c_<t))``, and exact sampling
+draws a token at a time (``token_conditional``; NetKet's qubit-wise sampler gets the marginals of
+the token's conditional from ``conditional``). Fewer, richer positions:
 cheaper passes and, on 2D lattices, a closer modulus (``benchmarks/vmc_j1j2.py``).
 
 Constraints are enforced by masking the conditionals with a
@@ -24,9 +25,9 @@ completion gets probability exactly 0 and the remaining bits are
 renormalised, so only configurations in the sector are ever sampled and
 ``|psi|^2`` sums to 1 over the sector.
 
-``conditional(x, index)`` keeps a key/value cache per layer, so direct
-sampling costs one layer pass per site (``use_cache=False`` recomputes the
-full forward pass at every site, for benchmarks and tests).
+``token_conditional(x, t)`` keeps a key/value cache per layer, so direct
+sampling costs one layer pass per token (``use_cache=False`` recomputes the
+full forward pass at every token, for benchmarks and tests).
 """
 
 from __future__ import annotations
@@ -378,32 +379,48 @@ class ARTransformer(nk.models.AbstractARNN):
         cond = cond + 1j * jnp.stack([jnp.zeros_like(angle), angle], axis=-1)
         return self.inverse_reorder(cond, axis=1)
 
-    def conditional(self, inputs, index):
-        """Probabilities (batch, 2) of qubit ``index`` given the already sampled qubits."""
-        if not self.use_cache:
-            return super().conditional(inputs, index)
-        if inputs.ndim == 1:
-            inputs = inputs[None]
+    def _token_log_prob(self, bits, t):
+        """log p (batch, 2^patch) of the classes of token ``t`` given the earlier tokens of ``bits``
+        (batch, N, sampling order). With ``use_cache`` one layer pass at position ``t`` that
+        writes its keys/values to the cache (the earlier positions must be cached), else a full
+        pass."""
         p = self.patch
-        bits = self.reorder(jnp.asarray(inputs, dtype=jnp.int32), axis=1)
-        t = self._inverse_order()[index] // p  # the qubit's token; its bit j = position - t p
         tokens = self._tokens(bits)
-        prev = jnp.take(tokens, jnp.maximum(t - 1, 0), axis=1)
-        token = jnp.where(t == 0, 2**p, prev)
-        h = self.embed(token)[:, None, :] + self.position[t][None, None, :]
-        for block in self.blocks:  # the first bit of a token writes its keys/values, later bits rewrite them
-            h, _ = block(h, cache_index=t)
-        logits, _ = self._outputs(h[:, 0])
+        if self.use_cache:
+            token = jnp.where(t == 0, 2**p, jnp.take(tokens, jnp.maximum(t - 1, 0), axis=1))
+            h = self.embed(token)[:, None, :] + self.position[t][None, None, :]
+            for block in self.blocks:  # idempotent: qubit-wise sampling rewrites a token's keys/values
+                h, _ = block(h, cache_index=t)
+            logits, _ = self._outputs(h[:, 0])
+        else:
+            logits = jnp.take(self._trunk(self._shifted(tokens))[0], t, axis=1)
         table = self._automaton()
         state = jax.lax.fori_loop(
             0, t, lambda s, st: self._advance(table, s, st, tokens[:, s]), jnp.zeros_like(tokens[:, 0])
         )
-        log_p = self._masked_log_prob(logits, self._allowed(table, t, state))
+        return self._masked_log_prob(logits, self._allowed(table, t, state))
+
+    def token_conditional(self, inputs, t):
+        """Probabilities (batch, 2^patch) of the classes of token ``t`` given the earlier tokens of
+        ``inputs`` (batch, N, qubit layout): one step of :class:`~manybody.vmc.sampler.TokenSampler`."""
+        if inputs.ndim == 1:
+            inputs = inputs[None]
+        return jnp.exp(self._token_log_prob(self.reorder(jnp.asarray(inputs, dtype=jnp.int32), axis=1), t))
+
+    def conditional(self, inputs, index):
+        """Probabilities (batch, 2) of qubit ``index`` given the already sampled qubits (NetKet's
+        qubit-by-qubit ``ARDirectSampler``): the marginals of its token's conditional."""
+        if inputs.ndim == 1:
+            inputs = inputs[None]
+        p = self.patch
+        bits = self.reorder(jnp.asarray(inputs, dtype=jnp.int32), axis=1)
+        position = self._inverse_order()[index]
+        t = position // p
+        log_p = self._token_log_prob(bits, t)
         if p == 1:
             return jnp.exp(log_p)
         patch_bits = jax.lax.dynamic_slice_in_dim(bits, t * p, p, axis=1)
-        joint = self._bit_log_marginals(log_p, patch_bits, self._inverse_order()[index] - t * p)
-        return jax.nn.softmax(joint, axis=-1)
+        return jax.nn.softmax(self._bit_log_marginals(log_p, patch_bits, position - t * p), axis=-1)
 
     # -- local estimators ------------------------------------------------------------
 

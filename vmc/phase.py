@@ -104,6 +104,11 @@ class PhaseAR(nk.models.AbstractARNN):
         """The amplitude's sampling order (read by the local-energy kernel)."""
         return self.amplitude.order
 
+    @property
+    def patch(self):
+        """The amplitude's qubits per token (read by the sampler)."""
+        return self.amplitude.patch
+
     def _phase(self, bits):
         """``theta`` (batch,) of configurations ``bits`` (batch, n) in qubit layout."""
         raise NotImplementedError
@@ -113,6 +118,9 @@ class PhaseAR(nk.models.AbstractARNN):
 
     def conditional(self, inputs, index):
         return self.amplitude.conditional(inputs, index)
+
+    def token_conditional(self, inputs, t):
+        return self.amplitude.token_conditional(inputs, t)
 
     def reorder(self, inputs, axis: int = 0):
         return self.amplitude.reorder(inputs, axis)

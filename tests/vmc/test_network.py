@@ -74,18 +74,50 @@ def test_cached_conditional_equals_full_forward_pass(name, patch, make_model, he
     np.testing.assert_allclose(np.prod(chosen, axis=1), psi2, rtol=1e-10)
 
 
-def test_sampling_frequencies_follow_psi_squared(make_model, helpers):
-    """Direct samples reproduce |psi|^2 (chi-square against the enumerated distribution)."""
+@pytest.mark.parametrize("patch, phase", [(1, None), (2, None), (4, "jastrow")])
+def test_sampling_frequencies_follow_psi_squared(patch, phase, make_model, helpers):
+    """Direct samples reproduce |psi|^2 (chi-square against the enumerated distribution), drawn
+    a qubit or a token at a time, also through a learned-phase wrapper."""
     from scipy.stats import chisquare
 
     model = make_model("hubbard_numbers")
-    vs = helpers["perturbed_vstate"](model, CONFIG, n_samples=4000, seed=5)
+    config = {**CONFIG, "patch": patch, "phase": phase}
+    vs = helpers["perturbed_vstate"](model, config, n_samples=4000, seed=5)
     bits = helpers["all_bits"](model.n_qubits)[helpers["satisfied"](model, helpers["all_bits"](8))]
     prob = np.exp(2 * np.real(np.asarray(vs.log_value(jnp.asarray(bits)))))
     samples = np.asarray(vs.samples).reshape(-1, model.n_qubits).astype(int)
     index = {tuple(b): k for k, b in enumerate(bits)}
     counts = np.bincount([index[tuple(s)] for s in samples], minlength=len(bits))
     assert chisquare(counts, prob / prob.sum() * counts.sum()).pvalue > 1e-3
+
+
+@pytest.mark.parametrize("name, patch", [("toy_overlapping_permuted", 1), ("syk_parity", 3)])
+def test_token_sampler_log_probabilities(name, patch, make_model, helpers):
+    """TokenSampler's log-probabilities are log |psi|^2 of its samples; with a token per qubit
+    it draws, for the same key, exactly the samples of NetKet's qubit-wise ARDirectSampler."""
+    import netket as nk
+
+    from manybody.vmc import TokenSampler
+
+    model = make_model(name)
+    vs = helpers["perturbed_vstate"](model, {**CONFIG, "patch": patch}, n_samples=32, seed=2)
+    assert isinstance(vs.sampler, TokenSampler)
+    variables = {"params": vs.parameters}
+    state = vs.sampler.init_state(vs.model, variables, seed=7)
+    (samples, log_prob), _ = vs.sampler.sample(
+        vs.model, variables, state=state, chain_length=32, return_log_probabilities=True
+    )
+    samples = samples.reshape(-1, model.n_qubits)
+    np.testing.assert_allclose(
+        np.asarray(log_prob).ravel(), 2 * np.real(np.asarray(vs.log_value(samples))), atol=1e-10
+    )
+    assert helpers["satisfied"](model, np.asarray(samples)).all()
+    if patch == 1:
+        netket = nk.sampler.ARDirectSampler(vs.sampler.hilbert)
+        reference, _ = netket.sample(
+            vs.model, variables, state=netket.init_state(vs.model, variables, seed=7), chain_length=32
+        )
+        np.testing.assert_array_equal(np.asarray(reference).reshape(-1, model.n_qubits), np.asarray(samples))
 
 
 def test_network_without_constraints_has_no_automaton(helpers):
