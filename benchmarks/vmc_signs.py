@@ -49,7 +49,8 @@ CASES = {
 }
 
 
-def run(case: str, rules, n_iter: int, seed: int) -> list[dict]:
+def run(case: str, rules, n_iter: int, seed: int, options: dict | None = None) -> list[dict]:
+    options = options or {}
     model = CASES[case][0]()
     exact = mb.solve(model, backend="exact", observables=[]).energy
     rows = []
@@ -58,7 +59,14 @@ def run(case: str, rules, n_iter: int, seed: int) -> list[dict]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             res = mb.solve(
-                model, backend="vmc", sign_rule=rule, n_iter=n_iter, seed=seed, progress=False, observables=[]
+                model,
+                backend="vmc",
+                sign_rule=rule,
+                n_iter=n_iter,
+                seed=seed,
+                progress=False,
+                observables=[],
+                **options,
             )
         cpu = time.process_time() - cpu_start
         row = {
@@ -71,6 +79,7 @@ def run(case: str, rules, n_iter: int, seed: int) -> list[dict]:
             "n_iter": n_iter if n_iter != "auto" else res.info["resolved"]["n_iter"],
             "n_iter_option": n_iter,
             "seed": seed,
+            "options": options,
             "energy": res.energy,
             "energy_error": res.energy_error,
             "exact": exact,
@@ -91,11 +100,18 @@ def run(case: str, rules, n_iter: int, seed: int) -> list[dict]:
 
 
 def save(out: Path, rows: list[dict]) -> None:
-    """Write ``rows`` into the JSON file ``out``, replacing rows of the same case, rule, iterations and seed."""
-    key = ("case", "sign_rule", "n_iter", "seed")
+    """Write ``rows`` into the JSON file ``out``, replacing rows of the same case, rule, iterations,
+    seed and other options."""
+
+    def key(row):
+        return (
+            *(row.get(k) for k in ("case", "sign_rule", "n_iter", "seed")),
+            json.dumps(row.get("options") or {}),
+        )
+
     data = json.loads(out.read_text()) if out.is_file() else {}
-    new = {tuple(r.get(k) for k in key) for r in rows}
-    kept = [r for r in data.get("rows", []) if tuple(r.get(k) for k in key) not in new]
+    new = {key(r) for r in rows}
+    kept = [r for r in data.get("rows", []) if key(r) not in new]
     data.update(cpu_count=os.cpu_count(), rows=kept + rows)
     out.write_text(json.dumps(data, indent=1))
 
@@ -106,12 +122,13 @@ def main():
     parser.add_argument("--rules", nargs="+", default=None, help="sign_rule values (default: per case)")
     parser.add_argument("--n-iter", default="auto", help="iterations, or 'auto' (the backend's default)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--options", default="{}", help="other vmc options as JSON, e.g. '{\"patch\": 3}'")
     parser.add_argument("--out", default=None, help="JSON file (under benchmarks/ if relative)")
     args = parser.parse_args()
     rows = []
     for case in args.cases:
         n_iter = args.n_iter if args.n_iter == "auto" else int(args.n_iter)
-        rows += run(case, args.rules or CASES[case][1], n_iter, args.seed)
+        rows += run(case, args.rules or CASES[case][1], n_iter, args.seed, json.loads(args.options))
         if args.out:
             out = Path(args.out)
             out = out if out.is_absolute() else Path(__file__).parent / out
