@@ -47,7 +47,7 @@ from manybody.vmc.driver import optimize
 from manybody.vmc.masking import ConstraintAutomaton
 from manybody.vmc.network import PHASE_INIT_SCALE, ARTransformer, initial_variables
 from manybody.vmc.operators import estimates_from_local_values, local_values, to_pauli_strings
-from manybody.vmc.options import VMCEvolveOptions, VMCOptions, warm_start_folder
+from manybody.vmc.options import AUTO, VMCEvolveOptions, VMCOptions, warm_start_folder
 from manybody.vmc.phase import amplitude_of
 from manybody.vmc.sampler import TokenSampler
 from manybody.vmc.scale import step_factor
@@ -173,7 +173,7 @@ class VMCBackend(Backend):
                 f"model {model.name!r} has {problem.n_qubits} qubit(s) and a sector of "
                 f"{problem.sector_dimension()} state(s): nothing for VMC to learn, use backend='exact'"
             )
-        if problem.n_qubits % options.patch:
+        if options.patch != AUTO and problem.n_qubits % options.patch:
             raise ValueError(
                 f"patch={options.patch} must divide the {problem.n_qubits} qubits of model {model.name!r}"
             )
@@ -207,6 +207,7 @@ class VMCBackend(Backend):
             rule, learned = SignStructure.from_dict(config.get("sign_rule")), config.get("phase")
             # the saved network runs: report its sizes, not those chosen above
             resolved = {**resolved, **{k: config[k] for k in ("d_model", "n_heads", "n_layers")}}
+            resolved["patch"] = config.get("patch", 1)
         vs = make_vstate(
             model,
             {**config, "use_cache": options.use_cache},

@@ -21,6 +21,7 @@ __all__ = [
     "AUTO",
     "cut_width",
     "auto_options",
+    "auto_patch",
     "warm_start_folder",
 ]
 
@@ -35,8 +36,15 @@ MAX_PATCH = 8
 
 AUTO = "auto"
 """The value of an option chosen from the model at solve time by :func:`auto_options`: the sizes
-(``n_iter``, ``n_samples``, ``d_model``, ``n_heads``, ``n_layers``) and the SR step
+(``n_iter``, ``n_samples``, ``d_model``, ``n_heads``, ``n_layers``, ``patch``) and the SR step
 (``learning_rate``, ``momentum``)."""
+
+WIDE_PATCH = 4
+"""Most qubits per token "auto" chooses (:func:`auto_patch`)."""
+
+PATCH_ABOVE = 4
+"""Cut width without strings (:func:`cut_width`) above which "auto" reads tokens of several qubits:
+the open 4x2 Hubbard cluster (8) gained from them, the periodic Hubbard chain of 8 sites (4) lost."""
 
 WIDE = 3
 """Cut widths above this are treated as two-dimensional (:func:`auto_options`): chains have 1
@@ -44,7 +52,7 @@ WIDE = 3
 torus 12."""
 
 
-def cut_width(problem) -> int:
+def cut_width(problem, strings: bool = True) -> int:
     """The area of the widest cut of the sampling order: the most qubits before a cut that share an
     off-diagonal Hamiltonian term (one that flips a qubit) with a qubit after it.
 
@@ -58,18 +66,35 @@ def cut_width(problem) -> int:
     ----------
     problem : CompiledProblem
         Reads ``qubit_order`` and the Pauli table of the Hamiltonian.
+    strings : bool
+        Count the qubits a term only reads (its Z factors, e.g. Jordan-Wigner strings). False:
+        only the qubits it flips (the periodic Hubbard chain of 8 sites: 4 instead of 14; the
+        open 4x2 cluster: 8, a row of 4 sites).
     """
     n = problem.n_qubits
     position = np.empty(n, dtype=int)
     position[np.asarray(problem.qubit_order, dtype=int)] = np.arange(n)
     table = problem.pauli
-    supports = {tuple(sorted(position[np.flatnonzero(x | z)])) for x, z in zip(table.x, table.z) if x.any()}
+    acts = [x | z for x, z in zip(table.x, table.z)] if strings else list(table.x)
+    supports = {tuple(sorted(position[np.flatnonzero(a)])) for a, x in zip(acts, table.x) if x.any()}
     # reach[p]: the furthest position that a term acting at position p also acts on
     reach = np.arange(n)
     for s in supports:
         if len(s) > 1:
             reach[list(s)] = np.maximum(reach[list(s)], s[-1])
     return max((int(np.sum(reach[:cut] >= cut)) for cut in range(1, n)), default=0)
+
+
+def auto_patch(problem) -> int:
+    """Qubits per token for ``problem``: the largest divisor of the number of qubits up to
+    ``WIDE_PATCH`` where more than ``PATCH_ABOVE`` qubits before a cut of the sampling order are
+    flipped together with one after it (:func:`cut_width` without strings: the 4x4 and larger
+    tori, Hubbard clusters, the 2D gauge theories of 40 links, SYK(12)), else 1 (chains, rings,
+    the periodic Hubbard chain)."""
+    n = problem.n_qubits
+    if cut_width(problem, strings=False) <= PATCH_ABOVE:
+        return 1
+    return max(p for p in range(1, WIDE_PATCH + 1) if n % p == 0)
 
 
 def auto_options(problem) -> dict:
@@ -85,6 +110,15 @@ def auto_options(problem) -> dict:
     torus (the trained network's energy summed exactly over the sector) that is 8.65e-4
     (seed 0, 576 s wall on an idle 2-core machine) and 8.56e-4 (seed 1).
 
+    Most wide models also read tokens of ``patch`` qubits (:func:`auto_patch`: 4 where 4 divides
+    the qubits). Measured against a token per qubit with the same defaults (seeds 0 and 1, summed
+    exactly over the sector, CPU seconds of one XLA thread): 4x4 Heisenberg torus 6.34e-4 and
+    6.14e-4 in 850 s and 769 s (8.65e-4 and 8.56e-4; 1423 s at 0.8.2); J1-J2 4x4 torus at
+    J2 = 0.5 1.83e-2 in 1649 s (2.22e-2 in 2259 s); open 2x4 Hubbard at U = 4 1.12e-2 and 1.03e-2
+    (1.90e-2 with a token per qubit, seed 0); SYK(12) (6 qubits: ``patch`` 3) 5.6e-8 in 71 s
+    (1.0e-7 in 112 s). The periodic Hubbard chain of 8 sites is wide only through its
+    Jordan-Wigner strings and lost with tokens of 4 (8.4e-3 against 4.1e-3), so it keeps 1.
+
     Measured and not made defaults (figures in ``benchmarks/README.md``, *Defaults that scale:
     the runs behind them*): 512 samples (1.7e-3 on the 4x4 torus: the SR update is dominated by
     sample noise); a larger step or another diagonal shift (no gain); SPRING momentum 0.9 at step
@@ -95,12 +129,19 @@ def auto_options(problem) -> dict:
     Returns
     -------
     dict
-        ``{"n_iter", "n_samples", "d_model", "n_heads", "n_layers", "learning_rate",
+        ``{"n_iter", "n_samples", "d_model", "n_heads", "n_layers", "patch", "learning_rate",
         "momentum", "cut_width"}``.
     """
     width = cut_width(problem)
     chosen = dict(
-        n_iter=200, n_samples=512, d_model=16, n_heads=2, n_layers=2, learning_rate=0.05, momentum=None
+        n_iter=200,
+        n_samples=512,
+        d_model=16,
+        n_heads=2,
+        n_layers=2,
+        learning_rate=0.05,
+        momentum=None,
+        patch=auto_patch(problem),
     )
     if width > WIDE:
         chosen.update(n_iter=800, n_samples=1024, d_model=32, n_heads=4)
@@ -154,19 +195,23 @@ class VMCOptions:
     d_model, n_heads, n_layers : int or "auto"
         Transformer width, attention heads (divides d_model), blocks.
 
-        ``"auto"`` (the default of these five size options, and of ``learning_rate`` and
-        ``momentum``) is resolved from the model when the run starts (:func:`auto_options`: by
-        the cut width of the sampling order: 200 iterations, 512 samples, d_model 16, 2 heads,
-        2 layers on chains; 800 iterations, 1024 samples, d_model 32 and 4 heads on 2D lattices
-        and other models of cut width above ``WIDE``; an automatic ``d_model`` is a multiple of a given
-        ``n_heads``, automatic heads divide a given ``d_model``); ``info["resolved"]`` reports the values used.
-    patch : int
+        ``"auto"`` (the default of these five size options, of ``patch``, and of
+        ``learning_rate`` and ``momentum``) is resolved from the model when the run starts
+        (:func:`auto_options`: by the cut width of the sampling order: 200 iterations, 512
+        samples, d_model 16, 2 heads, 2 layers on chains; 800 iterations, 1024 samples, d_model
+        32 and 4 heads on 2D lattices and other models of cut width above ``WIDE``; an automatic
+        ``d_model`` is a multiple of a given ``n_heads``, automatic heads divide a given
+        ``d_model``); ``info["resolved"]`` reports the values used.
+    patch : int or "auto"
         Qubits per token of the transformer (1 to ``MAX_PATCH``; must divide the number of
         qubits): each token is ``patch`` consecutive qubits of the model's sampling order and its
-        conditional is ``2^patch``-way (:class:`~manybody.vmc.network.ARTransformer`). With the
-        snake order of a square lattice, ``patch = Lx`` makes a token of each row. Measured on
-        the J1-J2 4x4 torus (``benchmarks/vmc_j1j2.py``): tokens of 4 spins give a closer
-        modulus at less cost per iteration; 1 (a token per qubit) stays the default.
+        conditional is ``2^patch``-way (:class:`~manybody.vmc.network.ARTransformer`), sampled a
+        token at a time. With the snake order of a square lattice, ``patch = Lx`` makes a token
+        of each row. ``"auto"`` (:func:`auto_patch`): the largest divisor of the number of
+        qubits up to 4 where more than 4 qubits before a cut of the sampling order are flipped
+        together with one after it (2D lattices, Hubbard clusters, 2D gauge theories, SYK), else
+        1 (chains, rings and the periodic Hubbard chain); the measurements are in
+        :func:`auto_options`.
     sign_rule : str
         A sign structure built into the wave function (:mod:`manybody.vmc.signs`): ``"auto"``
         (the one the model recommends, if any: Marshall for the unfrustrated bipartite
@@ -207,7 +252,7 @@ class VMCOptions:
     d_model: int | str = AUTO
     n_heads: int | str = AUTO
     n_layers: int | str = AUTO
-    patch: int = 1
+    patch: int | str = AUTO
     sign_rule: str = "auto"
     chunk_size: int | None = None
     checkpoint_dir: str | None = None
@@ -249,7 +294,7 @@ class VMCOptions:
                 f"sign_rule must be 'auto', 'none' or the name of a sign structure the model declares, "
                 f"got {self.sign_rule!r}"
             )
-        self.patch = check_int("patch", self.patch, minimum=1, maximum=MAX_PATCH)
+        self.patch = _int_or_auto("patch", self.patch, minimum=1, maximum=MAX_PATCH)
         self.dtype = check_choice("dtype", self.dtype, DTYPES)
         self.progress = check_bool("progress", self.progress)
         self.use_cache = check_bool("use_cache", self.use_cache)
@@ -277,17 +322,18 @@ class VMCOptions:
         return dataclasses.replace(self, **chosen), {**chosen, "cut_width": sizes["cut_width"]}
 
 
-AUTO_FIELDS = ("n_iter", "n_samples", "d_model", "n_heads", "n_layers", "learning_rate", "momentum")
+AUTO_FIELDS = ("n_iter", "n_samples", "d_model", "n_heads", "n_layers", "patch", "learning_rate", "momentum")
 
 
-def _int_or_auto(name: str, value, minimum: int):
-    """``"auto"`` or an integer of at least ``minimum``."""
+def _int_or_auto(name: str, value, minimum: int, maximum: int | None = None):
+    """``"auto"`` or an integer of at least ``minimum`` (and at most ``maximum``)."""
     if value == AUTO:
         return AUTO
     try:
-        return check_int(name, value, minimum=minimum)
+        return check_int(name, value, minimum=minimum, maximum=maximum)
     except ValueError:
-        raise ValueError(f"{name} must be 'auto' or an integer >= {minimum}, got {value!r}") from None
+        bound = f">= {minimum}" + ("" if maximum is None else f" and <= {maximum}")
+        raise ValueError(f"{name} must be 'auto' or an integer {bound}, got {value!r}") from None
 
 
 INTEGRATORS = {

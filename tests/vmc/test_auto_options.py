@@ -7,10 +7,10 @@ import pytest
 
 import manybody as mb
 from manybody.lattice import Chain, Square
-from manybody.models import Heisenberg, Hubbard, QuantumLink2D, Schwinger, Z2Gauge
+from manybody.models import SYK, Heisenberg, Hubbard, QuantumLink2D, Schwinger, Z2Gauge
 from manybody.vmc.options import WIDE, VMCOptions, auto_options, cut_width
 
-SIZES = ("n_iter", "n_samples", "d_model", "n_heads", "n_layers")
+SIZES = ("n_iter", "n_samples", "d_model", "n_heads", "n_layers", "patch")
 STEP = ("learning_rate", "momentum")
 
 
@@ -31,6 +31,20 @@ def test_cut_width_closed_form(model, width):
     assert cut_width(model.problem) == width
 
 
+@pytest.mark.parametrize(
+    "model, strings, width",
+    [
+        (Hubbard(Chain(8, pbc=True)), True, 14),  # the closing hops' strings cross every cut
+        (Hubbard(Chain(8, pbc=True)), False, 4),  # two modes at each end of the chain
+        (Hubbard(Square(4, 2)), False, 8),  # a row of 4 sites, 2 modes each
+        (Heisenberg(Square(4, 4, pbc=True)), False, 8),  # no strings: the same as with them
+    ],
+    ids=["ring_strings", "ring_flips", "cluster_flips", "torus_flips"],
+)
+def test_cut_width_without_strings(model, strings, width):
+    assert cut_width(model.problem, strings=strings) == width
+
+
 def test_chains_keep_the_chain_sizes_and_2d_lattices_get_larger_ones():
     chain = auto_options(Heisenberg(Chain(20)).problem)
     torus = auto_options(Heisenberg(Square(4, 4, pbc=True)).problem)
@@ -40,7 +54,9 @@ def test_chains_keep_the_chain_sizes_and_2d_lattices_get_larger_ones():
         assert torus[name] >= chain[name], name
     assert torus["n_iter"] * torus["n_samples"] > chain["n_iter"] * chain["n_samples"]
     # the chain sizes and step are those measured before they were chosen automatically
-    assert {k: chain[k] for k in SIZES} == dict(n_iter=200, n_samples=512, d_model=16, n_heads=2, n_layers=2)
+    assert {k: chain[k] for k in SIZES} == dict(
+        n_iter=200, n_samples=512, d_model=16, n_heads=2, n_layers=2, patch=1
+    )
     # plain SR at the measured step everywhere (SPRING momentum derailed a small 2D gauge model)
     for sizes in (chain, torus):
         assert {k: sizes[k] for k in STEP} == dict(learning_rate=0.05, momentum=None)
@@ -74,6 +90,24 @@ def test_every_2d_lattice_gets_the_2d_sizes(model):
     assert {k: sizes[k] for k in SIZES + STEP} == {k: torus[k] for k in SIZES + STEP}
 
 
+@pytest.mark.parametrize(
+    "model, patch",
+    [
+        (Heisenberg(Chain(20)), 1),  # chains keep a token per qubit
+        (Heisenberg(Square(4, 4, pbc=True)), 4),  # a token per row
+        (Hubbard(Square(4, 2)), 4),  # two sites (four modes) per token
+        (Heisenberg(Square(6, 6, pbc=True)), 4),
+        (SYK(12), 3),  # 6 qubits: the largest divisor up to 4
+        (Heisenberg(Square(5, 3, pbc=True)), 3),  # 15 spins
+        (Hubbard(Chain(8, pbc=True)), 1),  # wide through its Jordan-Wigner strings only
+    ],
+    ids=["chain", "torus_4x4", "hubbard_2x4", "torus_6x6", "syk12", "torus_5x3", "hubbard_ring"],
+)
+def test_auto_patch_divides_the_qubits(model, patch):
+    sizes = auto_options(model.problem)
+    assert sizes["patch"] == patch and model.n_qubits % patch == 0
+
+
 def test_given_sizes_are_kept_and_auto_ones_fit_them():
     problem = Heisenberg(Square(4, 4, pbc=True)).problem
     opts, resolved = VMCOptions(n_iter=7, d_model=12).resolved(problem)
@@ -82,7 +116,7 @@ def test_given_sizes_are_kept_and_auto_ones_fit_them():
     opts, resolved = VMCOptions(n_heads=3).resolved(problem)
     assert opts.d_model % 3 == 0 and opts.d_model >= auto_options(problem)["d_model"]
     explicit = dict(
-        n_iter=1, n_samples=64, d_model=8, n_heads=2, n_layers=1, learning_rate=0.05, momentum=None
+        n_iter=1, n_samples=64, d_model=8, n_heads=2, n_layers=1, patch=1, learning_rate=0.05, momentum=None
     )
     assert VMCOptions(**explicit).resolved(problem) == (VMCOptions(**explicit), {})
 
@@ -109,5 +143,6 @@ def test_solve_reports_the_resolved_sizes():
         "n_heads": auto["n_heads"],
         "learning_rate": auto["learning_rate"],
         "momentum": auto["momentum"],
+        "patch": 1,
         "cut_width": 1,
     }

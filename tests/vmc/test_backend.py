@@ -200,7 +200,7 @@ def test_nan_guard_rolls_back_and_lowers_the_learning_rate(chain, monkeypatch):
         ({"momentum": 1.5}, "momentum"),
         ({"warm_start": "/nonexistent"}, "warm_start"),
         ({"patch": 3}, "patch=3 must divide the 8 qubits"),
-        ({"patch": 9}, "patch must be an integer >= 1 and <= 8"),
+        ({"patch": 9}, "patch must be 'auto' or an integer >= 1 and <= 8"),
     ],
 )
 def test_bad_options_raise(chain, options, match):
