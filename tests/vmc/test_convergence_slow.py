@@ -25,8 +25,8 @@ pytestmark = pytest.mark.slow
 CASES = [
     # (id, model factory, options, relative error bound)
     ("heisenberg_chain_L12", lambda: Heisenberg(Chain(12)), {}, 1e-3),
-    # the defaults: 800 iterations, 1024 samples of a 32-wide network on this 2D lattice (cut width 8;
-    # 8.65e-4 summed exactly, benchmarks/vmc_2d.py)
+    # the defaults: 800 iterations, 1024 samples of a 32-wide network reading tokens of 4 spins on
+    # this 2D lattice (cut width 8; 6.34e-4 summed exactly, benchmarks/vmc_2d.py)
     ("heisenberg_square_4x4", lambda: Heisenberg(Square(4, 4, pbc=True)), {}, 1e-2),
     ("hubbard_chain_L8_U4", lambda: Hubbard(Chain(8), U=4.0), {}, 3e-3),
     # periodic with even n_up: the hubbard_chain rule is approximate (boundary hopping), so "auto"
@@ -45,8 +45,9 @@ CASES = [
     ),
     # weak couplings, converging through the step factor; measured 5.6e-3 and 5.4e-5 (benchmarks/README.md, Signs)
     ("syk8_defaults_100_iterations", lambda: SYK(8, seed=1), {"n_iter": 100}, 1e-2),
-    # issue 13's target with the defaults (the wide network: all-to-all couplings, cut width 5);
-    # measured 4.7e-8 with 900 iterations, 3.0e-4 with the former 400 iterations of d_model 16
+    # issue 13's target with the defaults (the wide network: all-to-all couplings, cut width 5;
+    # tokens of 3 qubits); measured 5.6e-8 (1.0e-7 with a token per qubit, 3.0e-4 with the former
+    # 400 iterations of d_model 16)
     ("syk12_defaults", lambda: SYK(12, seed=0), {}, 1e-2),
     (
         "syk8_matrix_network_lr_0.2",
