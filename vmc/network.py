@@ -6,8 +6,8 @@ amplitude factorises into conditionals
     psi(b) = prod_t sqrt(p(b_t | b_<t)) exp(i phi(b_t | b_<t)),
 
 so ``|psi|^2`` is normalised and can be sampled exactly
-(:class:`~manybody.vmc.sampler.TokenSampler`, or NetKet's ``ARDirectSampler``). The network reads the shifted sequence
-``(BOS, b_0, ..., b_{N-2})`` (in sampling order): a learned embedding of the
+(:class:`~manybody.vmc.sampler.TokenSampler`, or NetKet's ``ARDirectSampler``). The network
+reads the shifted sequence ``(BOS, b_0, ..., b_{N-2})`` (in sampling order): a learned embedding of the
 local state plus a learned positional embedding, ``n_layers`` pre-LayerNorm
 blocks of causal multi-head self-attention and a GELU MLP, then two heads:
 log-probability logits and phases (so amplitudes are complex).

@@ -91,16 +91,21 @@ def test_sampling_frequencies_follow_psi_squared(patch, phase, make_model, helpe
     assert chisquare(counts, prob / prob.sum() * counts.sum()).pvalue > 1e-3
 
 
-@pytest.mark.parametrize("name, patch", [("toy_overlapping_permuted", 1), ("syk_parity", 3)])
-def test_token_sampler_log_probabilities(name, patch, make_model, helpers):
-    """TokenSampler's log-probabilities are log |psi|^2 of its samples; with a token per qubit
-    it draws, for the same key, exactly the samples of NetKet's qubit-wise ARDirectSampler."""
+@pytest.mark.parametrize(
+    "name, patch, use_cache",
+    [("toy_overlapping_permuted", 1, True), ("syk_parity", 3, True), ("syk_parity", 3, False)],
+)
+def test_token_sampler_log_probabilities(name, patch, use_cache, make_model, helpers):
+    """TokenSampler's log-probabilities are log |psi|^2 of its samples (with the key/value cache
+    and with a full pass per token); with a token per qubit it draws, for the same key, exactly
+    the samples of NetKet's qubit-wise ARDirectSampler."""
     import netket as nk
 
     from manybody.vmc import TokenSampler
 
     model = make_model(name)
-    vs = helpers["perturbed_vstate"](model, {**CONFIG, "patch": patch}, n_samples=32, seed=2)
+    config = {**CONFIG, "patch": patch, "use_cache": use_cache}
+    vs = helpers["perturbed_vstate"](model, config, n_samples=32, seed=2)
     assert isinstance(vs.sampler, TokenSampler)
     variables = {"params": vs.parameters}
     state = vs.sampler.init_state(vs.model, variables, seed=7)
