@@ -37,7 +37,7 @@ the whole configuration as one token."""
 )
 def test_normalised_in_sector_and_zero_outside(name, dtype, tol, patch, make_model, helpers):
     model = make_model(name)
-    vs = helpers["perturbed_vstate"](model, {**CONFIG, "dtype": dtype, "patch": patch})
+    vs = helpers["perturbed_vstate"](model, {**CONFIG, "dtype": dtype, "patch": patch}, n_samples=16)
     bits = helpers["all_bits"](model.n_qubits)
     prob = np.exp(2 * np.real(np.asarray(vs.log_value(jnp.asarray(bits)))).astype(float))
     inside = helpers["satisfied"](model, bits)
