@@ -51,7 +51,7 @@ from manybody.vmc.options import AUTO, VMCEvolveOptions, VMCOptions, warm_start_
 from manybody.vmc.phase import amplitude_of
 from manybody.vmc.sampler import TokenSampler
 from manybody.vmc.scale import step_factor
-from manybody.vmc.signs import LEARNED, learned_phase, phase_network, sign_rule
+from manybody.vmc.signs import LEARNED, TRAINED, learned_phase, phase_network, sign_rule
 
 __all__ = ["VMCBackend", "VMCOptions", "VMCState", "device_name"]
 
@@ -185,12 +185,13 @@ class VMCBackend(Backend):
     def solve(self, model, options: VMCOptions) -> Solution:
         problem = model.problem
         release_compiled_code()
-        options, resolved = options.resolved(problem)  # "auto" sizes chosen for this model
+        rule = sign_rule(problem, options.sign_rule)
+        learned = learned_phase(problem, options.sign_rule)
+        # "auto" sizes chosen for this model (more samples where a phase is trained)
+        options, resolved = options.resolved(problem, trained_phase=learned in TRAINED)
         step = step_factor(problem)  # the SR step in units of the Hamiltonian's energy scale
         options = copy.copy(options)  # not replace(): the scaled step may exceed the user-facing bound
         options.learning_rate *= step
-        rule = sign_rule(problem, options.sign_rule)
-        learned = learned_phase(problem, options.sign_rule)
         config = {
             "n_qubits": problem.n_qubits,
             "d_model": options.d_model,

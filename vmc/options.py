@@ -16,6 +16,7 @@ __all__ = [
     "MIN_SAMPLES",
     "DTYPES",
     "MAX_PATCH",
+    "PHASE_SAMPLES",
     "INTEGRATORS",
     "LINEAR_SOLVERS",
     "AUTO",
@@ -45,6 +46,9 @@ WIDE_PATCH = 4
 PATCH_ABOVE = 4
 """Cut width without strings (:func:`cut_width`) above which "auto" reads tokens of several qubits:
 the open 4x2 Hubbard cluster (8) gained from them, the periodic Hubbard chain of 8 sites (4) lost."""
+
+PHASE_SAMPLES = 2048
+"""Samples per iteration "auto" gives wide models whose phase is trained (:func:`auto_options`)."""
 
 WIDE = 3
 """Cut widths above this are treated as two-dimensional (:func:`auto_options`): chains have 1
@@ -97,9 +101,11 @@ def auto_patch(problem) -> int:
     return max(p for p in range(1, WIDE_PATCH + 1) if n % p == 0)
 
 
-def auto_options(problem) -> dict:
+def auto_options(problem, trained_phase: bool = False) -> dict:
     """The options for ``problem`` (a ``CompiledProblem``) that ``"auto"`` stands for: the sizes
-    and the SR step.
+    and the SR step; ``trained_phase``: the transformer's amplitude is multiplied by a phase with
+    parameters of its own (``sign_rule`` "slater", "jastrow" or "local", or "auto" where it
+    resolves to "slater").
 
     Models of cut width at most ``WIDE`` (:func:`cut_width`: chains, Hubbard chains, the
     Schwinger model) get 200 iterations, 512 samples, ``d_model`` 16, 2 heads, 2 layers and
@@ -119,12 +125,18 @@ def auto_options(problem) -> dict:
     (1.0e-7 in 112 s). The periodic Hubbard chain of 8 sites is wide only through its
     Jordan-Wigner strings and lost with tokens of 4 (8.4e-3 against 4.1e-3), so it keeps 1.
 
+    Wide models whose phase is trained get ``PHASE_SAMPLES`` (2048) samples (0.11.0): the open
+    2x4 Hubbard cluster at U = 4 with the Slater phase (``patch`` 4, 800 iterations) reaches
+    5.3e-3 and 5.7e-3 (seeds 0 and 1) in 1399 s and 1550 s CPU, against 1.12e-2 and 1.03e-2 in
+    1279 s and 1140 s with 1024 samples (the 1e-2 target missed); the periodic Hubbard chain of
+    8 sites 2.0e-3 in 1901 s against 4.1e-3 in 852 s. With a token per qubit 2048 samples had
+    needed 1000 iterations for about 1e-2 (1.16e-2 and 1.11e-2 after 800).
+
     Measured and not made defaults (figures in ``benchmarks/README.md``, *Defaults that scale:
     the runs behind them*): 512 samples (1.7e-3 on the 4x4 torus: the SR update is dominated by
     sample noise); a larger step or another diagonal shift (no gain); SPRING momentum 0.9 at step
     0.02 (a little better on the 4x4 torus, but a small Z2 gauge model ended 0.79 away from exact,
-    against 2.9e-5 with plain SR); 2048 samples (open 2x4 Hubbard after 1000 iterations 1.05e-2
-    and 8.2e-3 on two seeds instead of 1.7e-2, at 2.4x the cost; 1.1e-2 after the default 800).
+    against 2.9e-5 with plain SR).
 
     Returns
     -------
@@ -144,7 +156,7 @@ def auto_options(problem) -> dict:
         patch=auto_patch(problem),
     )
     if width > WIDE:
-        chosen.update(n_iter=800, n_samples=1024, d_model=32, n_heads=4)
+        chosen.update(n_iter=800, n_samples=PHASE_SAMPLES if trained_phase else 1024, d_model=32, n_heads=4)
     return {**chosen, "cut_width": width}
 
 
@@ -198,8 +210,9 @@ class VMCOptions:
         ``"auto"`` (the default of these five size options, of ``patch``, and of
         ``learning_rate`` and ``momentum``) is resolved from the model when the run starts
         (:func:`auto_options`: by the cut width of the sampling order: 200 iterations, 512
-        samples, d_model 16, 2 heads, 2 layers on chains; 800 iterations, 1024 samples, d_model
-        32 and 4 heads on 2D lattices and other models of cut width above ``WIDE``; an automatic
+        samples, d_model 16, 2 heads, 2 layers on chains; 800 iterations, 1024 samples (2048
+        with a trained phase), d_model 32 and 4 heads on 2D lattices and other models of cut
+        width above ``WIDE``; an automatic
         ``d_model`` is a multiple of a given ``n_heads``, automatic heads divide a given
         ``d_model``); ``info["resolved"]`` reports the values used.
     patch : int or "auto"
@@ -306,14 +319,14 @@ class VMCOptions:
         if self.warm_start is not None:
             warm_start_folder(self.warm_start)
 
-    def resolved(self, problem) -> tuple[VMCOptions, dict]:
-        """These options with every ``"auto"`` value replaced for ``problem`` (:func:`auto_options`),
-        and a dict of the replaced values (with the ``cut_width`` they were chosen by; empty if
-        nothing was ``"auto"``)."""
+    def resolved(self, problem, trained_phase: bool = False) -> tuple[VMCOptions, dict]:
+        """These options with every ``"auto"`` value replaced for ``problem`` (:func:`auto_options`,
+        with ``trained_phase``), and a dict of the replaced values (with the ``cut_width`` they were
+        chosen by; empty if nothing was ``"auto"``)."""
         auto = [name for name in AUTO_FIELDS if getattr(self, name) == AUTO]
         if not auto:
             return self, {}
-        sizes = auto_options(problem)
+        sizes = auto_options(problem, trained_phase)
         chosen = {name: sizes[name] for name in auto}
         if "d_model" in chosen and "n_heads" not in chosen:  # a multiple of the given heads
             chosen["d_model"] = -(-sizes["d_model"] // self.n_heads) * self.n_heads

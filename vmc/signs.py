@@ -47,6 +47,9 @@ LEARNED = ("jastrow", "local", "slater", "hartree_fock")
 """The phases that wrap the transformer (``sign_rule`` values): the learned two-body, local and Slater
 phases, and the fixed sign of the Hartree-Fock determinant (:mod:`manybody.vmc.slater`)."""
 
+TRAINED = ("jastrow", "local", "slater")
+"""The phases of ``LEARNED`` with trainable parameters (the Hartree-Fock sign is fixed)."""
+
 AUTO_LEARNED = "slater"
 """The learned phase ``"auto"`` uses when the model recommends no exact structure and conserves two
 or more particle numbers."""

@@ -8,7 +8,7 @@ import pytest
 import manybody as mb
 from manybody.lattice import Chain, Square
 from manybody.models import SYK, Heisenberg, Hubbard, QuantumLink2D, Schwinger, Z2Gauge
-from manybody.vmc.options import WIDE, VMCOptions, auto_options, cut_width
+from manybody.vmc.options import PHASE_SAMPLES, WIDE, VMCOptions, auto_options, cut_width
 
 SIZES = ("n_iter", "n_samples", "d_model", "n_heads", "n_layers", "patch")
 STEP = ("learning_rate", "momentum")
@@ -106,6 +106,29 @@ def test_every_2d_lattice_gets_the_2d_sizes(model):
 def test_auto_patch_divides_the_qubits(model, patch):
     sizes = auto_options(model.problem)
     assert sizes["patch"] == patch and model.n_qubits % patch == 0
+
+
+@pytest.mark.parametrize(
+    "model, rule, trained",
+    [
+        (Hubbard(Square(4, 2)), "auto", True),  # "auto" = the Slater phase
+        (Hubbard(Chain(8, pbc=True)), "auto", True),  # even fillings: the Slater phase
+        (Heisenberg(Square(4, 4, pbc=True)), "auto", False),  # Marshall's sign is fixed
+        (Hubbard(Square(4, 2)), "hartree_fock", False),  # a fixed sign too
+        (Hubbard(Chain(4)), "slater", True),  # a chain keeps the chain's samples
+    ],
+    ids=["hubbard_2x4", "hubbard_ring", "torus_4x4", "hubbard_2x4_hf", "hubbard_chain_slater"],
+)
+def test_wide_models_with_a_trained_phase_get_more_samples(model, rule, trained):
+    from manybody.vmc.signs import TRAINED, learned_phase
+
+    problem = model.problem
+    assert (learned_phase(problem, rule) in TRAINED) == trained
+    plain, _ = VMCOptions().resolved(problem)
+    phase, resolved = VMCOptions(sign_rule=rule).resolved(problem, trained_phase=trained)
+    more = trained and cut_width(problem) > WIDE
+    assert resolved["n_samples"] == phase.n_samples == (PHASE_SAMPLES if more else plain.n_samples)
+    assert plain.n_samples < PHASE_SAMPLES and phase.n_iter == plain.n_iter
 
 
 def test_given_sizes_are_kept_and_auto_ones_fit_them():
