@@ -187,6 +187,10 @@ class VMCBackend(Backend):
         release_compiled_code()
         rule = sign_rule(problem, options.sign_rule)
         learned = learned_phase(problem, options.sign_rule)
+        saved = params = None
+        if options.warm_start is not None:
+            saved, params = read_state(warm_start_folder(options.warm_start), problem)
+            rule, learned = SignStructure.from_dict(saved.get("sign_rule")), saved.get("phase")
         # "auto" sizes chosen for this model (more samples where a phase is trained)
         options, resolved = options.resolved(problem, trained_phase=learned in TRAINED)
         step = step_factor(problem)  # the SR step in units of the Hamiltonian's energy scale
@@ -202,13 +206,10 @@ class VMCBackend(Backend):
             "sign_rule": None if rule is None else rule.to_dict(),
             "phase": learned,
         }
-        params = None
-        if options.warm_start is not None:
-            config, params = read_state(warm_start_folder(options.warm_start), problem)
-            rule, learned = SignStructure.from_dict(config.get("sign_rule")), config.get("phase")
-            # the saved network runs: report its sizes, not those chosen above
-            resolved = {**resolved, **{k: config[k] for k in ("d_model", "n_heads", "n_layers")}}
-            resolved["patch"] = config.get("patch", 1)
+        if saved is not None:  # the saved network runs: report its sizes, not those chosen above
+            config = saved
+            resolved = {**resolved, **{k: saved[k] for k in ("d_model", "n_heads", "n_layers")}}
+            resolved["patch"] = saved.get("patch", 1)
         vs = make_vstate(
             model,
             {**config, "use_cache": options.use_cache},
