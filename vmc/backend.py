@@ -196,17 +196,18 @@ class VMCBackend(Backend):
         step = step_factor(problem)  # the SR step in units of the Hamiltonian's energy scale
         options = copy.copy(options)  # not replace(): the scaled step may exceed the user-facing bound
         options.learning_rate *= step
-        config = {
-            "n_qubits": problem.n_qubits,
-            "d_model": options.d_model,
-            "n_heads": options.n_heads,
-            "n_layers": options.n_layers,
-            "patch": options.patch,
-            "dtype": options.dtype,
-            "sign_rule": None if rule is None else rule.to_dict(),
-            "phase": learned,
-        }
-        if saved is not None:  # the saved network runs: report its sizes, not those chosen above
+        if saved is None:
+            config = {
+                "n_qubits": problem.n_qubits,
+                "d_model": options.d_model,
+                "n_heads": options.n_heads,
+                "n_layers": options.n_layers,
+                "patch": options.patch,
+                "dtype": options.dtype,
+                "sign_rule": None if rule is None else rule.to_dict(),
+                "phase": learned,
+            }
+        else:  # the saved network runs: report its sizes, not those chosen above
             config = saved
             resolved = {**resolved, **{k: saved[k] for k in ("d_model", "n_heads", "n_layers")}}
             resolved["patch"] = saved.get("patch", 1)

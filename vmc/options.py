@@ -212,9 +212,8 @@ class VMCOptions:
         (:func:`auto_options`: by the cut width of the sampling order: 200 iterations, 512
         samples, d_model 16, 2 heads, 2 layers on chains; 800 iterations, 1024 samples (2048
         with a trained phase), d_model 32 and 4 heads on 2D lattices and other models of cut
-        width above ``WIDE``; an automatic
-        ``d_model`` is a multiple of a given ``n_heads``, automatic heads divide a given
-        ``d_model``); ``info["resolved"]`` reports the values used.
+        width above ``WIDE``; an automatic ``d_model`` is a multiple of a given ``n_heads``,
+        automatic heads divide a given ``d_model``); ``info["resolved"]`` reports the values used.
     patch : int or "auto"
         Qubits per token of the transformer (1 to ``MAX_PATCH``; must divide the number of
         qubits): each token is ``patch`` consecutive qubits of the model's sampling order and its

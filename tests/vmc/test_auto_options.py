@@ -174,7 +174,7 @@ def test_solve_reports_the_resolved_sizes():
 @pytest.mark.slow
 def test_solve_samples_more_where_auto_trains_a_phase():
     """End to end: a wide Hubbard cluster (2x2 sites, cut width 6) under sign_rule "auto" trains
-    the Slater phase and draws PHASE_SAMPLES per iteration. Slow: one wide compilation (~1 min)."""
+    the Slater phase and draws PHASE_SAMPLES per iteration. Slow: one wide compilation (32 s)."""
     options = dict(n_iter=1, n_eval_samples=64, d_model=8, n_heads=2, n_layers=1, progress=False)
     res = mb.solve(Hubbard(Square(2, 2)), backend="vmc", observables=[], **options)
     assert res.info["sign_rule"] == "slater"
