@@ -8,7 +8,8 @@ diagonalisation, with the tolerance of each estimator:
   exact one by more than ``K`` standard errors (variational principle) and within ``VMC_REL`` of
   it (what 60 iterations reach, see ``VMC_REL``); each observable within ``K`` standard errors
   plus the largest shift a state of that energy can have (:func:`_variational_shift`); Gauss's
-  law holds in every sample (the violation is 0 up to the rounding of its Pauli sum).
+  law holds in every sample (the violation is 0 up to the rounding of its Pauli sum);
+  ``info["resolved"]`` reports exactly the options left to "auto", with the model's values.
 
 Observables are compared only where the exact ground state is non-degenerate (they are
 defined by the state only there).
@@ -19,6 +20,8 @@ from __future__ import annotations
 import numpy as np
 
 import manybody as mb
+from manybody.vmc.options import auto_options
+from manybody.vmc.signs import TRAINED
 
 DMRG = dict(bond_dims=[16, 32, 64])
 
@@ -95,6 +98,9 @@ def test_vmc(small_model, request):
     step = {"learning_rate": VMC_STEP[family]} if family in VMC_STEP else {}
     res = mb.solve(small_model, backend="vmc", seed=0, **VMC, **step)
     print(f"{family}: relative error {abs(res.energy - ex.energy) / abs(ex.energy):.2e}")
+    # the options left to "auto" (and the cut width they were chosen by), with the model's values
+    auto = auto_options(small_model.problem, trained_phase=res.info["sign_rule"] in TRAINED)
+    assert res.info["resolved"] == {k: v for k, v in auto.items() if k not in VMC and k not in step}
     assert res.energy >= ex.energy - K * res.energy_error
     assert abs(res.energy - ex.energy) <= VMC_REL * abs(ex.energy)
     if small_model.problem.gauss_laws:

@@ -1,5 +1,6 @@
 """Size options chosen from the model ("auto"): the cut width they are chosen by, against its
-closed form on lattices where it is known, and what a solve reports."""
+closed form on lattices where it is known (what a solve reports as ``info["resolved"]`` is checked
+on every model family by ``tests/test_backend_matrix.py``)."""
 
 from __future__ import annotations
 
@@ -154,21 +155,6 @@ def test_bad_size_names_the_option_and_auto(value):
 def test_bad_step_names_the_option(name, value):
     with pytest.raises(ValueError, match=name):
         VMCOptions(**{name: value})
-
-
-def test_solve_reports_the_resolved_sizes():
-    # the network and sample shapes of the vmc column of tests/test_backend_matrix.py (compiled once)
-    model = Heisenberg(Chain(6))
-    options = dict(n_iter=1, n_samples=256, n_eval_samples=2048, d_model=16, n_layers=1, progress=False)
-    res = mb.solve(model, backend="vmc", observables=[], **options)
-    auto = auto_options(model.problem)
-    assert res.info["resolved"] == {
-        "n_heads": auto["n_heads"],
-        "learning_rate": auto["learning_rate"],
-        "momentum": auto["momentum"],
-        "patch": 1,
-        "cut_width": 1,
-    }
 
 
 @pytest.mark.slow
