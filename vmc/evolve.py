@@ -107,13 +107,20 @@ from manybody.vmc.options import INTEGRATORS, VMCEvolveOptions
 __all__ = ["evolve", "fit_state", "ShortTimeState", "SHORT_TIME_ORDER", "SampleSpaceTDVP"]
 
 
+@partial(jax.jit, static_argnames="model")
+def _apply(model, variables, x):
+    """``model.apply(variables, x)`` compiled (run op by op, a first evolve compiled ~200 small
+    kernels: 7 s of its 50 s on a Heisenberg chain L=4)."""
+    return model.apply(variables, x)
+
+
 def _log_amplitudes(vstate, configs):
     """``log psi(configs)`` (batch,) as a function of the parameters."""
     x = jnp.asarray(np.atleast_2d(configs), dtype=jnp.int32)
     rest = {k: v for k, v in vstate.variables.items() if k != "params"}
 
     def log_psi(params):
-        return vstate.model.apply({**rest, "params": params}, x)
+        return _apply(vstate.model, {**rest, "params": params}, x)
 
     return log_psi
 
@@ -220,7 +227,7 @@ _FIT_OPTIMIZER = optax.lbfgs()
 
 def _fit_loss(params, model, rest, configs, target):
     """``-log`` of the fidelity ``|sum_k target[k] psi(configs[k])|^2`` (``target`` conjugated)."""
-    log_psi = model.apply({**rest, "params": params}, configs)
+    log_psi = _apply(model, {**rest, "params": params}, configs)
     return -2.0 * jnp.log(jnp.abs(jnp.sum(target * jnp.exp(log_psi))))
 
 
