@@ -109,8 +109,8 @@ __all__ = ["evolve", "fit_state", "ShortTimeState", "SHORT_TIME_ORDER", "SampleS
 
 @partial(jax.jit, static_argnames="model")
 def _apply(model, variables, x):
-    """``model.apply(variables, x)`` compiled (run op by op, a first evolve compiled ~200 small
-    kernels: 7 s of its 50 s on a Heisenberg chain L=4)."""
+    """``model.apply(variables, x)`` compiled (run op by op, a first evolve of a Heisenberg chain
+    L=4 compiled 145 more small kernels, 307 in all, and took 50 s instead of 46 s)."""
     return model.apply(variables, x)
 
 
