@@ -97,6 +97,11 @@ class Lattice:
         """Momenta ``q`` (``(n_q, dim)``) on which structure factors are evaluated."""
         raise NotImplementedError(f"{type(self).__name__} defines no momentum grid")
 
+    def site_symmetries(self) -> dict[str, np.ndarray]:
+        """Generators of the lattice's symmetry group as site permutations ``pi`` (a configuration
+        ``c`` maps to ``c[pi]``), by name; none unless the lattice defines them."""
+        return {}
+
     def to_dict(self) -> dict:
         raise NotImplementedError
 
@@ -271,6 +276,14 @@ class Chain(BravaisLattice):
     def to_dict(self) -> dict:
         return {"kind": self.kind, "L": self.L, "pbc": self.pbc}
 
+    def site_symmetries(self) -> dict[str, np.ndarray]:
+        """``"reflection"`` (``x -> L-1-x``) and, if periodic, ``"translation"`` (``x -> x+1``)."""
+        x = np.arange(self.L)
+        out = {"reflection": self.L - 1 - x}
+        if self.pbc:
+            out["translation"] = (x - 1) % self.L
+        return out
+
 
 class _Lattice2D(BravaisLattice):
     _vectors: list
@@ -302,6 +315,21 @@ class Square(_Lattice2D):
     kind = "square"
     _vectors = [[1.0, 0.0], [0.0, 1.0]]
     _basis = [[0.0, 0.0]]
+
+    def site_symmetries(self) -> dict[str, np.ndarray]:
+        """``"reflection"`` (``x -> Lx-1-x``), ``"reflection_y"`` (``y -> Ly-1-y``), ``"rotation"``
+        by 90 degrees about the centre if ``Lx == Ly``, and ``"translation_x"`` /
+        ``"translation_y"`` along periodic directions."""
+        lx, ly = self.extent
+        x, y = np.arange(self.n_sites) % lx, np.arange(self.n_sites) // lx
+        out = {"reflection": (lx - 1 - x) + lx * y, "reflection_y": x + lx * (ly - 1 - y)}
+        if lx == ly:
+            out["rotation"] = y + lx * (lx - 1 - x)
+        if self._pbc[0]:
+            out["translation_x"] = (x - 1) % lx + lx * y
+        if self._pbc[1]:
+            out["translation_y"] = x + lx * ((y - 1) % ly)
+        return out
 
     @cached_property
     def plaquettes(self) -> list[tuple[tuple[int, int], ...]]:

@@ -144,6 +144,12 @@ class Model:
         """Known sign structures of the ground state (``manybody.signs.SignStructure``), if any."""
         return []
 
+    def symmetries(self) -> list:
+        """Candidate symmetries in the qubit basis (``manybody.symmetries.QubitSymmetry``): the
+        generators the model's geometry suggests. A backend checks each against the Hamiltonian
+        and the sector before it uses it (:func:`manybody.symmetries.symmetry_group`)."""
+        return []
+
     # -- derived -----------------------------------------------------------------
 
     @cached_property

@@ -53,6 +53,9 @@ class CompiledProblem:
         ``{"charge", "parity", "gauss"}``.
     sign_structures : tuple of SignStructure
         Declared by the model (may be empty).
+    symmetries : tuple of QubitSymmetry
+        Candidate symmetry generators declared by the model (may be empty; checked where used,
+        :func:`manybody.symmetries.symmetry_group`).
     reference_energy : float or None
         A trusted ground-state energy, if the model knows one.
     model_dict : dict
@@ -66,6 +69,7 @@ class CompiledProblem:
     _model: object = field(repr=False)
     constraints: tuple = ()
     sign_structures: tuple = ()
+    symmetries: tuple = ()
     reference_energy: float | None = None
     model_dict: dict = field(default_factory=dict)
     _sector: SectorBasis | None = field(default=None, init=False, repr=False)
@@ -121,6 +125,14 @@ class CompiledProblem:
         names = [s.name for s in self.sign_structures]
         raise ValueError(f"model {self.name!r} declares no sign structure {name!r}; it declares {names}")
 
+    def symmetry(self, name: str):
+        """The declared symmetry generator called ``name``; ``ValueError`` listing the declared ones."""
+        for s in self.symmetries:
+            if s.name == name:
+                return s
+        names = [s.name for s in self.symmetries]
+        raise ValueError(f"model {self.name!r} declares no symmetry {name!r}; it declares {names}")
+
 
 def compile_problem(model) -> CompiledProblem:
     """Compile ``model`` (cached as ``model.problem``; call that instead)."""
@@ -142,6 +154,7 @@ def compile_problem(model) -> CompiledProblem:
         _model=model,
         constraints=constraints,
         sign_structures=tuple(model.sign_structures()),
+        symmetries=tuple(model.symmetries()),
         reference_energy=model.reference_energy,
         model_dict=model.to_dict(),
     )

@@ -10,6 +10,7 @@ from manybody.model import Model, check_lattice, observable
 from manybody.observables import Observable
 from manybody.operators import of, spin, spin_dot
 from manybody.signs import SignStructure
+from manybody.symmetries import QubitSymmetry
 from manybody.validation import check_real
 
 __all__ = ["Heisenberg", "total_sz_constraint", "bipartition"]
@@ -178,6 +179,14 @@ class Heisenberg(Model):
         recommended = exact or (base and 0 < p["J2"] <= 0.5 * p["J"])
         linear = tuple(int(s > 0) for s in sublattice)
         return [SignStructure("marshall", linear=linear, exact=exact, recommended=recommended)]
+
+    def symmetries(self) -> list[QubitSymmetry]:
+        """The lattice's symmetries (one qubit per site: translations, rotation, reflection) and
+        ``"spin_flip"`` (every spin reversed, ``prod_i sigma^x_i``), as candidates: fields, DM terms
+        or an ``sz != 0`` sector break some of them, which the backend's check finds."""
+        n = self.n_qubits
+        out = [QubitSymmetry(name, perm) for name, perm in self.lattice.site_symmetries().items()]
+        return [*out, QubitSymmetry("spin_flip", range(n), flip=True)]
 
     def build_hamiltonian(self):
         p = self.params

@@ -34,6 +34,7 @@ import numpy as np
 from manybody.backends import Backend, Solution
 from manybody.io import to_jsonable
 from manybody.signs import SignStructure
+from manybody.symmetries import symmetry_group
 from manybody.vmc import operators as ops
 from manybody.vmc.compiled import release_compiled_code
 from manybody.vmc.diagnostics import (
@@ -52,6 +53,7 @@ from manybody.vmc.phase import amplitude_of
 from manybody.vmc.sampler import TokenSampler
 from manybody.vmc.scale import step_factor
 from manybody.vmc.signs import LEARNED, TRAINED, learned_phase, phase_network, sign_rule
+from manybody.vmc.symmetric import SymmetricAR, group_order, symmetry_generators
 
 __all__ = ["VMCBackend", "VMCOptions", "VMCState", "device_name"]
 
@@ -82,8 +84,9 @@ def device_name() -> str:
     return devices[0].platform + (f" x{len(devices)}" if len(devices) > 1 else "")
 
 
-def build_network(model, config: dict) -> ARTransformer:
-    """The masked transformer for ``model`` (read through ``model.problem``) with hyper-parameters ``config``."""
+def build_network(model, config: dict):
+    """The masked transformer for ``model`` (read through ``model.problem``) with hyper-parameters
+    ``config``, wrapped in its learned phase and its symmetrisation if ``config`` asks."""
     problem = getattr(model, "problem", model)
     n, order = problem.n_qubits, np.asarray(problem.qubit_order, dtype=int)
     automaton = ConstraintAutomaton(n, problem.constraints, order)
@@ -91,6 +94,15 @@ def build_network(model, config: dict) -> ARTransformer:
     linear = None if rule is None or rule.linear is None else np.asarray(rule.linear, dtype=int)[order]
     pairs = None if rule is None else rule.pair_matrix(n)
     hashable = nk.utils.HashableArray
+    if config.get("symmetry"):
+        network = build_network(problem, {**config, "symmetry": None})
+        permutations, flips = symmetry_group(problem, [problem.symmetry(name) for name in config["symmetry"]])
+        return SymmetricAR(
+            hilbert=network.hilbert,
+            amplitude=network,
+            permutations=hashable(permutations),
+            flips=hashable(flips),
+        )
     if config.get("phase") in LEARNED:
         # a declared structure only starts the learned phase (qubit order)
         amplitude = build_network(problem, {**config, "sign_rule": None, "phase": None})
@@ -179,6 +191,7 @@ class VMCBackend(Backend):
             )
         sign_rule(problem, options.sign_rule)
         learned_phase(problem, options.sign_rule)
+        symmetry_generators(problem, options.symmetry)
         if options.warm_start is not None:
             read_state(warm_start_folder(options.warm_start), problem)
 
@@ -206,6 +219,7 @@ class VMCBackend(Backend):
                 "dtype": options.dtype,
                 "sign_rule": None if rule is None else rule.to_dict(),
                 "phase": learned,
+                "symmetry": [g.name for g in symmetry_generators(problem, options.symmetry)] or None,
             }
         else:  # the saved network runs: report its sizes, not those chosen above
             config = saved
@@ -301,6 +315,8 @@ class VMCBackend(Backend):
             step_factor=step,
             sign_rule_start=None if rule is None or not learned else rule.name,
             automaton_max_states=1 if transitions is None else int(np.asarray(transitions).shape[1]),
+            symmetry=config.get("symmetry") or "none",
+            symmetry_group_order=group_order(vs.model),
             collapsed=collapsed,
             error_bar_short=short,
             resolved=resolved,

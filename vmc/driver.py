@@ -60,6 +60,7 @@ from manybody.vmc.operators import (
     pass_dtype,
 )
 from manybody.vmc.phase import amplitude_of
+from manybody.vmc.symmetric import SymmetricAR, group_order
 
 __all__ = [
     "optimize",
@@ -208,7 +209,10 @@ def jacobian_mode(vstate, hamiltonian) -> str | None:
     energies are real, so SR never moves the phase) and the Hamiltonian (a
     :class:`~manybody.vmc.operators.PauliSum`) has real matrix elements.
     """
-    head = vstate.parameters.get("phase_head") if hasattr(vstate.parameters, "get") else None
+    model, params = vstate.model, vstate.parameters
+    while isinstance(model, SymmetricAR):  # its phase is its amplitude's
+        model, params = model.amplitude, params["amplitude"]
+    head = params.get("phase_head") if hasattr(params, "get") else None
     plan = getattr(hamiltonian, "plan", None)
     if head is None or plan is None or np.any(plan.coeffs.imag != 0):
         return None
@@ -220,13 +224,15 @@ def jacobian_mode(vstate, hamiltonian) -> str | None:
 def jacobian_chunk_size(vstate, n_rows: int | None = None) -> int | None:
     """Samples per chunk of the SR Jacobian: the state's ``chunk_size`` if set, else on CPU the
     largest divisor of ``n_rows`` (default ``n_samples``) that keeps the per-sample backward pass
-    (``4 x 4 d_model`` floats per position, i.e. token, and layer) within ``CACHE_FLOATS``; None (one pass)
+    (``4 x 4 d_model`` floats per position, i.e. token, layer and element of a symmetrised
+    network's group) within ``CACHE_FLOATS``; None (one pass)
     on accelerators."""
     if vstate.chunk_size is not None or jax.default_backend() != "cpu":
         return vstate.chunk_size
     net = amplitude_of(vstate.model)
     per_sample = (
         network_positions(vstate.model, vstate.hilbert.size)
+        * group_order(vstate.model)
         * 16
         * getattr(net, "d_model", 16)
         * getattr(net, "n_layers", 2)

@@ -45,7 +45,8 @@ from netket.vqs.mc import get_local_kernel, get_local_kernel_arguments, local_es
 from manybody.observables import Estimate
 from manybody.pauli import PauliTable
 from manybody.vmc.network import first_token
-from manybody.vmc.phase import amplitude_of
+from manybody.vmc.phase import amplitude_of, with_amplitude
+from manybody.vmc.symmetric import group_order
 
 __all__ = [
     "FlipPlan",
@@ -228,8 +229,8 @@ def _log_psi_and_flipped(model, plan: FlipPlan, variables, samples):
 def _local_precision(model, variables, dtype):
     """The model and variables of the network passes in ``dtype`` (None: unchanged).
 
-    A float64 ``ARTransformer`` is cloned with ``param_dtype=dtype``, a learned-phase wrapper
-    (:class:`~manybody.vmc.phase.PhaseAR`) of one with its amplitude so cloned (its learned phase
+    A float64 ``ARTransformer`` is cloned with ``param_dtype=dtype``, a wrapper of one (learned
+    phase :class:`~manybody.vmc.phase.PhaseAR`, symmetrisation) with its amplitude so cloned (its learned phase
     follows the amplitude's ``param_dtype``; the fixed Hartree-Fock orbitals stay float64
     constants); the variables, the phase's included, are cast to ``dtype``. Other models are
     returned as they are.
@@ -242,9 +243,7 @@ def _local_precision(model, variables, dtype):
     ):
         return model, variables
     lower = amplitude.clone(param_dtype=jnp.dtype(dtype))
-    return lower if amplitude is model else model.clone(amplitude=lower), jax.tree_util.tree_map(
-        lambda x: x.astype(dtype), variables
-    )
+    return with_amplitude(model, lower), jax.tree_util.tree_map(lambda x: x.astype(dtype), variables)
 
 
 def pass_dtype(model, dtype):
@@ -293,12 +292,13 @@ def network_positions(model, n: int, start: int = 0) -> int:
 
 
 def _position_budget(model, plan: FlipPlan) -> int:
-    """How many positions of the network's MLP (``4 d_model`` floats each) fit the budget:
-    ``CACHE_FLOATS`` on CPU, ``MEMORY_FLOATS`` on accelerators, twice the floats in float32."""
+    """How many positions of the network's MLP (``4 d_model`` floats each, once per element of a
+    symmetrised network's group) fit the budget: ``CACHE_FLOATS`` on CPU, ``MEMORY_FLOATS`` on
+    accelerators, twice the floats in float32."""
     width = 4 * getattr(amplitude_of(model), "d_model", 16)
     itemsize = jnp.dtype(pass_dtype(model, plan.dtype)).itemsize
     budget = (CACHE_FLOATS if jax.default_backend() == "cpu" else MEMORY_FLOATS) * 8 // itemsize
-    return budget // width
+    return budget // (width * group_order(model))
 
 
 def equal_chunks(target: int, n: int, strict: bool = False) -> int:

@@ -24,6 +24,7 @@ __all__ = [
     "auto_options",
     "auto_patch",
     "warm_start_folder",
+    "symmetry_names",
 ]
 
 MIN_SAMPLES = 32
@@ -234,6 +235,15 @@ class VMCOptions:
         :mod:`manybody.vmc.slater`), ``"hartree_fock"`` (the fixed sign of the generalized
         Hartree-Fock determinant; two balanced species), or the name of a structure the model declares
         (``model.problem.sign_structures``).
+    symmetry : str or tuple of str
+        Symmetrise the wave function over the group these symmetries of the model generate
+        (:mod:`manybody.vmc.symmetric`: ``|psi|^2`` averaged over the group's images of a
+        configuration, sampling still exact; each amplitude costs one network pass per group
+        element): ``"none"`` (default), names the model declares
+        (``model.problem.symmetries``, e.g. ``"rotation"``, ``"reflection"``,
+        ``"translation_x"``, ``"spin_flip"`` for the Heisenberg model) as a tuple or joined by
+        ``"+"`` (``"rotation+spin_flip"``: 8 elements), or ``"all"``. Each is checked to leave the
+        Hamiltonian and the sector invariant.
     chunk_size : int or None
         Samples per forward/backward chunk (memory); None = all at once.
     checkpoint_dir : str or None
@@ -266,6 +276,7 @@ class VMCOptions:
     n_layers: int | str = AUTO
     patch: int | str = AUTO
     sign_rule: str = "auto"
+    symmetry: str | tuple = "none"
     chunk_size: int | None = None
     checkpoint_dir: str | None = None
     checkpoint_every: int = 50
@@ -307,6 +318,7 @@ class VMCOptions:
                 f"got {self.sign_rule!r}"
             )
         self.patch = _int_or_auto("patch", self.patch, minimum=1, maximum=MAX_PATCH)
+        self.symmetry = symmetry_names(self.symmetry)
         self.dtype = check_choice("dtype", self.dtype, DTYPES)
         self.progress = check_bool("progress", self.progress)
         self.use_cache = check_bool("use_cache", self.use_cache)
@@ -335,6 +347,20 @@ class VMCOptions:
 
 
 AUTO_FIELDS = ("n_iter", "n_samples", "d_model", "n_heads", "n_layers", "patch", "learning_rate", "momentum")
+
+
+def symmetry_names(value) -> str | tuple[str, ...]:
+    """The ``symmetry`` option as ``"none"``, ``"all"`` or a tuple of distinct names (``ValueError``
+    naming the parameter otherwise; the names are checked against the model at solve time)."""
+    if isinstance(value, str):
+        if value in ("none", "all"):
+            return value
+        value = value.split("+")
+    if not isinstance(value, (list, tuple)) or not value or not all(isinstance(v, str) and v for v in value):
+        raise ValueError(
+            f"symmetry must be 'none', 'all', names joined by '+' or a tuple of names, got {value!r}"
+        )
+    return tuple(dict.fromkeys(v.strip() for v in value))
 
 
 def _int_or_auto(name: str, value, minimum: int, maximum: int | None = None):

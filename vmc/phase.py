@@ -42,6 +42,7 @@ import netket as nk
 import numpy as np
 
 __all__ = [
+    "WrapperAR",
     "PhaseAR",
     "JastrowPhaseAR",
     "LocalPhaseAR",
@@ -50,6 +51,8 @@ __all__ = [
     "LOCAL_MAX_NEIGHBOURS",
     "neighbourhoods",
     "shifted_init",
+    "amplitude_of",
+    "with_amplitude",
 ]
 
 JASTROW_INIT_SCALE = 0.05
@@ -83,17 +86,17 @@ def shifted_init(base, scale: float, dtype):
     return init
 
 
-class PhaseAR(nk.models.AbstractARNN):
-    """``amplitude`` (an AbstractARNN) times ``exp(i theta(b))``; subclasses define ``_phase``.
+class WrapperAR(nk.models.AbstractARNN):
+    """A wave function built on an autoregressive network ``amplitude`` that samples for it.
 
-    Sampling (``conditional``), the conditionals and the orders are the amplitude's. When the
-    amplitude has ``log_psi_flipped`` (prefix reuse in the local energies), so does the wrapper:
-    the phase of the flipped configurations is added to the amplitude's values.
+    Sampling (``conditional``, ``token_conditional``), the conditionals and the orders are the
+    amplitude's; subclasses define the amplitude they return (:class:`PhaseAR`,
+    :class:`~manybody.vmc.symmetric.SymmetricAR`).
 
     Attributes
     ----------
     amplitude : AbstractARNN
-        Samples and gives the modulus (and its own phase, if any).
+        The network that samples (an ``ARTransformer`` or another wrapper of one).
     """
 
     amplitude: nn.Module = None
@@ -109,10 +112,6 @@ class PhaseAR(nk.models.AbstractARNN):
         """The amplitude's qubits per token (read by the sampler)."""
         return self.amplitude.patch
 
-    def _phase(self, bits):
-        """``theta`` (batch,) of configurations ``bits`` (batch, n) in qubit layout."""
-        raise NotImplementedError
-
     def conditionals_log_psi(self, inputs):
         return self.amplitude.conditionals_log_psi(inputs)
 
@@ -127,6 +126,18 @@ class PhaseAR(nk.models.AbstractARNN):
 
     def inverse_reorder(self, inputs, axis: int = 0):
         return self.amplitude.inverse_reorder(inputs, axis)
+
+
+class PhaseAR(WrapperAR):
+    """``amplitude`` (an AbstractARNN) times ``exp(i theta(b))``; subclasses define ``_phase``.
+
+    When the amplitude has ``log_psi_flipped`` (prefix reuse in the local energies), so does the
+    wrapper: the phase of the flipped configurations is added to the amplitude's values.
+    """
+
+    def _phase(self, bits):
+        """``theta`` (batch,) of configurations ``bits`` (batch, n) in qubit layout."""
+        raise NotImplementedError
 
     def prefix_cache(self, inputs):
         """log psi of ``inputs`` and the amplitude's cache (see the amplitude's method)."""
@@ -156,9 +167,18 @@ class PhaseAR(nk.models.AbstractARNN):
 
 
 def amplitude_of(model):
-    """The autoregressive network that samples: the ``amplitude`` of a learned-phase wrapper
-    (:class:`PhaseAR`), else ``model`` itself."""
-    return model.amplitude if isinstance(model, PhaseAR) else model
+    """The autoregressive network that samples: the innermost ``amplitude`` of wrappers
+    (:class:`WrapperAR`: learned phases, symmetrisation), else ``model`` itself."""
+    while isinstance(model, WrapperAR):
+        model = model.amplitude
+    return model
+
+
+def with_amplitude(model, amplitude):
+    """``model`` with its innermost amplitude (:func:`amplitude_of`) replaced by ``amplitude``."""
+    if not isinstance(model, WrapperAR):
+        return amplitude
+    return model.clone(amplitude=with_amplitude(model.amplitude, amplitude))
 
 
 class JastrowPhaseAR(PhaseAR):

@@ -30,6 +30,8 @@ class TokenSampler(nk.sampler.ARDirectSampler):
     ``token_conditional(x, t)``: the probabilities (batch, 2^patch) of the classes of token ``t``
     (the qubits at sampling positions ``t p .. t p + p - 1``; class ``c`` has bit ``j`` =
     ``(c >> j) & 1``) given the earlier tokens of ``x``, which may keep a ``"cache"`` collection.
+    A model with ``random_images(x, key)`` (:class:`~manybody.vmc.symmetric.SymmetricAR`) has each
+    sample replaced by its image under a random symmetry.
     """
 
     def _init_cache(self, model, σ, key):
@@ -68,6 +70,11 @@ class TokenSampler(nk.sampler.ARDirectSampler):
         tokens = (jnp.arange(self.hilbert.size // model.patch), order.reshape(-1, model.patch))
         log_prob = jnp.zeros((self.n_batches * chain_length,)) if return_log_probabilities else None
         (σ, _, _, log_prob), _ = jax.lax.scan(step, (σ, cache, key_scan, log_prob), tokens)
+        if hasattr(model, "random_images"):  # a symmetrised network: a random symmetry of each sample
+            key_images = jax.random.fold_in(key_scan, 1)
+            σ = model.apply(params, σ, key_images, method=model.random_images)
+            if return_log_probabilities:
+                log_prob = 2 * model.apply(params, σ).real
         σ = σ.reshape((self.n_batches, chain_length, self.hilbert.size))
         new_state = state.replace(key=new_key)
         if return_log_probabilities:
