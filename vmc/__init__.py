@@ -1,7 +1,8 @@
 """Autoregressive-transformer variational Monte Carlo (``backend="vmc"``, NetKet + JAX + Flax).
 
 See :mod:`manybody.vmc.backend` for the backend, :mod:`manybody.vmc.options` for the options,
-:mod:`manybody.vmc.network` for the wave function, :mod:`manybody.vmc.sampler` for its exact sampling, :mod:`manybody.vmc.masking` for how
+:mod:`manybody.vmc.network` for the wave function, :mod:`manybody.vmc.symmetric` for its
+symmetrisation over lattice symmetries, :mod:`manybody.vmc.sampler` for its exact sampling, :mod:`manybody.vmc.masking` for how
 constraints are enforced exactly, and :mod:`manybody.vmc.driver` for the optimisation loop.
 
 Importing this package is light: the names below are imported on first use, so that
@@ -19,6 +20,7 @@ _LAZY = {
     "ConstraintAutomaton": "manybody.vmc.masking",
     "ARTransformer": "manybody.vmc.network",
     "TokenSampler": "manybody.vmc.sampler",
+    "SymmetricAR": "manybody.vmc.symmetric",
     "local_values": "manybody.vmc.operators",
     "to_pauli_strings": "manybody.vmc.operators",
 }

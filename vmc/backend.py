@@ -4,8 +4,9 @@
 compiled problem (``model.problem``: qubits, order, constraints, Jordan-Wigner
 qubit Hamiltonian, declared sign structures), builds the
 :class:`~manybody.vmc.network.ARTransformer` on ``Qubit(n_qubits)`` with the
-constraints masked in (exact sampling, only physical configurations) and the
-chosen sign structure (:mod:`manybody.vmc.signs`), minimises the energy with
+constraints masked in (exact sampling, only physical configurations), the
+chosen sign structure (:mod:`manybody.vmc.signs`) and, if asked (``symmetry``), the
+symmetrisation over a group of the model's symmetries (:mod:`manybody.vmc.symmetric`), minimises the energy with
 ``VMC_SR`` (see :mod:`manybody.vmc.driver`), then evaluates the energy, its
 variance and the observables on ``n_eval_samples`` fresh exact samples and
 judges the run (collapse, rare configurations the samples missed, convergence:
