@@ -119,19 +119,18 @@ class CompiledProblem:
 
     def sign_structure(self, name: str):
         """The declared sign structure called ``name``; ``ValueError`` listing the declared ones."""
-        for s in self.sign_structures:
-            if s.name == name:
-                return s
-        names = [s.name for s in self.sign_structures]
-        raise ValueError(f"model {self.name!r} declares no sign structure {name!r}; it declares {names}")
+        return self._declared(self.sign_structures, "sign structure", name)
 
     def symmetry(self, name: str):
         """The declared symmetry generator called ``name``; ``ValueError`` listing the declared ones."""
-        for s in self.symmetries:
-            if s.name == name:
-                return s
-        names = [s.name for s in self.symmetries]
-        raise ValueError(f"model {self.name!r} declares no symmetry {name!r}; it declares {names}")
+        return self._declared(self.symmetries, "symmetry", name)
+
+    def _declared(self, items, kind: str, name: str):
+        for item in items:
+            if item.name == name:
+                return item
+        names = [item.name for item in items]
+        raise ValueError(f"model {self.name!r} declares no {kind} {name!r}; it declares {names}")
 
 
 def compile_problem(model) -> CompiledProblem:
