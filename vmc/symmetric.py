@@ -20,6 +20,11 @@ Hamiltonian invariant under ``G`` the flip masks of ``H`` map onto themselves, s
 ``g (b ^ m) = g b ^ g(m)`` are the flipped copies of ``g b`` that one batched
 ``log_psi_flipped`` call over the ``|G|`` images evaluates; for other operators each image is
 evaluated with its own masks.
+
+Measured (``benchmarks/README.md``, *Symmetries*; 0.11 defaults otherwise, seed 0): the 6x6
+Heisenberg torus with the 4 rotations 1.07e-3 per site above the QMC energy (3.7e-3 without)
+in 2.9x the CPU; the J1-J2 4x4 torus at J2 = 0.5 with rotations and the spin flip (8 elements)
+5.73e-3 summed exactly over the sector (1.83e-2 without) in 1.9x the CPU.
 """
 
 from __future__ import annotations
