@@ -243,7 +243,7 @@ class VMCOptions:
         (``model.problem.symmetries``, e.g. ``"rotation"``, ``"reflection"``,
         ``"translation_x"``, ``"spin_flip"`` for the Heisenberg model) as a tuple or joined by
         ``"+"`` (``"rotation+spin_flip"``: 8 elements), or ``"all"``. Each is checked to leave the
-        Hamiltonian and the sector invariant.
+        Hamiltonian and the sector invariant. A ``warm_start`` keeps the saved network's group.
     chunk_size : int or None
         Samples per forward/backward chunk (memory); None = all at once.
     checkpoint_dir : str or None

@@ -112,8 +112,8 @@ class SymmetricAR(WrapperAR):
             return self._combine(log_psi.reshape(size, batch)), self._combine(log_flipped)
         images = self._images(inputs).reshape(size, batch, -1)
         values, flipped = [], []
+        bounds = np.cumsum([0] + [len(m) for _, m in groups])
         for k, element in enumerate(mapped):
-            bounds = np.cumsum([0] + [len(m) for _, m in groups])
             own = tuple(
                 (int(element[a:b].argmax(axis=1).min()) + 1, element[a:b])
                 for a, b in zip(bounds[:-1], bounds[1:])
