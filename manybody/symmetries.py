@@ -21,7 +21,7 @@ import numpy as np
 
 from manybody.constraints import LinearConstraint, ParityConstraint
 
-__all__ = ["QubitSymmetry", "symmetry_group", "transform_bits", "MAX_GROUP_ORDER"]
+__all__ = ["QubitSymmetry", "check_symmetry", "symmetry_group", "transform_bits", "MAX_GROUP_ORDER"]
 
 MAX_GROUP_ORDER = 1024
 """Largest group :func:`symmetry_group` builds (the 6x6 torus: 36 translations x 8 x 2 = 576)."""
@@ -91,7 +91,7 @@ def _constraint_key(constraint, permutation=None, flip=False):
     return ("linear", tuple((q, round(w, 9)) for q, w in terms), round(value, 9))
 
 
-def _check(problem, symmetry: QubitSymmetry) -> None:
+def check_symmetry(problem, symmetry: QubitSymmetry) -> None:
     """``ValueError`` unless ``symmetry`` leaves the Hamiltonian and the sector of ``problem`` invariant."""
     if len(symmetry.permutation) != problem.n_qubits:
         raise ValueError(
@@ -136,7 +136,7 @@ def symmetry_group(problem, generators) -> tuple[np.ndarray, np.ndarray]:
     """
     n = problem.n_qubits
     for g in generators:
-        _check(problem, g)
+        check_symmetry(problem, g)
     identity = (tuple(range(n)), 0)
     elements = {identity: None}
     frontier = [identity]

@@ -34,7 +34,7 @@ import jax.numpy as jnp
 import netket as nk
 import numpy as np
 
-from manybody.symmetries import symmetry_group
+from manybody.symmetries import check_symmetry, symmetry_group
 from manybody.vmc.phase import WrapperAR
 
 __all__ = ["SymmetricAR", "group_order", "symmetry_generators"]
@@ -132,14 +132,14 @@ def symmetry_generators(problem, option) -> list:
     if option == "none":
         return []
     if option == "all":
-        kept = []
+        generators = []
         for candidate in problem.symmetries:
             try:
-                symmetry_group(problem, [candidate])
+                check_symmetry(problem, candidate)
             except ValueError:
                 continue
-            kept.append(candidate)
-        return kept
-    generators = [problem.symmetry(name) for name in option]
-    symmetry_group(problem, generators)
+            generators.append(candidate)
+    else:
+        generators = [problem.symmetry(name) for name in option]
+    symmetry_group(problem, generators)  # checks them and the group's order
     return generators
