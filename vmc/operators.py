@@ -46,7 +46,7 @@ from manybody.observables import Estimate
 from manybody.pauli import PauliTable
 from manybody.vmc.network import first_token
 from manybody.vmc.phase import amplitude_of, with_amplitude
-from manybody.vmc.symmetric import group_order
+from manybody.vmc.symmetric import SymmetricAR, group_order
 
 __all__ = [
     "FlipPlan",
@@ -58,6 +58,7 @@ __all__ = [
     "local_values",
     "local_values_jit",
     "pair_local_values",
+    "pair_evaluable",
     "batch_local_values",
     "PAIR_TOLERANCE",
     "estimates_from_local_values",
@@ -419,6 +420,24 @@ PAIR_TOLERANCE = 1e-12
 :func:`pair_local_values` (exact zeros, e.g. a spin flip-flop on parallel spins, and round-off)."""
 
 
+def _pair_network(model, plan: FlipPlan):
+    """``(network, columns)`` that :func:`pair_local_values` evaluates for ``model``, or None.
+
+    ``columns`` (G, n_masks): mask ``j`` of ``plan`` on configuration ``b`` is mask
+    ``columns[g, j]`` on its image ``g b``. A symmetrised network
+    (:class:`~manybody.vmc.symmetric.SymmetricAR`) gives its amplitude, evaluated on the ``|G|``
+    images of each row; any other model itself (``columns`` the identity). None when the
+    network has no ``prefix_cache`` or the plan's masks are not invariant under the group.
+    """
+    columns = np.arange(len(plan.masks))[None]
+    if isinstance(model, SymmetricAR):
+        columns = model.mask_columns(plan.masks[:, np.asarray(model.order)])
+        model = model.amplitude
+    if columns is None or not hasattr(model, "prefix_cache"):
+        return None
+    return model, columns
+
+
 def pair_local_values(
     model, plan: FlipPlan, variables, rows: np.ndarray, n_valid: int | None = None
 ) -> np.ndarray:
@@ -431,7 +450,11 @@ def pair_local_values(
     values and conditionals (``model.prefix_cache``), and only the (row, mask) pairs with a
     non-zero element are evaluated from their group's start on (``model.log_psi_pairs``), in
     chunks of a fixed number of pairs per group (one compiled shape each; the chunk count
-    follows the pairs). Needs a network with ``prefix_cache`` (:class:`~manybody.vmc.network.ARTransformer`).
+    follows the pairs). Needs a network with ``prefix_cache``
+    (:class:`~manybody.vmc.network.ARTransformer`), or a symmetrised one of an invariant
+    operator: its amplitude is evaluated on the ``|G|`` images ``g x`` of each row, pair
+    ``(x, m)`` as ``(g x, g(m))`` (a mask of the plan again), and the values combined
+    (:meth:`~manybody.vmc.symmetric.SymmetricAR.combine`); see :func:`pair_evaluable`.
 
     Parameters
     ----------
@@ -450,9 +473,15 @@ def pair_local_values(
     diagonal, elements = plan.matrix_elements(rows[:n_valid])
     values = np.zeros(n_rows, dtype=complex)
     values[:n_valid] = diagonal
+    symmetric = model if isinstance(model, SymmetricAR) else None
+    model, columns = _pair_network(model, plan)
+    if symmetric is not None:
+        variables = {**variables, "params": variables["params"]["amplitude"]}
+    size = len(columns)
+    images = rows if symmetric is None else np.asarray(symmetric.images(rows))  # (G R, N), element-major
     positions = _position_budget(model, plan)
-    prefix_chunk = equal_chunks(positions // network_positions(model, n), n_rows)
-    log_psi, cache = _prefix_cache(model, plan.dtype, variables, rows, prefix_chunk)
+    prefix_chunk = equal_chunks(positions // network_positions(model, n), size * n_rows)
+    log_images, cache = _prefix_cache(model, plan.dtype, variables, images, prefix_chunk)
     if not len(plan.masks):
         return values
     groups, position = plan.groups(np.asarray(model.order))
@@ -460,15 +489,18 @@ def pair_local_values(
     group_of = np.repeat(np.arange(len(groups)), [len(masks) for _, masks in groups])[position]
     tolerance = PAIR_TOLERANCE * np.abs(plan.coeffs).max()
     pair_rows, pair_masks = np.nonzero(np.abs(elements) > tolerance)
+    # every pair on every image: image row g R + r, mask columns[g, m]
+    image_rows = (np.arange(size)[:, None] * n_rows + pair_rows[None]).reshape(-1)
+    image_masks = columns[:, pair_masks].reshape(-1)
     outputs = []
     for g, (start, masks) in enumerate(groups):
-        chosen = group_of[pair_masks] == g
-        r, m = pair_rows[chosen], position[pair_masks[chosen]]
+        chosen = group_of[image_masks] == g
+        r, m = image_rows[chosen], position[image_masks[chosen]]
         if not len(r):
             continue
         # cache-sized chunks, but not far above a quarter of the group's possible pairs (small problems)
         evaluated = max(network_positions(model, n, start), 1)
-        chunk = min(max(1, positions // evaluated), _power_of_two(n_rows * len(masks) / 4))
+        chunk = min(max(1, positions // evaluated), _power_of_two(size * n_rows * len(masks) / 4))
         pad = -len(r) % chunk
         r, m = np.concatenate([r, np.zeros(pad, int)]), np.concatenate([m, np.full(pad, m[0])])
         parts = [
@@ -478,23 +510,31 @@ def pair_local_values(
             for i in range(0, len(r), chunk)
         ]
         outputs.append((chosen, len(r) - pad, parts))
-    log_psi = np.asarray(log_psi)
+    log_flipped = np.zeros(len(image_rows), dtype=complex)
     for chosen, count, parts in outputs:
-        log_flipped = np.concatenate([np.asarray(p) for p in parts])[:count]
-        r = pair_rows[chosen]
-        ratio = np.exp(log_flipped - log_psi[r])
-        np.add.at(values, r, elements[r, pair_masks[chosen]] * ratio)
+        log_flipped[chosen] = np.concatenate([np.asarray(p) for p in parts])[:count]
+    log_psi = np.asarray(log_images)
+    if symmetric is not None:
+        log_psi = np.asarray(symmetric.combine(log_psi.reshape(size, n_rows)))
+        log_flipped = np.asarray(symmetric.combine(log_flipped.reshape(size, -1)))
+    ratio = np.exp(log_flipped - log_psi[pair_rows])
+    np.add.at(values, pair_rows, elements[pair_rows, pair_masks] * ratio)
     return values
+
+
+def pair_evaluable(model, plan: FlipPlan) -> bool:
+    """Whether :func:`pair_local_values` evaluates ``plan`` (one operator) on ``model``."""
+    return plan.n_operators == 1 and _pair_network(model, plan) is not None
 
 
 def batch_local_values(vstate, plan: FlipPlan, rows: np.ndarray, n_valid: int | None = None) -> np.ndarray:
     """``O_loc`` (R, n_operators) of the first ``n_valid`` of ``rows`` (R, N) (the rest are padding).
 
-    :func:`pair_local_values` for one operator on a network with ``prefix_cache`` (in its own
-    cache-sized chunks: the state's ``chunk_size`` bounds the Jacobian only), else
+    :func:`pair_local_values` where it applies (:func:`pair_evaluable`; in its own cache-sized
+    chunks: the state's ``chunk_size`` bounds the Jacobian only), else
     :data:`local_values_jit` (which evaluates the padding too).
     """
-    if plan.n_operators == 1 and hasattr(vstate.model, "prefix_cache"):
+    if pair_evaluable(vstate.model, plan):
         return pair_local_values(vstate.model, plan, vstate.variables, rows, n_valid)[:, None]
     return np.asarray(local_values_jit(vstate.model, plan, vstate.variables, rows, vstate.chunk_size))
 

@@ -61,14 +61,14 @@ class SymmetricAR(WrapperAR):
     permutations: nk.utils.HashableArray = None
     flips: nk.utils.HashableArray = None
 
-    def _images(self, bits):
+    def images(self, bits):
         """``g b`` for every element: (G * batch, n), element-major."""
         perms, flips = np.asarray(self.permutations), np.asarray(self.flips)
         images = jnp.asarray(bits, dtype=jnp.int32)[:, perms] ^ flips[None, :, None]  # (batch, G, n)
         return jnp.swapaxes(images, 0, 1).reshape(-1, bits.shape[-1])
 
     @staticmethod
-    def _combine(log_psi):
+    def combine(log_psi):
         """``log psi_G`` from the network's ``log psi`` (G, ...) of the images (identity first)."""
         log_mean = jax.nn.logsumexp(2 * log_psi.real, axis=0) - np.log(log_psi.shape[0])
         return 0.5 * log_mean + 1j * log_psi[0].imag
@@ -77,7 +77,7 @@ class SymmetricAR(WrapperAR):
         if inputs.ndim == 1:
             inputs = inputs[None]
         size = len(np.asarray(self.permutations))
-        return self._combine(self.amplitude(self._images(inputs)).reshape(size, -1))
+        return self.combine(self.amplitude(self.images(inputs)).reshape(size, -1))
 
     def random_images(self, inputs, key):
         """``g b`` for an element ``g`` drawn uniformly for each row of ``inputs`` (batch, n): samples
@@ -95,22 +95,31 @@ class SymmetricAR(WrapperAR):
         qubit[:, order] = masks  # sampling position p holds qubit order[p]
         return np.stack([qubit[:, perm][:, order] for perm in np.asarray(self.permutations)])
 
+    def mask_columns(self, masks) -> np.ndarray | None:
+        """``index`` (G, M) with ``g(masks[j]) = masks[index[g, j]]`` (masks (M, n) in sampling
+        order, static), or None when the set of masks is not invariant under the group."""
+        masks = np.asarray(masks, dtype=np.int32)
+        column = {m.tobytes(): j for j, m in enumerate(masks)}
+        mapped = self._mask_images(masks)
+        if not all(m.tobytes() in column for m in mapped.reshape(-1, masks.shape[1])):
+            return None
+        return np.array([[column[m.tobytes()] for m in element] for element in mapped])
+
     def log_psi_flipped(self, inputs, groups):
         """``log psi_G`` of ``inputs`` (batch, n) and of the copies with the ``groups``' masks
         flipped (the amplitude's ``log_psi_flipped`` convention: masks in sampling order)."""
         inputs = jnp.asarray(inputs, dtype=jnp.int32)
         size, batch = len(np.asarray(self.permutations)), inputs.shape[0]
         masks = np.concatenate([m for _, m in groups]).astype(np.int32)
-        mapped = self._mask_images(masks)
-        column = {m.tobytes(): j for j, m in enumerate(masks)}
-        if all(m.tobytes() in column for m in mapped.reshape(-1, masks.shape[1])):
+        index = self.mask_columns(masks)
+        if index is not None:
             # an invariant operator: the images' copies are the images' own flipped copies
-            index = np.array([[column[m.tobytes()] for m in element] for element in mapped])
-            log_psi, log_flipped = self.amplitude.log_psi_flipped(self._images(inputs), groups)
+            log_psi, log_flipped = self.amplitude.log_psi_flipped(self.images(inputs), groups)
             log_flipped = log_flipped.reshape(size, batch, -1)
             log_flipped = jnp.take_along_axis(log_flipped, jnp.asarray(index)[:, None, :], axis=2)
-            return self._combine(log_psi.reshape(size, batch)), self._combine(log_flipped)
-        images = self._images(inputs).reshape(size, batch, -1)
+            return self.combine(log_psi.reshape(size, batch)), self.combine(log_flipped)
+        images = self.images(inputs).reshape(size, batch, -1)
+        mapped = self._mask_images(masks)
         values, flipped = [], []
         bounds = np.cumsum([0] + [len(m) for _, m in groups])
         for k, element in enumerate(mapped):
@@ -121,7 +130,7 @@ class SymmetricAR(WrapperAR):
             value, copies = self.amplitude.log_psi_flipped(images[k], own)
             values.append(value)
             flipped.append(copies)
-        return self._combine(jnp.stack(values)), self._combine(jnp.stack(flipped))
+        return self.combine(jnp.stack(values)), self.combine(jnp.stack(flipped))
 
 
 def symmetry_generators(problem, option) -> list:

@@ -19,7 +19,7 @@ from manybody.models import Heisenberg
 from manybody.pauli import PauliGroups, PauliTable
 from manybody.symmetries import symmetry_group, transform_bits
 from manybody.vmc import make_vstate
-from manybody.vmc.operators import FlipPlan, _local_values
+from manybody.vmc.operators import FlipPlan, _local_values, pair_evaluable, pair_local_values
 from manybody.vmc.options import VMCOptions
 from manybody.vmc.symmetric import symmetry_generators
 
@@ -118,8 +118,9 @@ def test_symmetrised_amplitude_is_normalised_and_invariant(symmetric_state):
 
 
 def test_symmetrised_local_energies_equal_exact_diagonalisation(symmetric_state):
-    """The Hamiltonian (invariant: one batched pass over the images) and an operator that is not
-    invariant (each image with its own masks), against the sector matrices applied to psi_G."""
+    """The Hamiltonian (invariant: one batched pass over the images, and the training's kernel of
+    the non-zero matrix elements) and an operator that is not invariant (each image with its own
+    masks), against the sector matrices applied to psi_G."""
     model, vs, h, basis, bits, log_psi = symmetric_state
     psi = np.exp(log_psi)
     other = QubitOperator("X0 X1", 0.25) + QubitOperator("Y0 Y1", 0.25) + QubitOperator("Z4", 0.5)
@@ -130,7 +131,14 @@ def test_symmetrised_local_energies_equal_exact_diagonalisation(symmetric_state)
     ]:
         plan = FlipPlan([PauliTable.from_qubit_operator(operator, basis.n_qubits)])
         local = np.asarray(_local_values(vs.model, plan, vs.variables, bits))[:, 0]
-        assert np.abs(local - (matrix @ psi) / psi).max() < 1e-10
+        exact = (matrix @ psi) / psi
+        assert np.abs(local - exact).max() < 1e-10
+        invariant = operator is model.problem.hamiltonian
+        assert pair_evaluable(vs.model, plan) == invariant
+        if invariant:  # the training's kernel: the non-zero elements on every image, padding rows last
+            padded = np.concatenate([bits, bits[:3]])
+            pairs = pair_local_values(vs.model, plan, vs.variables, padded, len(bits))
+            assert np.abs(pairs[: len(bits)] - exact).max() < 1e-10 and np.all(pairs[len(bits) :] == 0)
 
 
 def test_symmetrised_samples_follow_the_symmetrised_distribution(symmetric_state):
