@@ -19,7 +19,10 @@ Each amplitude costs ``|G|`` network passes. The local energies keep the prefix 
 Hamiltonian invariant under ``G`` the flip masks of ``H`` map onto themselves, so the copies
 ``g (b ^ m) = g b ^ g(m)`` are the flipped copies of ``g b`` that one batched
 ``log_psi_flipped`` call over the ``|G|`` images evaluates; for other operators each image is
-evaluated with its own masks.
+evaluated with its own masks. The training's kernel
+(:func:`~manybody.vmc.operators.pair_local_values`) evaluates only the pairs ``(b, m)`` with a
+non-zero matrix element, as ``(g b, g(m))`` on every image, and combines them
+(:meth:`SymmetricAR.combine`): half the passes of the Heisenberg model's flip-flops.
 
 Measured (``benchmarks/README.md``, *Symmetries*; 0.11 defaults otherwise, seed 0): the 6x6
 Heisenberg torus with the 4 rotations 1.07e-3 per site above the QMC energy (3.7e-3 without)
