@@ -19,7 +19,7 @@ from manybody.models import Heisenberg
 from manybody.pauli import PauliGroups, PauliTable
 from manybody.symmetries import symmetry_group, transform_bits
 from manybody.vmc import make_vstate
-from manybody.vmc.operators import FlipPlan, _local_values, pair_evaluable, pair_local_values
+from manybody.vmc.operators import FlipPlan, local_values_jit, pair_evaluable, pair_local_values
 from manybody.vmc.options import VMCOptions
 from manybody.vmc.symmetric import symmetry_generators
 
@@ -130,7 +130,7 @@ def test_symmetrised_local_energies_equal_exact_diagonalisation(symmetric_state)
         (other, PauliGroups(other).matrix(basis, "operator")),
     ]:
         plan = FlipPlan([PauliTable.from_qubit_operator(operator, basis.n_qubits)])
-        local = np.asarray(_local_values(vs.model, plan, vs.variables, bits))[:, 0]
+        local = np.asarray(local_values_jit(vs.model, plan, vs.variables, bits, None))[:, 0]
         exact = (matrix @ psi) / psi
         assert np.abs(local - exact).max() < 1e-10
         invariant = operator is model.problem.hamiltonian
