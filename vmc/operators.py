@@ -29,6 +29,7 @@ chunks of 4-16 samples ran 3-10x faster than one pass over 512 samples (4x4 toru
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from functools import partial
 
@@ -420,8 +421,10 @@ PAIR_TOLERANCE = 1e-12
 :func:`pair_local_values` (exact zeros, e.g. a spin flip-flop on parallel spins, and round-off)."""
 
 
+@functools.lru_cache(maxsize=32)
 def _pair_network(model, plan: FlipPlan):
-    """``(network, columns)`` that :func:`pair_local_values` evaluates for ``model``, or None.
+    """``(network, columns)`` that :func:`pair_local_values` evaluates for ``model``, or None
+    (cached: the dispatch of :func:`batch_local_values` and the kernel share it, every iteration).
 
     ``columns`` (G, n_masks): mask ``j`` of ``plan`` on configuration ``b`` is mask
     ``columns[g, j]`` on its image ``g b``. A symmetrised network
