@@ -285,7 +285,7 @@ def warm_sign_state(model, h, bits, psi0, e0, seed: int, options: dict, max_iter
     return (res.fun - e0) / abs(e0)
 
 
-def vmc_part(model, h, bits, psi0, e0, rule: str, seed: int, options: dict, warm_start=None) -> dict:
+def vmc_part(model, h, bits, psi0, e0, rule: str, seed: int, options: dict, warm_start=None, keep=None) -> dict:
     load, cpu, wall = os.getloadavg()[0], time.process_time(), time.perf_counter()
     extra = {} if warm_start is None else {"warm_start": str(warm_start)}
     with warnings.catch_warnings():
@@ -301,6 +301,8 @@ def vmc_part(model, h, bits, psi0, e0, rule: str, seed: int, options: dict, warm
             **extra,
         )
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    if keep is not None:
+        res.save(Path(keep) / f"{rule}_seed{seed}")
     row = {
         "part": "vmc" if warm_start is None else "warm_sign",
         "sign_rule": rule,
@@ -366,6 +368,7 @@ def main():
     parser.add_argument("--modulus-steps", type=int, default=4000, help="Adam steps of the modulus part")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=None, help="JSON file (under benchmarks/ if relative)")
+    parser.add_argument("--keep", default=None, help="folder to save the trained vmc Results in (RULE_seedSEED)")
     args = parser.parse_args()
     provenance = {"commit": git_commit(), "dirty": git_dirty()}
     model = Heisenberg(Square(4, 4, pbc=True), J2=0.5)
@@ -403,7 +406,7 @@ def main():
         rows.append({**row, "start_relative_error": start, "sizes": {k: options.get(k) for k in sizes}})
     if "vmc" in args.parts:
         for rule in args.rules:
-            rows.append(vmc_part(model, h, bits, psi0, e0, rule, args.seed, json.loads(args.vmc)))
+            rows.append(vmc_part(model, h, bits, psi0, e0, rule, args.seed, json.loads(args.vmc), keep=args.keep))
     if args.out:
         out = Path(args.out)
         out = out if out.is_absolute() else Path(__file__).parent / out
