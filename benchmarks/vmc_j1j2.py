@@ -22,6 +22,10 @@ ground state ``psi0`` (``manybody.exact``):
   network split into its modulus and its phase: the energy of the network, of its modulus with the
   exact sign, of the exact modulus with its phase, of its modulus with Marshall's sign, and the
   fidelity with ``psi0``.
+* ``lanczos``: one Lanczos step (:func:`manybody.vmc.lanczos.lanczos_step`) on saved vmc Results
+  (``--results``; ``--keep`` saves those of the ``vmc`` part): the estimate on the network's exact
+  samples against the energy of ``psi + alpha H psi`` summed over the sector at the estimated
+  ``alpha``, and the best step from the exact moments.
 
 Relative errors against ``E0``; CPU seconds of this process and the load average next to them.
 Output: JSON (``--out``; rows of the same part, rule and seed are replaced) and lines on stdout.
@@ -31,6 +35,8 @@ Usage::
     python benchmarks/vmc_j1j2.py --parts marshall capacity --out results/vmc_j1j2_cpu2.json
     python benchmarks/vmc_j1j2.py --parts vmc --rules auto local --out results/vmc_j1j2_cpu2.json
     python benchmarks/vmc_j1j2.py --parts modulus --vmc '{"d_model": 32, "n_heads": 4}' --out results/vmc_j1j2_cpu2.json
+    python benchmarks/vmc_j1j2.py --parts vmc --rules auto --vmc '{"symmetry": "rotation+spin_flip"}' --keep /tmp/keep
+    python benchmarks/vmc_j1j2.py --parts lanczos --results /tmp/keep/auto_seed0 --out results/vmc_j1j2_cpu2.json
     python benchmarks/vmc_j1j2.py --parts warm_sign --vmc '{"n_iter": 400}' --out results/vmc_j1j2_cpu2.json
 """
 
@@ -180,15 +186,64 @@ def capacity_part(model, h, bits, psi0, e0, rule: str, starts: dict, max_iter: i
     return rows
 
 
-def decomposition(model, state, h, bits, psi0, e0) -> dict:
-    """The trained network's energy split into modulus and phase, all summed over the sector."""
+def network_vector(model, state, bits) -> np.ndarray:
+    """The trained network's amplitudes on ``bits`` (scaled to a largest modulus of 1)."""
     import jax.numpy as jnp
 
     from manybody.vmc.backend import make_vstate
 
     vs = make_vstate(model, state.config, 32, 0, params=state.params)
     log_psi = np.asarray(vs.log_value(jnp.asarray(bits, dtype=jnp.int32)))
-    psi = np.exp(log_psi - log_psi.real.max())
+    return np.exp(log_psi - log_psi.real.max())
+
+
+def lanczos_part(model, h, bits, psi0, e0, folder: Path, n_samples: int | None) -> dict:
+    """One Lanczos step on a saved vmc Result: the estimate of ``lanczos_step`` (on exact samples)
+    against the energy of ``psi + alpha H psi`` summed over the sector at the estimated alpha, and
+    the best step from the exact moments."""
+    from manybody.vmc.lanczos import _krylov, lanczos_step
+
+    res = mb.Result.load(folder)
+    load, cpu = os.getloadavg()[0], time.process_time()
+    step = lanczos_step(res, n_samples)
+    cpu = time.process_time() - cpu
+    psi = network_vector(model, res.state, bits)
+    psi /= np.linalg.norm(psi)
+    hpsi = h @ psi
+    h2psi = h @ hpsi
+    moments = np.real([np.vdot(psi, hpsi), np.vdot(hpsi, hpsi), np.vdot(hpsi, h2psi), np.vdot(h2psi, h2psi)])
+    best = float(_krylov(moments)[0])
+
+    def rel(x):
+        return (x - e0) / abs(e0)
+
+    row = {
+        "part": "lanczos",
+        "result": folder.name,
+        "options": {k: res.options.get(k) for k in ("symmetry", "n_samples", "n_iter", "sign_rule")},
+        "seed": res.seed,
+        "step": step.to_dict(),
+        "estimate_relative_error": rel(step.energy),
+        "estimate_error_relative": step.energy_error / abs(e0),
+        "summed_network": rel(moments[0]),
+        "summed_at_estimated_alpha": rel(energy(h, psi + step.alpha * hpsi)),
+        "summed_best_step": rel(best),
+        "cpu_seconds": cpu,
+        "load_average": [load, os.getloadavg()[0]],
+    }
+    print(
+        f"lanczos {folder.name}: network {row['summed_network']:.2e} -> step estimate "
+        f"{row['estimate_relative_error']:.2e} +- {row['estimate_error_relative']:.1e} (summed at its alpha "
+        f"{row['summed_at_estimated_alpha']:.2e}, best {row['summed_best_step']:.2e}), "
+        f"{step.n_samples} samples, {step.n_connected} configurations, {cpu:.0f} s CPU, load {load:.1f}",
+        flush=True,
+    )
+    return row
+
+
+def decomposition(model, state, h, bits, psi0, e0) -> dict:
+    """The trained network's energy split into modulus and phase, all summed over the sector."""
+    psi = network_vector(model, state, bits)
     modulus, phase = np.abs(psi), np.exp(1j * np.angle(psi))
     marshall = model.problem.sign_structure("marshall").sign(bits)
 
@@ -285,7 +340,9 @@ def warm_sign_state(model, h, bits, psi0, e0, seed: int, options: dict, max_iter
     return (res.fun - e0) / abs(e0)
 
 
-def vmc_part(model, h, bits, psi0, e0, rule: str, seed: int, options: dict, warm_start=None, keep=None) -> dict:
+def vmc_part(
+    model, h, bits, psi0, e0, rule: str, seed: int, options: dict, warm_start=None, keep=None
+) -> dict:
     load, cpu, wall = os.getloadavg()[0], time.process_time(), time.perf_counter()
     extra = {} if warm_start is None else {"warm_start": str(warm_start)}
     with warnings.catch_warnings():
@@ -342,7 +399,7 @@ CAPACITY_STARTS = {
 
 def save(out: Path, rows: list[dict], provenance: dict) -> None:
     """Write ``rows`` into ``out``, replacing rows of the same part, rule, start and seed."""
-    key = ("part", "sign_rule", "start", "seed", "options")
+    key = ("part", "sign_rule", "start", "seed", "options", "result")
     data = json.loads(out.read_text()) if out.is_file() else {}
 
     def ident(r):
@@ -360,7 +417,7 @@ def main():
         "--parts",
         nargs="+",
         default=["marshall", "capacity"],
-        choices=["marshall", "capacity", "modulus", "warm_sign", "vmc"],
+        choices=["marshall", "capacity", "modulus", "warm_sign", "vmc", "lanczos"],
     )
     parser.add_argument("--rules", nargs="+", default=["auto", "jastrow", "local"], help="sign_rule values")
     parser.add_argument("--vmc", default="{}", help="further vmc options as JSON")
@@ -368,7 +425,11 @@ def main():
     parser.add_argument("--modulus-steps", type=int, default=4000, help="Adam steps of the modulus part")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=None, help="JSON file (under benchmarks/ if relative)")
-    parser.add_argument("--keep", default=None, help="folder to save the trained vmc Results in (RULE_seedSEED)")
+    parser.add_argument(
+        "--keep", default=None, help="folder to save the trained vmc Results in (RULE_seedSEED)"
+    )
+    parser.add_argument("--results", nargs="+", default=[], help="saved vmc Result folders (lanczos part)")
+    parser.add_argument("--lanczos-samples", type=int, default=None, help="samples of the lanczos part")
     args = parser.parse_args()
     provenance = {"commit": git_commit(), "dirty": git_dirty()}
     model = Heisenberg(Square(4, 4, pbc=True), J2=0.5)
@@ -406,7 +467,12 @@ def main():
         rows.append({**row, "start_relative_error": start, "sizes": {k: options.get(k) for k in sizes}})
     if "vmc" in args.parts:
         for rule in args.rules:
-            rows.append(vmc_part(model, h, bits, psi0, e0, rule, args.seed, json.loads(args.vmc), keep=args.keep))
+            rows.append(
+                vmc_part(model, h, bits, psi0, e0, rule, args.seed, json.loads(args.vmc), keep=args.keep)
+            )
+    if "lanczos" in args.parts:
+        for folder in args.results:
+            rows.append(lanczos_part(model, h, bits, psi0, e0, Path(folder), args.lanczos_samples))
     if args.out:
         out = Path(args.out)
         out = out if out.is_absolute() else Path(__file__).parent / out

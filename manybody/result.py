@@ -186,6 +186,12 @@ class Result:
             )
         if self.v_score is not None:
             lines.append(f"  V-score {self.v_score:.3g}")
+        step = self.info.get("lanczos_step")
+        if step:  # vmc's optional Lanczos step on the network
+            lines.append(
+                f"  one Lanczos step (1 + alpha H) psi: {step['energy']:.12g} +/- {step['energy_error']:.2g}"
+                f", V-score {step['v_score']:.3g}"
+            )
         if self.info.get("convergence"):  # a backend's verdict, e.g. vmc's
             lines.append(f"  {self.info['convergence']}")
         lines.extend(f"  warning: {w}" for w in self.info.get("warnings", []))

@@ -309,6 +309,10 @@ class VMCBackend(Backend):
             )
         for message in messages:
             warnings.warn(message, RuntimeWarning, stacklevel=2)
+        if options.lanczos_step:
+            from manybody.vmc.lanczos import lanczos_step_of_state
+
+            info["lanczos_step"] = lanczos_step_of_state(state, model).to_dict()
         transitions = amplitude_of(vs.model).transitions
         info.update(
             n_eval_samples=options.n_eval_samples,

@@ -44,7 +44,7 @@ from manybody.vmc import operators as ops
 from manybody.vmc.backend import VMCBackend, _eval_batch, _in_batches
 from manybody.vmc.operators import FlipPlan, local_values
 
-__all__ = ["LanczosStep", "lanczos_step", "krylov_local_values"]
+__all__ = ["LanczosStep", "lanczos_step", "lanczos_step_of_state", "krylov_local_values"]
 
 N_BLOCKS = 32
 """Blocks of the jackknife error bars."""
@@ -61,8 +61,7 @@ class LanczosStep:
     variance : float
         ``<H^2> - <H>^2`` on ``psi_alpha``.
     alpha : float
-        The step, in inverse energy units (negative for a ground state: ``1 + alpha H`` damps the
-        high-energy part of ``psi``).
+        The step, in inverse energy units (``psi_alpha`` is proportional to ``(H + 1/alpha) psi``).
     network_energy, network_energy_error, network_variance : float
         The same estimates for ``psi`` on the same samples.
     n_samples : int
@@ -201,9 +200,15 @@ def lanczos_step(result, n_samples: int | None = None) -> LanczosStep:
         raise ValueError(
             f"n_samples must be an integer >= 64 (or None for the evaluation samples), got {n_samples!r}"
         )
-    model, state = result.model_object, result.state
+    state = result.state
     if n_samples is not None:
         state = dataclasses.replace(state, n_eval_samples=n_samples, _samples=None)
+    return lanczos_step_of_state(state, result.model_object)
+
+
+def lanczos_step_of_state(state, model) -> LanczosStep:
+    """:func:`lanczos_step` of a :class:`~manybody.vmc.backend.VMCState` of ``model`` on its
+    evaluation samples."""
     backend = VMCBackend()
     vstate = backend._eval_vstate(state, model)
     samples = backend._eval_samples(state, model)

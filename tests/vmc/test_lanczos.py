@@ -14,7 +14,7 @@ from manybody.exact import sector_hamiltonian
 from manybody.lattice import Chain, Square
 from manybody.models import Heisenberg
 from manybody.pauli import PauliTable
-from manybody.vmc import make_vstate
+from manybody.vmc import VMCOptions, make_vstate
 from manybody.vmc.lanczos import _krylov, krylov_local_values, lanczos_step
 from manybody.vmc.operators import FlipPlan
 
@@ -83,14 +83,15 @@ def short_result():
             n_eval_samples=4096,
             progress=False,
             observables=[],
+            lanczos_step=True,
         )
 
 
 def test_lanczos_step_estimates_the_energy_of_its_state(short_result, tmp_path):
     """The estimate equals the energy of ``psi + alpha H psi`` summed over the sector at the
     estimated alpha (4 standard errors), which is below the network's summed energy and within
-    1e-3 of the best step's; ``network_energy`` is ``result.energy`` (the same samples); a saved
-    and reloaded result gives the same step."""
+    1e-3 of the best step's; ``network_energy`` is ``result.energy`` (the same samples); the
+    solve's ``lanczos_step=True`` reported the same step; a saved and reloaded result gives it too."""
     model = short_result.model_object
     step = lanczos_step(short_result)
     h, _, psi = _network_vector(model, short_result.state)
@@ -113,6 +114,8 @@ def test_lanczos_step_estimates_the_energy_of_its_state(short_result, tmp_path):
     assert summed - _krylov(exact_moments)[0] < 1e-3
     assert step.network_energy == pytest.approx(short_result.energy, abs=1e-12)
     assert step.n_samples == 4096 and step.v_score > 0
+    assert short_result.info["lanczos_step"] == pytest.approx(step.to_dict(), abs=1e-10)
+    assert "one Lanczos step" in short_result.summary()
     short_result.save(tmp_path / "run")
     again = lanczos_step(mb.Result.load(tmp_path / "run"))
     assert again.energy == pytest.approx(step.energy, abs=1e-10)
@@ -134,3 +137,5 @@ def test_lanczos_step_refuses_bad_input(short_result):
         lanczos_step(exact)
     with pytest.raises(ValueError, match="n_samples must be an integer >= 64"):
         lanczos_step(short_result, n_samples=10)
+    with pytest.raises(ValueError, match="lanczos_step"):
+        VMCOptions(lanczos_step="yes")
