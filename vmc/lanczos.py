@@ -40,6 +40,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from manybody.pauli import PauliTable
+from manybody.validation import check_int
 from manybody.vmc import operators as ops
 from manybody.vmc.backend import VMCBackend, _eval_batch, _in_batches
 from manybody.vmc.operators import FlipPlan, local_values
@@ -164,7 +165,7 @@ def _jackknife(values: np.ndarray, fun) -> tuple[np.ndarray, np.ndarray]:
     return full, error
 
 
-def lanczos_step(result, n_samples: int | None = None) -> LanczosStep:
+def lanczos_step(result, n_samples: int | None = None, seed: int | None = None) -> LanczosStep:
     """The energy of one Lanczos step ``(1 + alpha H) psi`` on a trained vmc network.
 
     Parameters
@@ -173,7 +174,11 @@ def lanczos_step(result, n_samples: int | None = None) -> LanczosStep:
         A ``backend="vmc"`` result (in memory or loaded with ``Result.load``: its saved network).
     n_samples : int, optional
         Exact samples of ``|psi|^2``. Default: the result's evaluation samples
-        (``n_eval_samples``, the samples behind ``result.energy``); another number draws fresh ones.
+        (``n_eval_samples``, the samples behind ``result.energy``).
+    seed : int, optional
+        With ``n_samples`` or alone: draw new samples from a sampler seeded by ``seed`` (default:
+        the run's seed, which with the default ``n_samples`` gives the evaluation samples again).
+        The same ``(n_samples, seed)`` gives the same samples.
 
     Returns
     -------
@@ -182,7 +187,8 @@ def lanczos_step(result, n_samples: int | None = None) -> LanczosStep:
     Raises
     ------
     ValueError
-        ``result`` is not a vmc result, or ``n_samples`` is not an integer >= 64.
+        ``result`` is not a vmc result, ``n_samples`` is not an integer >= 64 or ``seed`` not
+        an integer >= 0.
 
     Examples
     --------
@@ -194,15 +200,17 @@ def lanczos_step(result, n_samples: int | None = None) -> LanczosStep:
         raise ValueError(
             f"lanczos_step needs a Result of backend='vmc' (its network), got backend={getattr(result, 'backend', result)!r}"
         )
-    if n_samples is not None and (
-        isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples < 64
-    ):
-        raise ValueError(
-            f"n_samples must be an integer >= 64 (or None for the evaluation samples), got {n_samples!r}"
-        )
+    n_samples = check_int("n_samples", n_samples, minimum=64, allow_none=True)
+    seed = check_int("seed", seed, minimum=0, allow_none=True)
     state = result.state
-    if n_samples is not None:
-        state = dataclasses.replace(state, n_eval_samples=n_samples, _samples=None)
+    if n_samples is not None or seed is not None:
+        state = dataclasses.replace(
+            state,
+            n_eval_samples=state.n_eval_samples if n_samples is None else n_samples,
+            seed=state.seed if seed is None else seed,
+            _samples=None,
+            _vstate=None,
+        )
     return lanczos_step_of_state(state, result.model_object)
 
 

@@ -579,12 +579,23 @@ def local_values(vstate, samples: np.ndarray, operators, batch: int | None = Non
 
 
 def estimates_from_local_values(values: np.ndarray) -> list[Estimate]:
-    """Mean, standard error and variance of each row of exact (uncorrelated) samples."""
+    """Mean, standard error and variance of each row of local values of a Hermitian operator on
+    exact (uncorrelated) samples.
+
+    The mean is that of ``Re O_loc`` and its error ``sqrt(Var(Re O_loc) / n)``; the variance is
+    ``<O^2> - <O>^2 = mean |O_loc|^2 - mean(Re O_loc)^2``, which includes the imaginary part of the
+    local values (not zero for a complex wave function).
+    """
     n = values.shape[1]
     out = []
     for row in values:
-        var = float(np.var(row.real))
+        var_mean = float(np.var(row.real))
         out.append(
-            Estimate(mean=float(np.mean(row.real)), error=float(np.sqrt(var / n)), variance=var, n_samples=n)
+            Estimate(
+                mean=float(np.mean(row.real)),
+                error=float(np.sqrt(var_mean / n)),
+                variance=var_mean + float(np.mean(row.imag**2)),
+                n_samples=n,
+            )
         )
     return out

@@ -91,7 +91,8 @@ def test_lanczos_step_estimates_the_energy_of_its_state(short_result, tmp_path):
     """The estimate equals the energy of ``psi + alpha H psi`` summed over the sector at the
     estimated alpha (4 standard errors), which is below the network's summed energy and within
     1e-3 of the best step's; ``network_energy`` is ``result.energy`` (the same samples); the
-    solve's ``lanczos_step=True`` reported the same step; a saved and reloaded result gives it too."""
+    solve's ``lanczos_step=True`` reported the same step; a saved and reloaded result gives it too.
+    The network's variance (complex local energies: no sign rule) is the exact one within 15 %."""
     model = short_result.model_object
     step = lanczos_step(short_result)
     h, _, psi = _network_vector(model, short_result.state)
@@ -114,6 +115,8 @@ def test_lanczos_step_estimates_the_energy_of_its_state(short_result, tmp_path):
     assert summed - _krylov(exact_moments)[0] < 1e-3
     assert step.network_energy == pytest.approx(short_result.energy, abs=1e-12)
     assert step.n_samples == 4096 and step.v_score > 0
+    exact_variance = exact_moments[1] - exact_moments[0] ** 2
+    assert abs(short_result.variance / exact_variance - 1) < 0.15  # Re(e1) alone gives half of it
     assert short_result.info["lanczos_step"] == pytest.approx(step.to_dict(), abs=1e-10)
     assert "one Lanczos step" in short_result.summary()
     short_result.save(tmp_path / "run")
@@ -122,9 +125,11 @@ def test_lanczos_step_estimates_the_energy_of_its_state(short_result, tmp_path):
 
 
 def test_lanczos_step_draws_fresh_samples(short_result):
-    """``n_samples`` draws that many new exact samples: the estimate still agrees with the
-    summed energy of its own step (4 standard errors)."""
-    step = lanczos_step(short_result, n_samples=2048)
+    """``n_samples`` and ``seed`` draw new exact samples: the estimate agrees with the summed
+    energy of its own step (4 standard errors); the same seed gives the same samples."""
+    step = lanczos_step(short_result, n_samples=2048, seed=5)
+    assert lanczos_step(short_result, n_samples=2048, seed=6).energy != step.energy
+    assert lanczos_step(short_result, n_samples=2048, seed=5).energy == step.energy
     h, _, psi = _network_vector(short_result.model_object, short_result.state)
     z = psi + step.alpha * (h @ psi)
     assert step.n_samples == 2048
@@ -135,7 +140,9 @@ def test_lanczos_step_refuses_bad_input(short_result):
     exact = mb.solve(Heisenberg(Chain(4)), backend="exact", observables=[])
     with pytest.raises(ValueError, match="backend='vmc'.*'exact'"):
         lanczos_step(exact)
-    with pytest.raises(ValueError, match="n_samples must be an integer >= 64"):
+    with pytest.raises(ValueError, match="n_samples must be an integer >= 64 or None"):
         lanczos_step(short_result, n_samples=10)
+    with pytest.raises(ValueError, match="seed must be an integer >= 0 or None"):
+        lanczos_step(short_result, seed=-1)
     with pytest.raises(ValueError, match="lanczos_step"):
         VMCOptions(lanczos_step="yes")
