@@ -26,10 +26,25 @@ from manybody.io import atomic_folder, dump_json, load_json, to_jsonable
 from manybody.observables import Estimate, Estimates, evaluate, resolve_observables
 from manybody.provenance import git_commit, git_dirty, package_versions
 
-__all__ = ["Result", "ResultLoadError"]
+__all__ = ["Result", "ResultLoadError", "relative_error", "v_score"]
 
 FORMAT_VERSION = 1
 _REQUIRED = ("model", "backend", "options", "energy")
+
+
+def v_score(energy: float, variance: float | None, n_sites: int, e_inf: float) -> float | None:
+    """``N Var(E) / (E - E_inf)^2`` (Wu et al., Science 386, 296 (2024)); None without a variance
+    or at ``E = E_inf``."""
+    if variance is None or energy == e_inf:
+        return None
+    return n_sites * variance / (energy - e_inf) ** 2
+
+
+def relative_error(energy: float, reference: float | None) -> float | None:
+    """``|E - E_ref| / |E_ref|``; None without a reference."""
+    if reference is None:
+        return None
+    return abs(energy - reference) / abs(reference)
 
 
 class ResultLoadError(ValueError):
@@ -130,17 +145,13 @@ class Result:
 
     @property
     def v_score(self) -> float | None:
-        """``N Var(E) / (E - E_inf)^2`` (Wu et al., Science 386, 296 (2024))."""
-        if self.variance is None or self.energy == self.e_inf:
-            return None
-        return self.n_sites * self.variance / (self.energy - self.e_inf) ** 2
+        """``N Var(E) / (E - E_inf)^2`` (:func:`v_score`)."""
+        return v_score(self.energy, self.variance, self.n_sites, self.e_inf)
 
     @property
     def relative_error(self) -> float | None:
         """``|E - E_ref| / |E_ref|`` against ``reference_energy`` if known."""
-        if self.reference_energy is None:
-            return None
-        return abs(self.energy - self.reference_energy) / abs(self.reference_energy)
+        return relative_error(self.energy, self.reference_energy)
 
     @property
     def model_object(self):

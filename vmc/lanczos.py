@@ -40,6 +40,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from manybody.pauli import PauliTable
+from manybody.result import relative_error, v_score
 from manybody.validation import check_int
 from manybody.vmc import operators as ops
 from manybody.vmc.backend import VMCBackend, _eval_batch, _in_batches
@@ -87,16 +88,14 @@ class LanczosStep:
     reference_energy: float | None = None
 
     @property
-    def v_score(self) -> float:
+    def v_score(self) -> float | None:
         """``N Var(E) / (E - E_inf)^2`` of ``psi_alpha``."""
-        return self.n_sites * self.variance / (self.energy - self.e_inf) ** 2
+        return v_score(self.energy, self.variance, self.n_sites, self.e_inf)
 
     @property
     def relative_error(self) -> float | None:
         """``|E - E_ref| / |E_ref|`` against ``reference_energy`` if known."""
-        if self.reference_energy is None:
-            return None
-        return abs(self.energy - self.reference_energy) / abs(self.reference_energy)
+        return relative_error(self.energy, self.reference_energy)
 
     def to_dict(self) -> dict:
         """Plain floats and ints (JSON), with the V-score and relative error."""
