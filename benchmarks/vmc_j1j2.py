@@ -221,6 +221,8 @@ def lanczos_part(model, h, bits, psi0, e0, folder: Path, n_samples: int | None) 
         "part": "lanczos",
         "result": folder.name,
         "options": {k: res.options.get(k) for k in ("symmetry", "n_samples", "n_iter", "sign_rule")},
+        "resolved": res.info.get("resolved"),
+        "lanczos_samples": n_samples,
         "seed": res.seed,
         "step": step.to_dict(),
         "estimate_relative_error": rel(step.energy),

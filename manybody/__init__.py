@@ -30,7 +30,7 @@ from manybody.evolution import Evolution, evolve  # noqa: E402
 from manybody.observables import Estimate, Observable, ObservableFamily  # noqa: E402
 from manybody.result import Result  # noqa: E402
 
-__version__ = "0.12.1"
+__version__ = "0.13.0"
 
 __all__ = [
     "lattice",
