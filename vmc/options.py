@@ -265,9 +265,8 @@ class VMCOptions:
         (:mod:`manybody.vmc.lanczos`), on the ``n_eval_samples`` evaluation samples; reported in
         ``info["lanczos_step"]`` (``energy``, ``energy_error``, ``variance``, ``alpha``, ...), while
         ``energy`` and the observables stay those of the network. Costs about the number of
-        off-diagonal terms of ``H`` times the evaluation's local energies; its moments have heavy
-        tails: raise ``n_eval_samples`` for a tight error bar (on the J1-J2 4x4 torus 65536 samples
-        cost 42 s CPU).
+        off-diagonal terms of ``H`` times the evaluation's local energies (J1-J2 4x4 torus, 8192
+        samples: 44 s CPU, error 2.8e-4 relative; 6x6 torus: 188 s).
     """
 
     seed: int = 0
