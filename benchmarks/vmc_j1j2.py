@@ -401,7 +401,7 @@ CAPACITY_STARTS = {
 
 def save(out: Path, rows: list[dict], provenance: dict) -> None:
     """Write ``rows`` into ``out``, replacing rows of the same part, rule, start and seed."""
-    key = ("part", "sign_rule", "start", "seed", "options", "result")
+    key = ("part", "sign_rule", "start", "seed", "options", "result", "lanczos_samples")
     data = json.loads(out.read_text()) if out.is_file() else {}
 
     def ident(r):
