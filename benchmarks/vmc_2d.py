@@ -105,6 +105,7 @@ def solve_row(case: str, model, backend: str, options: dict, reference: float, o
             final_learning_rate_scale=res.info["final_learning_rate_scale"],
             v_score=res.v_score,
             convergence=res.info["convergence"],
+            lanczos_step=res.info.get("lanczos_step"),
             energy_trace=[
                 float(e) for e in res.history["energy"][:: max(1, len(res.history["energy"]) // 50)]
             ],
