@@ -107,22 +107,19 @@ def test_krylov_formulas_equal_the_two_by_two_eigenproblem():
     np.testing.assert_allclose(_krylov(shifted, c), (energy, alpha, variance), rtol=1e-10, atol=1e-10)
 
 
-@pytest.fixture(scope="module")
-def short_result():
-    """A short, far from converged solve of the J1-J2 2x3 cluster without a sign rule."""
+def _short_solve(model, **options):
+    """A short, far from converged vmc solve (4096 evaluation samples), warnings silenced."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return mb.solve(
-            Heisenberg(Square(2, 3), J2=0.5),
-            backend="vmc",
-            sign_rule="none",
-            n_iter=10,
-            n_samples=128,
-            n_eval_samples=4096,
-            progress=False,
-            observables=[],
-            lanczos_step=True,
-        )
+        return mb.solve(model, backend="vmc", n_eval_samples=4096, progress=False, observables=[], **options)
+
+
+@pytest.fixture(scope="module")
+def short_result():
+    """The J1-J2 2x3 cluster without a sign rule, 10 iterations, with the solve's Lanczos step."""
+    return _short_solve(
+        Heisenberg(Square(2, 3), J2=0.5), sign_rule="none", n_iter=10, n_samples=128, lanczos_step=True
+    )
 
 
 def test_lanczos_step_estimates_the_energy_of_its_state(short_result, tmp_path):
@@ -192,18 +189,8 @@ def test_lanczos_step_on_every_model_family(small_model):
     """Every model family (constraints, fermions, complex couplings): after a 5-iteration solve
     the step's estimate agrees with the energy of ``psi + alpha H psi`` summed over the sector
     (4 standard errors) and lies below the network's summed energy."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        res = mb.solve(
-            small_model,
-            backend="vmc",
-            n_iter=5,
-            n_samples=64,
-            n_eval_samples=4096,
-            progress=False,
-            observables=[],
-        )
-        step = lanczos_step(res)
+    res = _short_solve(small_model, n_iter=5, n_samples=64)
+    step = lanczos_step(res)
     h, _, psi = _network_vector(small_model, res.state)
     z = psi + step.alpha * (h @ psi)
     summed = np.vdot(z, h @ z).real / np.vdot(z, z).real
