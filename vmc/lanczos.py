@@ -44,6 +44,7 @@ S. Sorella, Phys. Rev. B 88, 060402(R) (2013) (one Lanczos step on the J1-J2 mod
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -156,8 +157,17 @@ def krylov_vectors(vstate, plan: FlipPlan, points: np.ndarray, batch: int) -> tu
     supported = np.isfinite(log_psi.real)
     psi = np.where(supported, np.exp(log_psi - log_psi.real[supported].max()), 0.0)
     # H conserves the sampled sector: psi(y) = 0 implies (H psi)(y) = 0
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid="ignore", over="ignore"):
         hpsi = np.where(supported, local_values(vstate, configs, plan, batch)[0] * psi, 0.0)
+    lost = ~np.isfinite(hpsi)
+    if lost.any():
+        warnings.warn(
+            f"lanczos_step: {int(lost.sum())} of {len(configs)} configurations have amplitudes too small "
+            "for their local energy in floating point (ratios beyond its range); their H psi is set to 0",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        hpsi = np.where(lost, 0.0, hpsi)
     coupling = elements[rows, masks]
 
     def apply_h(vector):  # (H v)(x) at the points from v on the points and their neighbours

@@ -64,6 +64,26 @@ def test_krylov_vectors_equal_exact_diagonalisation(random_ring, symmetry):
     np.testing.assert_allclose(q, abs(scale) ** 2 * _exact_proposal(h, psi_exact), rtol=1e-10)
 
 
+def test_krylov_vectors_warn_of_local_energies_out_of_range(random_ring, monkeypatch):
+    """A local energy that overflowed (an amplitude ratio beyond floating point) is dropped with a
+    warning that counts it, and the vectors stay finite."""
+    import manybody.vmc.lanczos as lanczos
+
+    model, h, bits, plan = random_ring
+    vs = make_vstate(model, {"n_qubits": 6, "d_model": 8, "n_heads": 2, "n_layers": 1}, 64, 0)
+    real_local_values = lanczos.local_values
+
+    def overflowing(*args):
+        values = real_local_values(*args)
+        values[0, 0] = np.inf
+        return values
+
+    monkeypatch.setattr(lanczos, "local_values", overflowing)
+    with pytest.warns(RuntimeWarning, match="1 of 20 configurations"):
+        vectors = krylov_vectors(vs, plan, bits, 16)
+    assert all(np.all(np.isfinite(v)) for v in vectors[:4])
+
+
 def test_proposal_draws_from_q(random_ring):
     """Exact samples of ``|psi|^2`` moved by ``propose`` follow ``q`` (chi-square, p > 1e-4)."""
     import scipy.stats
