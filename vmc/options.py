@@ -266,7 +266,7 @@ class VMCOptions:
         ``info["lanczos_step"]`` (``energy``, ``energy_error``, ``variance``, ``alpha``, ...), while
         ``energy`` and the observables stay those of the network. Costs about the number of
         off-diagonal terms of ``H`` times the evaluation's local energies (J1-J2 4x4 torus, 8192
-        samples: 44 s CPU, error 2.8e-4 relative; 6x6 torus: 188 s).
+        samples: about 40 s CPU, error 2.8e-4 relative; 6x6 torus: 188 s).
     """
 
     seed: int = 0
