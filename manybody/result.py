@@ -198,7 +198,7 @@ class Result:
         if self.v_score is not None:
             lines.append(f"  V-score {self.v_score:.3g}")
         step = self.info.get("lanczos_step")
-        if step:  # vmc's optional Lanczos step on the network
+        if step and "error" not in step:  # vmc's optional Lanczos step on the network
             lines.append(
                 f"  one Lanczos step (1 + alpha H) psi: {step['energy']:.12g} +/- {step['energy_error']:.2g}"
                 f", V-score {step['v_score']:.3g}"

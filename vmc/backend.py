@@ -312,7 +312,14 @@ class VMCBackend(Backend):
         if options.lanczos_step:
             from manybody.vmc.lanczos import lanczos_step_of_state
 
-            info["lanczos_step"] = lanczos_step_of_state(state, model).to_dict()
+            try:  # a failed step (e.g. memory on a large lattice) must not lose the trained network
+                info["lanczos_step"] = lanczos_step_of_state(state, model).to_dict()
+            except Exception as failure:  # noqa: BLE001
+                info["lanczos_step"] = {"error": f"{type(failure).__name__}: {failure}"}
+                messages.append(
+                    f"VMC: the Lanczos step failed ({type(failure).__name__}: {failure}); the network's result stands"
+                )
+                warnings.warn(messages[-1], RuntimeWarning, stacklevel=2)
         transitions = amplitude_of(vs.model).transitions
         info.update(
             n_eval_samples=options.n_eval_samples,

@@ -216,3 +216,27 @@ def test_lanczos_step_on_every_model_family(small_model):
     summed = np.vdot(z, h @ z).real / np.vdot(z, z).real
     assert abs(step.energy - summed) < 4 * step.energy_error
     assert summed < np.vdot(psi, h @ psi).real / np.vdot(psi, psi).real
+
+
+def test_a_failed_step_keeps_the_trained_network(monkeypatch):
+    """If the step fails after training, solve still returns the network's result, with the error
+    in ``info["lanczos_step"]`` and a warning."""
+    import manybody.vmc.lanczos as lanczos
+
+    def fail(state, model):
+        raise MemoryError("no room")
+
+    monkeypatch.setattr(lanczos, "lanczos_step_of_state", fail)
+    with pytest.warns(RuntimeWarning, match="Lanczos step failed.*MemoryError: no room"):
+        res = mb.solve(
+            Heisenberg(Chain(4)),
+            backend="vmc",
+            n_iter=2,
+            n_samples=64,
+            progress=False,
+            observables=[],
+            lanczos_step=True,
+        )
+    assert np.isfinite(res.energy) and res.state is not None
+    assert res.info["lanczos_step"] == {"error": "MemoryError: no room"}
+    assert "Lanczos" not in res.summary().split("warning")[0]
